@@ -1,0 +1,101 @@
+"""Command-line entry: ``main(argv) -> int``; the one place outcomes become exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, OrchastrationError
+
+PROG = "orchastration"
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Run one command; return its exit code (0 ok, 1 failed, 2 usage/config, 130 interrupted)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    # Fast path: --version must not pay for building the parser.
+    if args_list == ["--version"]:
+        from orchastration.cli.app import version_text
+
+        out.write(version_text() + "\n")
+        return 0
+    verbose = "-v" in args_list or "--verbose" in args_list
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _run(args_list, out, err, environ, cwd)
+    except OrchastrationError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc(file=err)
+        if str(exc):
+            err.write(f"{PROG}: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped to head): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+        if verbose:
+            import traceback
+
+            traceback.print_exc(file=err)
+        err.write(f"{PROG}: error: internal error: {type(exc).__name__}: {exc} (rerun with --verbose)\n")
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(
+    argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str] | None, cwd: Path | None
+) -> int:
+    from orchastration.cli.app import App, build_parser, version_text
+
+    parser = build_parser()
+    if not argv:
+        parser.print_help(out)
+        return 0
+    try:
+        with contextlib.redirect_stdout(out):  # argparse prints --help to sys.stdout
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help printed by argparse
+        return int(exc.code or 0)
+    if args.version:
+        out.write(version_text() + "\n")
+        return 0
+    app = App(args=args, out=out, err=err, environ=dict(os.environ if environ is None else environ),
+              cwd=(cwd or Path.cwd()).absolute())  # fmt: skip
+    app.setup_logging()
+    code: int = args.handler(app)
+    return code
+
+
+__all__ = ["main", "EXIT_USAGE"]

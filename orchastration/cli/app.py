@@ -1,0 +1,174 @@
+"""The argument parser, the command table, and the per-invocation ``App`` context.
+
+Each command module exposes ``register(sub)`` that adds its parser(s) with
+``add_command``; the handler receives the ``App`` and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from orchastration import __version__
+from orchastration.errors import UsageError
+
+if TYPE_CHECKING:
+    import logging
+
+    from orchastration.config import Config
+    from orchastration.paths import Paths
+
+# One table of command modules (orchastration.cli.cmd_<name>), in --help order.
+COMMAND_MODULES = ("hash", "config", "init")
+
+Handler = Callable[["App"], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises ``UsageError`` (one line, exit 2) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The global flags; on subcommands their defaults are suppressed so they don't clobber."""
+
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    g = parser.add_argument_group("global options")
+    g.add_argument("--config", metavar="PATH", default=d(None), help="config file (see 'config path')")
+    g.add_argument("--state-dir", metavar="PATH", default=d(None), help="state directory")
+    g.add_argument("--log-level", metavar="LEVEL", default=d(None), help="debug, info, warn, error")
+    g.add_argument("--log-format", choices=("text", "json"), default=d(None), help="console log format")
+    g.add_argument("--no-color", action="store_true", default=d(False), help="never colour console logs")
+    g.add_argument("-q", "--quiet", action="store_true", default=d(False), help="only errors on stderr")
+    g.add_argument("-v", "--verbose", action="store_true", default=d(False), help="debug logs, tracebacks")
+
+
+_GLOBAL_PARENT = Parser(add_help=False)
+_add_global_flags(_GLOBAL_PARENT, suppress=True)
+
+
+def add_command(
+    sub: argparse._SubParsersAction, name: str, help: str, handler: Handler | None = None, **kw: Any
+) -> argparse.ArgumentParser:
+    """Add a (sub)command that also accepts the global flags after its name."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=kw.pop("description", help), parents=[_GLOBAL_PARENT], **kw
+    )
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """Add a command with subcommands (``plan list``); alone it prints its help."""
+    parser = add_command(sub, name, help)
+    parser.set_defaults(handler=_help_of(parser))
+    return parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+
+
+def _help_of(parser: argparse.ArgumentParser) -> Handler:
+    def show(app: App) -> int:
+        parser.print_help(app.out)
+        return 0
+
+    return show
+
+
+def build_parser() -> Parser:
+    """The full parser: global flags and every command in ``COMMAND_MODULES``."""
+    parser = Parser(
+        prog="orchastration",
+        description="Run jobs, workflow tasks and agent pipelines deterministically, with incremental reruns.",
+        epilog="Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    _add_global_flags(parser, suppress=False)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"orchastration.cli.cmd_{name}").register(sub)
+    parser.set_defaults(handler=_help_of(parser))
+    return parser
+
+
+@dataclass
+class App:
+    """Everything a command handler needs for one invocation (streams, env, paths, config)."""
+
+    args: argparse.Namespace
+    out: IO[str]
+    err: IO[str]
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = field(default_factory=Path.cwd)
+    _paths: Paths | None = None
+    _config: Config | None = None
+
+    @property
+    def paths(self) -> Paths:
+        """OS paths, with ``--state-dir`` / ``$ORCHASTRATION_STATE_DIR`` applied."""
+        if self._paths is None:
+            from orchastration.paths import Paths
+
+            self._paths = Paths.resolve(self.args.state_dir, self.environ)
+        return self._paths
+
+    @property
+    def config(self) -> Config:
+        """The effective config, loaded on first use (logging re-tuned to it)."""
+        if self._config is None:
+            from orchastration.config import load_config
+
+            self._config = load_config(self.args.config, self.environ, self.cwd, self.paths.user_config)
+            self.setup_logging()
+        return self._config
+
+    @property
+    def quiet(self) -> bool:
+        return bool(self.args.quiet)
+
+    @property
+    def logger(self) -> logging.Logger:
+        from orchastration.logs import get_logger
+
+        return get_logger()
+
+    def setup_logging(self) -> None:
+        """Console and file logging from flags, then config, then defaults."""
+        from orchastration.logs import parse_level, setup_logging, use_color
+
+        level = self.args.log_level or (self._config.logging.level if self._config else "info")
+        try:
+            parse_level(level)
+        except ValueError:
+            raise UsageError(
+                f"--log-level: invalid level '{level}' (choose from debug, info, warn, warning, error)"
+            ) from None
+        fmt = self.args.log_format or (self._config.logging.format if self._config else "text")
+        console = "debug" if self.args.verbose else ("error" if self.args.quiet else None)
+        color = use_color(self.err, self.args.no_color, dict(self.environ))
+        setup_logging(level, fmt, self.paths.log_file, self.err, color, console_level=console)
+
+    def print(self, text: str = "") -> None:
+        """Write one line of command output to stdout."""
+        self.out.write(text + "\n")
+
+    def print_json(self, value: Any, compact: bool = False) -> None:
+        """Write a JSON document to stdout."""
+        if compact:
+            self.print(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        else:
+            self.print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def version_text() -> str:
+    """``orchastration <version>``."""
+    return f"orchastration {__version__}"

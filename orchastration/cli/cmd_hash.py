@@ -1,0 +1,46 @@
+"""``hash``: print file digests as JSON lines, or verify a sha256sum-style manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from orchastration.cli.app import App, add_command
+from orchastration.errors import EXIT_FAILED, UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "hash", "hash files, or check a sha256sum-style manifest", run)
+    p.add_argument("--file", dest="files", action="append", default=[], metavar="PATH", help="file to hash (repeatable)")
+    p.add_argument("--check", metavar="MANIFEST", help="verify '<hex>  <path>' lines (sha256sum -c)")
+    p.add_argument("--algo", metavar="NAME", help="sha256 sha1 sha512 md5 blake2b sha3_256 (default: [hash].algorithm)")
+
+
+def run(app: App) -> int:
+    from orchastration.hashing import check_manifest, hash_file, normalize_algorithm
+
+    args = app.args
+    if not args.files and not args.check:
+        raise UsageError("hash: give --file PATH (repeatable) or --check MANIFEST")
+    if args.files and args.check:
+        raise UsageError("hash: --file and --check cannot be combined")
+    explicit = normalize_algorithm(args.algo) if args.algo else None
+    if args.check:
+        results = check_manifest(app.cwd / Path(args.check).expanduser(), explicit)
+        failed = 0
+        for result in results:
+            if result.ok:
+                app.print(f"{result.path}: OK")
+            else:
+                failed += 1
+                app.print(f"{result.path}: FAILED{' ' + result.detail if result.detail else ''}")
+        if failed:
+            app.err.write(f"orchastration: WARNING: {failed} of {len(results)} computed checksums did NOT match\n")
+            return EXIT_FAILED
+        return 0
+    algo = explicit or app.config.hash.algorithm
+    for name in args.files:
+        path = (app.cwd / Path(name).expanduser()).absolute()
+        digest = hash_file(path, algo)
+        app.print_json({"file": str(path), "algorithm": algo, "hash": digest}, compact=True)
+    return 0

@@ -1,0 +1,271 @@
+"""Configuration: lookup order, TOML parsing, and the typed, frozen model.
+
+Validation of the raw TOML into these objects lives in ``config_schema``; this
+module owns the model and where the file comes from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchastration.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - only where tomllib is missing
+    import tomli as tomllib
+
+CONFIG_ENV = "ORCHASTRATION_CONFIG"
+PROJECT_FILE = "orchastration.toml"
+
+BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
+HASH_ALGORITHMS = ("sha256", "sha1", "sha512", "md5", "blake2b", "sha3_256")
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("text", "json")
+TASK_STATUSES = ("planned", "in_progress", "done", "failed")
+TASK_REPOS = ("orchastration", "external")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """``[logging]``: console/file log level and console format."""
+
+    level: str = "info"
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class HashConfig:
+    """``[hash]``: the algorithm for ``hash``, up-to-date checks and records."""
+
+    algorithm: str = "sha256"
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """``[jobs.<name>]``: one argv (or shell) command with its inputs and outputs."""
+
+    name: str
+    working_dir: Path
+    command: tuple[str, ...] | str
+    description: str = ""
+    shell: bool = False
+    timeout_seconds: float = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    always_run: bool = False
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """``[tasks.<name>]``: a workflow task (plan -> build -> doc)."""
+
+    name: str
+    working_dir: Path
+    command: tuple[str, ...] | str
+    description: str = ""
+    repo: str = "orchastration"
+    shell: bool = False
+    timeout_seconds: float = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+    status: str = "planned"
+    review_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    """``[templates]``: an optional directory of user templates."""
+
+    dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """``[agents.<name>]``: a built-in agent (no settings) or a command agent."""
+
+    name: str
+    builtin: bool
+    working_dir: Path
+    description: str = ""
+    capabilities: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    prompt: str | None = None
+    timeout_seconds: float = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    output_key: str = ""
+
+
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    """``[orchestrations.<name>]``: steps of agents; agents of one step run in parallel."""
+
+    name: str
+    steps: tuple[tuple[str, ...], ...]
+    description: str = ""
+    max_review_rounds: int = 1
+    sequential: bool = True  # defined with `agents` (True) or `steps` (False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole effective configuration of one invocation."""
+
+    path: Path | None = None
+    reason: str = "no config file found: built-in defaults"
+    base_dir: Path = field(default_factory=Path.cwd)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    hash: HashConfig = field(default_factory=HashConfig)
+    jobs: Mapping[str, JobConfig] = field(default_factory=dict)
+    tasks: Mapping[str, TaskConfig] = field(default_factory=dict)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    agents: Mapping[str, AgentConfig] = field(default_factory=dict)
+    orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
+
+    @property
+    def display_path(self) -> str:
+        """The config file for messages, or ``<defaults>``."""
+        return str(self.path) if self.path else "<defaults>"
+
+    def job(self, name: str) -> JobConfig:
+        """The named job, or a usage error listing what exists."""
+        return _lookup(self.jobs, name, "job")
+
+    def task(self, name: str) -> TaskConfig:
+        """The named task, or a usage error listing what exists."""
+        return _lookup(self.tasks, name, "task")
+
+    def orchestration(self, name: str) -> OrchestrationConfig:
+        """The named orchestration, or a usage error listing what exists."""
+        return _lookup(self.orchestrations, name, "orchestration")
+
+
+def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
+    from orchastration.errors import UsageError
+
+    if name in table:
+        return table[name]
+    hint = suggest(name, table)
+    known = ", ".join(sorted(table)) or "none configured"
+    raise UsageError(f"unknown {kind} '{name}'{hint} (known: {known})")
+
+
+def suggest(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def find_config(
+    explicit: str | os.PathLike[str] | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+    user_config: Path,
+) -> tuple[Path | None, str]:
+    """Apply the lookup order; return the file (or None) and why it was chosen."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from --config)")
+        return path.absolute(), "--config"
+    env_value = environ.get(CONFIG_ENV)
+    if env_value:
+        path = Path(env_value).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from ${CONFIG_ENV})")
+        return path.absolute(), f"${CONFIG_ENV}"
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate.absolute(), f"{PROJECT_FILE} in {directory}"
+    if user_config.is_file():
+        return user_config, "user config file"
+    return None, f"no config file found (looked for {PROJECT_FILE} and {user_config}): built-in defaults"
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; syntax errors name the file, line and column."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config file is not valid UTF-8 ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        pos = _TOML_POS.search(message)
+        if pos:
+            where = f"{path}:{pos.group(1)}:{pos.group(2)}"
+            message = _TOML_POS.sub("", message).strip()
+        else:
+            where = str(path)
+        raise ConfigError(f"{where}: invalid TOML: {message}") from None
+
+
+def load_config(
+    explicit: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user_config: Path | None = None,
+) -> Config:
+    """Find, parse and validate the configuration for this invocation."""
+    env = os.environ if environ is None else environ
+    here = (cwd or Path.cwd()).absolute()
+    path, reason = find_config(explicit, env, here, user_config or Path(os.devnull))
+    if path is None:
+        return Config(reason=reason, base_dir=here)
+    from orchastration.config_schema import parse_config
+
+    return parse_config(read_toml(path), path=path, reason=reason)
+
+
+def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:
+    """The effective config as plain data; env values masked unless ``show_env``."""
+    from dataclasses import asdict
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        return value
+
+    def section(table: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, item in sorted(table.items()):
+            data = clean(asdict(item))
+            data.pop("name", None)
+            if "env" in data and not show_env:
+                data["env"] = {k: "***" for k in data["env"]}
+            out[name] = data
+        return out
+
+    data: dict[str, Any] = {
+        "logging": clean(asdict(config.logging)),
+        "hash": clean(asdict(config.hash)),
+        "templates": clean(asdict(config.templates)),
+        "jobs": section(config.jobs),
+        "tasks": section(config.tasks),
+        "agents": section(config.agents),
+        "orchestrations": section(config.orchestrations),
+    }
+    return data

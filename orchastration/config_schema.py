@@ -1,0 +1,357 @@
+"""Strict validation of raw TOML data into the frozen ``Config`` model.
+
+Every error names the config file and the full key path, e.g.
+``jobs.build.comand: unknown key (did you mean 'command'?)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orchastration.config import (
+    BUILTIN_AGENTS,
+    HASH_ALGORITHMS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    TASK_REPOS,
+    TASK_STATUSES,
+    AgentConfig,
+    Config,
+    HashConfig,
+    JobConfig,
+    LoggingConfig,
+    OrchestrationConfig,
+    TaskConfig,
+    TemplatesConfig,
+    suggest,
+)
+from orchastration.errors import ConfigError
+
+T = TypeVar("T")
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+# Names become file names: refuse the ones Windows reserves as devices.
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
+
+TOP_KEYS = ("logging", "hash", "jobs", "tasks", "templates", "agents", "orchestrations")
+JOB_KEYS = (
+    "description", "command", "shell", "working_dir", "timeout_seconds", "env",
+    "inputs", "outputs", "depends_on", "always_run",
+)  # fmt: skip
+TASK_KEYS = (
+    "description", "repo", "working_dir", "command", "shell", "inputs", "outputs",
+    "documents", "status", "env", "timeout_seconds", "review_command",
+)  # fmt: skip
+AGENT_KEYS = (
+    "description", "capabilities", "command", "prompt", "working_dir",
+    "timeout_seconds", "env", "output_key",
+)  # fmt: skip
+ORCH_KEYS = ("agents", "steps", "description", "max_review_rounds")
+
+
+class _Reader:
+    """Typed accessors over one TOML table that raise errors with file and key path."""
+
+    def __init__(self, file: Path, base_dir: Path) -> None:
+        self.file = file
+        self.base_dir = base_dir
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {key}: {message}")
+
+    def table(self, value: Any, key: str, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {_kind(value)}")
+        if allowed is not None:
+            for name in value:
+                if name not in allowed:
+                    raise self.fail(f"{key}.{name}" if key else name, f"unknown key{suggest(name, allowed)}")
+        return value
+
+    def get(self, tbl: Mapping[str, Any], key: str, name: str, check: Callable[[Any, str], T], default: T) -> T:
+        if name not in tbl:
+            return default
+        return check(tbl[name], f"{key}.{name}")
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {_kind(value)}")
+        return value
+
+    def nonempty_string(self, value: Any, key: str) -> str:
+        text = self.string(value, key)
+        if not text.strip():
+            raise self.fail(key, "must not be empty")
+        return text
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def seconds(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"expected a number of seconds, got {_kind(value)}")
+        if value < 0 or value != value or value == float("inf"):
+            raise self.fail(key, f"must be 0 (no timeout) or a positive number, got {value}")
+        return float(value)
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of strings, got {_kind(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{key}[{i}]", f"expected a string, got {_kind(item)}")
+            if not item:
+                raise self.fail(f"{key}[{i}]", "must not be empty")
+        return tuple(value)
+
+    def choice(self, choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+        def check(value: Any, key: str) -> str:
+            text = self.string(value, key)
+            if text.lower() not in choices:
+                raise self.fail(key, f"must be one of {', '.join(choices)}, got '{text}'{suggest(text, choices)}")
+            return text.lower()
+
+        return check
+
+    def env(self, value: Any, key: str) -> dict[str, str]:
+        tbl = self.table(value, key)
+        out: dict[str, str] = {}
+        for name, item in tbl.items():
+            if not name or "=" in name or "\0" in name:
+                raise self.fail(f"{key}.{name}", "invalid environment variable name")
+            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                raise self.fail(f"{key}.{name}", f"expected a string, got {_kind(item)}")
+            out[name] = str(item)
+        return out
+
+    def directory(self, value: Any, key: str) -> Path:
+        text = self.nonempty_string(value, key)
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def command(self, tbl: Mapping[str, Any], key: str, shell: bool, required: bool = True) -> tuple[str, ...] | str:
+        if "command" not in tbl:
+            if required:
+                raise self.fail(f"{key}.command", "required key is missing")
+            return ()
+        value, ckey = tbl["command"], f"{key}.command"
+        if shell:
+            if not isinstance(value, str) or not value.strip():
+                raise self.fail(ckey, "with shell = true, command must be a non-empty string")
+            return value
+        if isinstance(value, str):
+            raise self.fail(ckey, "must be a list of arguments (argv); a string needs shell = true")
+        argv = self.strings(value, ckey)
+        if not argv:
+            raise self.fail(ckey, "must not be empty")
+        return argv
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def check_name(reader: _Reader, key: str, name: str) -> None:
+    """Names become file names: letters, digits, ``_ - .``, not starting with ``.``."""
+    if not NAME_RE.match(name) or name.lower().split(".")[0] in _WINDOWS_DEVICES:
+        raise reader.fail(
+            key, f"invalid name '{name}': use letters, digits, '_', '-', '.', not starting with '.'"
+        )
+
+
+def parse_config(data: Mapping[str, Any], path: Path, reason: str = "--config") -> Config:
+    """Validate parsed TOML into a ``Config``; raise ``ConfigError`` naming file and key."""
+    r = _Reader(path, path.parent.absolute())
+    r.table(dict(data), "", TOP_KEYS)
+
+    log_tbl = r.table(data.get("logging", {}), "logging", ("level", "format"))
+    logging_cfg = LoggingConfig(
+        level=r.get(log_tbl, "logging", "level", r.choice(LOG_LEVELS), "info"),
+        format=r.get(log_tbl, "logging", "format", r.choice(LOG_FORMATS), "text"),
+    )
+    hash_tbl = r.table(data.get("hash", {}), "hash", ("algorithm",))
+    hash_cfg = HashConfig(algorithm=r.get(hash_tbl, "hash", "algorithm", r.choice(HASH_ALGORITHMS), "sha256"))
+    tpl_tbl = r.table(data.get("templates", {}), "templates", ("dir",))
+    templates = TemplatesConfig(dir=r.get(tpl_tbl, "templates", "dir", r.directory, None))
+
+    jobs = {name: _job(r, name, tbl) for name, tbl in _named(r, data, "jobs").items()}
+    _check_job_graph(r, jobs)
+    tasks = {name: _task(r, name, tbl) for name, tbl in _named(r, data, "tasks").items()}
+    agents = {name: _agent(r, name, tbl) for name, tbl in _named(r, data, "agents").items()}
+    known_agents = set(BUILTIN_AGENTS) | set(agents)
+    orchestrations = {
+        name: _orchestration(r, name, tbl, known_agents) for name, tbl in _named(r, data, "orchestrations").items()
+    }
+    return Config(
+        path=path,
+        reason=reason,
+        base_dir=r.base_dir,
+        logging=logging_cfg,
+        hash=hash_cfg,
+        jobs=jobs,
+        tasks=tasks,
+        templates=templates,
+        agents=agents,
+        orchestrations=orchestrations,
+    )
+
+
+def _named(r: _Reader, data: Mapping[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in r.table(data.get(section, {}), section).items():
+        key = f"{section}.{name}"
+        check_name(r, key, name)
+        out[name] = r.table(value, key)
+    return out
+
+
+def _job(r: _Reader, name: str, tbl: dict[str, Any]) -> JobConfig:
+    key = f"jobs.{name}"
+    r.table(tbl, key, JOB_KEYS)
+    shell = r.get(tbl, key, "shell", r.boolean, False)
+    return JobConfig(
+        name=name,
+        description=r.get(tbl, key, "description", r.string, ""),
+        command=r.command(tbl, key, shell),
+        shell=shell,
+        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
+        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
+        env=r.get(tbl, key, "env", r.env, {}),
+        inputs=r.get(tbl, key, "inputs", r.strings, ()),
+        outputs=r.get(tbl, key, "outputs", r.strings, ()),
+        depends_on=r.get(tbl, key, "depends_on", r.strings, ()),
+        always_run=r.get(tbl, key, "always_run", r.boolean, False),
+    )
+
+
+def _check_job_graph(r: _Reader, jobs: Mapping[str, JobConfig]) -> None:
+    """Every dependency exists and the graph has no cycle (the error names the jobs)."""
+    for job in jobs.values():
+        for i, dep in enumerate(job.depends_on):
+            if dep not in jobs:
+                raise r.fail(f"jobs.{job.name}.depends_on[{i}]", f"unknown job '{dep}'{suggest(dep, jobs)}")
+            if dep == job.name:
+                raise r.fail(f"jobs.{job.name}.depends_on[{i}]", "a job cannot depend on itself")
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in jobs[name].depends_on:
+            if state.get(dep) == 1:
+                cycle = trail[trail.index(dep) :] + [dep]
+                raise r.fail(f"jobs.{name}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+            if dep not in state:
+                visit(dep, trail + [dep])
+        state[name] = 2
+
+    for name in sorted(jobs):
+        if name not in state:
+            visit(name, [name])
+
+
+def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:
+    key = f"tasks.{name}"
+    r.table(tbl, key, TASK_KEYS)
+    shell = r.get(tbl, key, "shell", r.boolean, False)
+    return TaskConfig(
+        name=name,
+        description=r.get(tbl, key, "description", r.string, ""),
+        repo=r.get(tbl, key, "repo", r.choice(TASK_REPOS), "orchastration"),
+        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
+        command=r.command(tbl, key, shell),
+        shell=shell,
+        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
+        env=r.get(tbl, key, "env", r.env, {}),
+        inputs=r.get(tbl, key, "inputs", r.strings, ()),
+        outputs=r.get(tbl, key, "outputs", r.strings, ()),
+        documents=r.get(tbl, key, "documents", r.strings, ()),
+        status=r.get(tbl, key, "status", r.choice(TASK_STATUSES), "planned"),
+        review_command=_review_command(r, tbl, key),
+    )
+
+
+def _review_command(r: _Reader, tbl: dict[str, Any], key: str) -> tuple[str, ...]:
+    argv = r.get(tbl, key, "review_command", r.strings, ())
+    if "review_command" in tbl and not argv:
+        raise r.fail(f"{key}.review_command", "must not be empty (omit it for no review command)")
+    return argv
+
+
+def _agent(r: _Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
+    key = f"agents.{name}"
+    if name in BUILTIN_AGENTS:
+        if tbl:
+            first = next(iter(tbl))
+            raise r.fail(f"{key}.{first}", "built-in agents take no settings (the table is reserved)")
+        return AgentConfig(name=name, builtin=True, working_dir=r.base_dir)
+    r.table(tbl, key, AGENT_KEYS)
+    command = r.command(tbl, key, shell=False)
+    assert isinstance(command, tuple)
+    output_key = r.get(tbl, key, "output_key", r.nonempty_string, f"agents.{name}.output")
+    return AgentConfig(
+        name=name,
+        builtin=False,
+        description=r.get(tbl, key, "description", r.string, ""),
+        capabilities=r.get(tbl, key, "capabilities", r.strings, ()),
+        command=command,
+        prompt=r.get(tbl, key, "prompt", r.string, None),
+        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
+        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
+        env=r.get(tbl, key, "env", r.env, {}),
+        output_key=output_key,
+    )
+
+
+def _orchestration(r: _Reader, name: str, tbl: dict[str, Any], known: set[str]) -> OrchestrationConfig:
+    key = f"orchestrations.{name}"
+    r.table(tbl, key, ORCH_KEYS)
+    if "agents" in tbl and "steps" in tbl:
+        raise r.fail(key, "give either 'agents' (sequential) or 'steps' (parallel groups), not both")
+    if "agents" in tbl:
+        names = r.strings(tbl["agents"], f"{key}.agents")
+        steps: tuple[tuple[str, ...], ...] = tuple((n,) for n in names)
+        field_name = "agents"
+    elif "steps" in tbl:
+        raw = tbl["steps"]
+        if not isinstance(raw, list):
+            raise r.fail(f"{key}.steps", f"expected a list of lists of agent names, got {_kind(raw)}")
+        steps = tuple(r.strings(step, f"{key}.steps[{i}]") for i, step in enumerate(raw))
+        field_name = "steps"
+    else:
+        raise r.fail(key, "needs 'agents' (a list of agent names) or 'steps' (a list of lists)")
+    if not steps:
+        raise r.fail(f"{key}.{field_name}", "must name at least one agent")
+    for i, step in enumerate(steps):
+        where = f"{key}.steps[{i}]" if field_name == "steps" else f"{key}.agents[{i}]"
+        if not step:
+            raise r.fail(where, "empty step: name at least one agent")
+        for agent in step:
+            if agent not in known:
+                raise r.fail(where, f"unknown agent '{agent}'{suggest(agent, known)}")
+        if len(set(step)) != len(step):
+            raise r.fail(where, "an agent appears twice in one parallel step")
+    rounds = r.get(tbl, key, "max_review_rounds", _positive_int(r), 1)
+    return OrchestrationConfig(
+        name=name,
+        steps=steps,
+        description=r.get(tbl, key, "description", r.string, ""),
+        max_review_rounds=rounds,
+        sequential=field_name == "agents",
+    )
+
+
+def _positive_int(r: _Reader) -> Callable[[Any, str], int]:
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise r.fail(key, f"expected an integer, got {_kind(value)}")
+        if value < 1:
+            raise r.fail(key, f"must be at least 1, got {value}")
+        return value
+
+    return check

@@ -1,0 +1,126 @@
+"""Logging, set up once: console on stderr (colorlog text or JSON) and a JSON-lines file.
+
+Events carry fields: ``log(logger, "info", "job finished", job="build", exit=0)``.
+Every line has ``time`` (RFC 3339 UTC), ``level`` and ``msg`` plus the fields.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+LOGGER_NAME = "orchastration"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING}
+_LEVELS["error"] = logging.ERROR
+
+
+def parse_level(name: str) -> int:
+    """``debug|info|warn|warning|error`` in any case to a logging level."""
+    try:
+        return _LEVELS[name.strip().lower()]
+    except KeyError:
+        raise ValueError(name) from None
+
+
+def get_logger(name: str = "") -> logging.Logger:
+    """A child of the tool's logger (``orchastration.<name>``)."""
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)
+
+
+def log(logger: logging.Logger, level: str, msg: str, **fields: Any) -> None:
+    """Log ``msg`` with structured ``fields``."""
+    logger.log(parse_level(level), msg, extra={"fields": fields})
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "fields", None)
+    return dict(fields) if isinstance(fields, dict) else {}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, msg, then the event's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        line: dict[str, Any] = {"time": when, "level": record.levelname, "msg": record.getMessage()}
+        for key, value in _fields(record).items():
+            line.setdefault(key, value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def _text_suffix(record: logging.LogRecord) -> str:
+    return "".join(f" {k}={v}" for k, v in _fields(record).items())
+
+
+class TextFormatter(logging.Formatter):
+    """``LEVEL msg key=value ...`` without colour."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname:<7} {record.getMessage()}{_text_suffix(record)}"
+
+
+def _color_formatter() -> logging.Formatter:
+    import colorlog
+
+    class ColorText(colorlog.ColoredFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return super().format(record) + _text_suffix(record)
+
+    return ColorText("%(log_color)s%(levelname)-7s%(reset)s %(message)s")
+
+
+def use_color(stream: IO[str], no_color_flag: bool, environ: dict[str, str] | None = None) -> bool:
+    """Colour only on a TTY, never with ``NO_COLOR`` set or ``--no-color``."""
+    env = os.environ if environ is None else environ
+    if no_color_flag or env.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def setup_logging(
+    level: str,
+    fmt: str,
+    log_file: Path | None,
+    stream: IO[str] | None = None,
+    color: bool = False,
+    console_level: str | None = None,
+) -> logging.Logger:
+    """Configure the tool's logger; safe to call again (handlers are replaced)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    file_level = parse_level(level)
+    con_level = parse_level(console_level or level)
+    logger.setLevel(min(file_level, con_level))
+    logger.propagate = False
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setLevel(con_level)
+    if fmt == "json":
+        console.setFormatter(JsonFormatter())
+    else:
+        console.setFormatter(_color_formatter() if color else TextFormatter())
+    logger.addHandler(console)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            # delay=True: the file is opened on the first event, so --version writes nothing.
+            handler = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=10 << 20, backupCount=3, encoding="utf-8", delay=True
+            )
+        except OSError as exc:
+            logger.warning("log file unavailable: %s", exc, extra={"fields": {"file": str(log_file)}})
+        else:
+            handler.setLevel(file_level)
+            handler.setFormatter(JsonFormatter())
+            logger.addHandler(handler)
+    return logger

@@ -1,0 +1,90 @@
+"""Every OS path the tool uses, in one ``Paths`` object (platformdirs, overridable)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "orchastration"
+
+
+def _is_windows(platform: str) -> bool:
+    return platform.startswith("win")
+
+
+def user_config_file(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The user config file: XDG/AppData per SPEC."""
+    if _is_windows(platform):
+        appdata = environ.get("APPDATA")
+        if appdata:
+            return Path(appdata) / APP / "config.toml"
+        import platformdirs
+
+        return Path(platformdirs.user_config_dir(APP, appauthor=False, roaming=True)) / "config.toml"
+    xdg = environ.get("XDG_CONFIG_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / APP / "config.toml"
+    return Path(environ.get("HOME") or Path.home()) / ".config" / APP / "config.toml"
+
+
+def user_cache_dir(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """Directory holding state and the log file: XDG cache / LocalAppData per SPEC."""
+    if _is_windows(platform):
+        local = environ.get("LOCALAPPDATA")
+        if local:
+            return Path(local) / APP
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir(APP, appauthor=False, roaming=False))
+    xdg = environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / APP
+    return Path(environ.get("HOME") or Path.home()) / ".cache" / APP
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where config, state and logs live for one invocation."""
+
+    user_config: Path
+    state_dir: Path
+    log_file: Path
+
+    @classmethod
+    def resolve(
+        cls,
+        state_dir: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        platform: str = sys.platform,
+    ) -> Paths:
+        """Build the paths: ``--state-dir`` > ``$ORCHASTRATION_STATE_DIR`` > OS default."""
+        env = os.environ if environ is None else environ
+        cache = user_cache_dir(env, platform)
+        chosen = state_dir or env.get("ORCHASTRATION_STATE_DIR")
+        state = Path(chosen).expanduser().absolute() if chosen else cache / "state"
+        return cls(
+            user_config=user_config_file(env, platform),
+            state_dir=state,
+            log_file=cache / "orchastration.log",
+        )
+
+    # Layout of the state dir, owned here so every module agrees on it.
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.state_dir / "tasks"
+
+    @property
+    def orchestrations_dir(self) -> Path:
+        return self.state_dir / "orchestrations"
+
+    @property
+    def engine_dir(self) -> Path:
+        """Private engine data (doit database, up-to-date summaries, the lock)."""
+        return self.state_dir / "engine"

@@ -1,0 +1,186 @@
+"""Versioned JSON state records, written atomically, with unique sortable timestamps.
+
+This module owns reading and writing every state file: a reader never sees a
+half-written file, and a crash never leaves one (temp file, fsync, replace).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from orchastration import __version__
+
+SCHEMA_VERSION = 1
+
+_ts_lock = threading.Lock()
+_last_ts: list[datetime] = []
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-24T10:15:00.123456Z``."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stamp(dt: datetime) -> str:
+    """File-name timestamp, sortable: ``20261124T101500.123456Z``."""
+    return dt.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def unique_now(clock: Callable[[], datetime] = utc_now) -> datetime:
+    """A UTC time strictly later than any earlier call in this process."""
+    with _ts_lock:
+        now = clock()
+        if _last_ts and now <= _last_ts[0]:
+            now = _last_ts[0] + timedelta(microseconds=1)
+        _last_ts[:] = [now]
+        return now
+
+
+def host_info() -> dict[str, str]:
+    """The ``os`` and ``binary_version`` fields every record carries."""
+    return {"os": f"{platform.system().lower()}-{platform.machine().lower()}", "binary_version": __version__}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new file, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(Path(tmp))
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, newline: str | None = None) -> None:
+    """Atomically write text as UTF-8 (``newline`` as for ``open``; None keeps ``\\n``)."""
+    if newline:
+        text = text.replace("\n", newline)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dumps(record: Any) -> str:
+    """The canonical JSON text of a record (indented, sorted keys, trailing newline)."""
+    return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def atomic_write_json(path: Path, record: Any) -> None:
+    """Atomically write a JSON record."""
+    atomic_write_text(path, dumps(record))
+
+
+def read_json(path: Path) -> Any | None:
+    """Read a JSON record; None when absent or unreadable (a torn file cannot exist)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_new_record(directory: Path, record: dict[str, Any], when: datetime | None = None) -> Path:
+    """Write ``record`` as ``<directory>/<timestamp>.json`` under a name no other process holds.
+
+    The name is claimed with a hard link, which fails if it exists, so two
+    processes writing in the same microsecond still get two files.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
+    moment = when or unique_now()
+    fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        while True:
+            target = directory / f"{stamp(moment)}.json"
+            try:
+                os.link(tmp, target)
+                break
+            except FileExistsError:
+                moment += timedelta(microseconds=1)
+            except OSError:  # file system without hard links: check then replace
+                if target.exists():
+                    moment += timedelta(microseconds=1)
+                    continue
+                os.replace(tmp, target)
+                break
+    finally:
+        _unlink_quietly(Path(tmp))
+    _fsync_dir(directory)
+    return target
+
+
+def record_base(path: Path) -> str:
+    """``<dir>/<timestamp>`` of a record path, for its ``.stdout.log`` / ``.stderr.log`` siblings."""
+    return str(path.with_suffix(""))
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (POSIX); Windows has no directory handles to sync."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, datetime]:
+    """Reserve a unique ``<timestamp>`` in ``directory`` by creating its empty ``.stdout.log``.
+
+    Returns the timestamp string and time. The run then writes its logs to
+    ``<timestamp>.stdout.log`` / ``.stderr.log`` and its record with ``write_record``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    moment = when or unique_now()
+    while True:
+        name = stamp(moment)
+        try:
+            fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            moment += timedelta(microseconds=1)
+            continue
+        os.close(fd)
+        return name, moment
+
+
+def write_record(directory: Path, name: str, record: dict[str, Any], update_last: bool = True) -> Path:
+    """Atomically write ``<directory>/<name>.json`` and (by default) ``last.json``."""
+    full = {"schema": SCHEMA_VERSION, **record}
+    path = directory / f"{name}.json"
+    atomic_write_json(path, full)
+    if update_last:
+        atomic_write_json(directory / "last.json", full)
+    return path
