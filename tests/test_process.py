@@ -1,0 +1,185 @@
+"""The subprocess runner: exit codes, live prefixed output, whole logs, tree kills, stdin, env."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orchastration.process import command_text, resolve_program, run_process
+
+PY = sys.executable
+
+
+def test_ok_output_to_console_and_logs(tmp_path: Path) -> None:
+    console = io.StringIO()
+    code = "import sys; print('hello'); print('world'); sys.stderr.write('oops\\n')"
+    res = run_process(
+        [PY, "-c", code],
+        cwd=tmp_path,
+        stdout_path=tmp_path / "o.log",
+        stderr_path=tmp_path / "e.log",
+        console=console,
+        prefix="[a] ",
+    )
+    assert (res.exit_code, res.status, res.message) == (0, "ok", "")
+    assert (tmp_path / "o.log").read_text() == "hello\nworld\n"
+    assert (tmp_path / "e.log").read_text() == "oops\n"
+    lines = console.getvalue().splitlines()
+    assert sorted(lines) == ["[a] hello", "[a] oops", "[a] world"]
+    assert res.duration_ms >= 0
+
+
+def test_partial_last_line_is_completed_on_console(tmp_path: Path) -> None:
+    console = io.StringIO()
+    code = "import sys; sys.stdout.write('a\\nno newline')"
+    run_process([PY, "-c", code], cwd=tmp_path, console=console, prefix="> ")
+    assert console.getvalue() == "> a\n> no newline\n"
+
+
+def test_failed_exit_code_is_kept(tmp_path: Path) -> None:
+    res = run_process([PY, "-c", "raise SystemExit(3)"], cwd=tmp_path)
+    assert (res.exit_code, res.status) == (3, "failed")
+    assert "3" in res.message
+
+
+def test_command_not_found(tmp_path: Path) -> None:
+    res = run_process(["definitely-not-a-command-xyz", "arg"], cwd=tmp_path)
+    assert (res.exit_code, res.status) == (127, "not_found")
+    assert res.message == "command not found: definitely-not-a-command-xyz"
+
+
+def test_missing_working_dir(tmp_path: Path) -> None:
+    res = run_process([PY, "-c", "pass"], cwd=tmp_path / "nope")
+    assert res.status == "not_found" and "working directory" in res.message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX shell")
+def test_shell_mode_and_shell_not_found(tmp_path: Path) -> None:
+    res = run_process("echo $((2+3)) > out.txt", shell=True, cwd=tmp_path)
+    assert res.status == "ok"
+    assert (tmp_path / "out.txt").read_text() == "5\n"
+    res = run_process("no-such-cmd-xyz", shell=True, cwd=tmp_path)
+    assert (res.exit_code, res.status) == (127, "failed")
+    assert "not found" in res.message
+
+
+def test_env_overrides_and_path_lookup(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / ("mytool.bat" if os.name == "nt" else "mytool")
+    if os.name == "nt":
+        tool.write_text("@echo %MY_VAR%\n")
+    else:
+        tool.write_text('#!/bin/sh\necho "$MY_VAR"\n')
+        tool.chmod(0o755)
+    env = {"PATH": str(bindir) + os.pathsep + os.environ.get("PATH", ""), "MY_VAR": "from-env"}
+    assert resolve_program("mytool", tmp_path, env) is not None
+    assert resolve_program("mytool", tmp_path, {"PATH": str(tmp_path)}) is None
+    res = run_process(["mytool"], cwd=tmp_path, env=env, stdout_path=tmp_path / "o.log")
+    assert res.status == "ok", res
+    assert (tmp_path / "o.log").read_text().strip() == "from-env"
+
+
+def test_stdin_data(tmp_path: Path) -> None:
+    res = run_process(
+        [PY, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
+        cwd=tmp_path,
+        stdin_data=b"abc" * 100_000,
+        stdout_path=tmp_path / "o.log",
+    )
+    assert res.status == "ok"
+    assert (tmp_path / "o.log").read_text() == "ABC" * 100_000
+
+
+def _tree_script(tmp_path: Path) -> str:
+    """A child that starts a grandchild writing its pid, then both sleep."""
+    return textwrap.dedent(
+        f"""
+        import subprocess, sys, time
+        g = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(tmp_path / "grandchild.pid")!r}, "w").write(str(g.pid))
+        print("started", flush=True)
+        time.sleep(60)
+        """
+    )
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        import subprocess
+
+        out = subprocess.run(["tasklist", "/FI", f"PID eq {pid}"], capture_output=True, text=True).stdout
+        return str(pid) in out
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (reparented, not yet reaped) counts as dead.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _wait_dead(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_timeout_kills_grandchildren(tmp_path: Path) -> None:
+    started = time.monotonic()
+    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, timeout=1.5)
+    assert (res.exit_code, res.status) == (-1, "timeout")
+    assert res.message == "timed out after 1.5s"
+    assert time.monotonic() - started < 20
+    assert _wait_dead(int((tmp_path / "grandchild.pid").read_text()))
+
+
+def test_cancel_event_interrupts(tmp_path: Path) -> None:
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, cancel=cancel)
+    assert (res.exit_code, res.status) == (130, "interrupted")
+    assert _wait_dead(int((tmp_path / "grandchild.pid").read_text()))
+
+
+def test_large_output_streams_with_bounded_memory(tmp_path: Path) -> None:
+    """20 MB through the runner in a child interpreter whose peak RSS we can read."""
+    pytest.importorskip("resource")
+    script = textwrap.dedent(
+        f"""
+        import resource, sys
+        from pathlib import Path
+        from orchastration.process import run_process
+        loop = "import sys\\nline = 'x' * 99 + '\\\\n'\\nfor _ in range(200000): sys.stdout.write(line)"
+        cmd = [sys.executable, "-c", loop]
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        res = run_process(cmd, cwd=Path({str(tmp_path)!r}), stdout_path=Path({str(tmp_path / "big.log")!r}))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(res.status, peak - base)
+        """
+    )
+    import subprocess
+
+    out = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120)
+    status, grown_kb = out.stdout.split()
+    assert status == "ok", out.stderr
+    assert (tmp_path / "big.log").stat().st_size == 20_000_000
+    assert int(grown_kb) < 30_000  # far below the 20 MB the command printed
+
+
+def test_command_text() -> None:
+    assert command_text("echo hi") == "echo hi"
+    if os.name == "posix":
+        assert command_text(["echo", "a b"]) == "echo 'a b'"
