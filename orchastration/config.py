@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchastration.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - only where tomllib is missing
-    import tomli as tomllib
 
 CONFIG_ENV = "ORCHASTRATION_CONFIG"
 PROJECT_FILE = "orchastration.toml"
@@ -139,15 +134,18 @@ class Config:
 
     def job(self, name: str) -> JobConfig:
         """The named job, or a usage error listing what exists."""
-        return _lookup(self.jobs, name, "job")
+        job: JobConfig = _lookup(self.jobs, name, "job")
+        return job
 
     def task(self, name: str) -> TaskConfig:
         """The named task, or a usage error listing what exists."""
-        return _lookup(self.tasks, name, "task")
+        task: TaskConfig = _lookup(self.tasks, name, "task")
+        return task
 
     def orchestration(self, name: str) -> OrchestrationConfig:
         """The named orchestration, or a usage error listing what exists."""
-        return _lookup(self.orchestrations, name, "orchestration")
+        orch: OrchestrationConfig = _lookup(self.orchestrations, name, "orchestration")
+        return orch
 
 
 def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
@@ -164,7 +162,10 @@ def suggest(word: str, choices: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    options = [str(c) for c in choices]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:  # abbreviations and extensions: 'dir' for 'directory', 'algo' for 'algorithm'
+        close = [c for c in options if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -211,7 +212,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         pos = _TOML_POS.search(message)
-        if pos:
+        if "(at end of document)" in message:
+            lines = raw.decode("utf-8").split("\n")
+            where = f"{path}:{len(lines)}:{len(lines[-1]) + 1}"
+            message = message.replace("(at end of document)", "").strip() + " (at end of file)"
+        elif pos:
             where = f"{path}:{pos.group(1)}:{pos.group(2)}"
             message = _TOML_POS.sub("", message).strip()
         else:
@@ -256,6 +261,16 @@ def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:
             data.pop("name", None)
             if "env" in data and not show_env:
                 data["env"] = {k: "***" for k in data["env"]}
+            if data.get("review_command") == []:
+                data.pop("review_command")
+            if isinstance(item, AgentConfig) and item.builtin:
+                data = {}  # the table is reserved: no settings
+            elif isinstance(item, AgentConfig):
+                data.pop("builtin")
+            if isinstance(item, OrchestrationConfig):
+                sequential = data.pop("sequential")
+                steps = data.pop("steps")
+                data = {("agents" if sequential else "steps"): [s[0] for s in steps] if sequential else steps, **data}
             out[name] = data
         return out
 

@@ -160,9 +160,7 @@ def _kind(value: Any) -> str:
 def check_name(reader: _Reader, key: str, name: str) -> None:
     """Names become file names: letters, digits, ``_ - .``, not starting with ``.``."""
     if not NAME_RE.match(name) or name.lower().split(".")[0] in _WINDOWS_DEVICES:
-        raise reader.fail(
-            key, f"invalid name '{name}': use letters, digits, '_', '-', '.', not starting with '.'"
-        )
+        raise reader.fail(key, f"invalid name '{name}': use letters, digits, '_', '-', '.', not starting with '.'")
 
 
 def parse_config(data: Mapping[str, Any], path: Path, reason: str = "--config") -> Config:
@@ -277,7 +275,7 @@ def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:
 
 
 def _review_command(r: _Reader, tbl: dict[str, Any], key: str) -> tuple[str, ...]:
-    argv = r.get(tbl, key, "review_command", r.strings, ())
+    argv: tuple[str, ...] = r.get(tbl, key, "review_command", r.strings, ())
     if "review_command" in tbl and not argv:
         raise r.fail(f"{key}.review_command", "must not be empty (omit it for no review command)")
     return argv

@@ -11,7 +11,7 @@ import logging
 import logging.handlers
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +47,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, msg, then the event's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        when = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         line: dict[str, Any] = {"time": when, "level": record.levelname, "msg": record.getMessage()}
         for key, value in _fields(record).items():
             line.setdefault(key, value)

@@ -6,13 +6,14 @@ half-written file, and a crash never leaves one (temp file, fsync, replace).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import tempfile
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,17 @@ _last_ts: list[datetime] = []
 
 def utc_now() -> datetime:
     """The current time in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-24T10:15:00.123456Z``."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def stamp(dt: datetime) -> str:
     """File-name timestamp, sortable: ``20261124T101500.123456Z``."""
-    return dt.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def unique_now(clock: Callable[[], datetime] = utc_now) -> datetime:
@@ -141,10 +142,8 @@ def record_base(path: Path) -> str:
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.unlink()
-    except OSError:
-        pass
 
 
 def _fsync_dir(directory: Path) -> None:

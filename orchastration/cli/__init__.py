@@ -57,10 +57,8 @@ def main(
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (e.g. piped to head): not an error of ours.
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
         if verbose:
@@ -74,9 +72,7 @@ def main(
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run(
-    argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str] | None, cwd: Path | None
-) -> int:
+def _run(argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str] | None, cwd: Path | None) -> int:
     from orchastration.cli.app import App, build_parser, version_text
 
     parser = build_parser()

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 COMMAND_MODULES = ("hash", "config", "init")
 
 Handler = Callable[["App"], int]
+if TYPE_CHECKING:  # generic only in typeshed
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    SubParsers = argparse._SubParsersAction
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,7 +62,7 @@ _add_global_flags(_GLOBAL_PARENT, suppress=True)
 
 
 def add_command(
-    sub: argparse._SubParsersAction, name: str, help: str, handler: Handler | None = None, **kw: Any
+    sub: SubParsers, name: str, help: str, handler: Handler | None = None, **kw: Any
 ) -> argparse.ArgumentParser:
     """Add a (sub)command that also accepts the global flags after its name."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -69,7 +73,7 @@ def add_command(
     return parser
 
 
-def add_group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+def add_group(sub: SubParsers, name: str, help: str) -> SubParsers:
     """Add a command with subcommands (``plan list``); alone it prints its help."""
     parser = add_command(sub, name, help)
     parser.set_defaults(handler=_help_of(parser))

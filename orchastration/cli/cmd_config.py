@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from orchastration.cli.app import App, add_command, add_group
+from orchastration.cli.app import App, SubParsers, add_command, add_group
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubParsers) -> None:
     group = add_group(sub, "config", "inspect and validate the configuration")
     add_command(group, "path", "print the config file in use and why it was chosen", run_path)
     show = add_command(group, "show", "print the effective config, defaults filled in", run_show)
@@ -40,10 +40,17 @@ def run_show(app: App) -> int:
 def run_validate(app: App) -> int:
     config = app.config
     problems = []
-    for kind, table in (("jobs", config.jobs), ("tasks", config.tasks), ("agents", config.agents)):
+    tables: list[tuple[str, Mapping[str, Any]]] = [
+        ("jobs", config.jobs),
+        ("tasks", config.tasks),
+        ("agents", config.agents),
+    ]
+    for kind, table in tables:
         for name, item in sorted(table.items()):
             if not item.working_dir.is_dir():
-                problems.append(f"{config.display_path}: {kind}.{name}.working_dir: no such directory: {item.working_dir}")
+                problems.append(
+                    f"{config.display_path}: {kind}.{name}.working_dir: no such directory: {item.working_dir}"
+                )
     if config.templates.dir is not None and not config.templates.dir.is_dir():
         problems.append(f"{config.display_path}: templates.dir: no such directory: {config.templates.dir}")
     for problem in problems:

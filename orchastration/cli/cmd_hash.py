@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from orchastration.cli.app import App, add_command
+from orchastration.cli.app import App, SubParsers, add_command
 from orchastration.errors import EXIT_FAILED, UsageError
+from orchastration.logs import log
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubParsers) -> None:
     p = add_command(sub, "hash", "hash files, or check a sha256sum-style manifest", run)
-    p.add_argument("--file", dest="files", action="append", default=[], metavar="PATH", help="file to hash (repeatable)")
+    p.add_argument(
+        "--file", dest="files", action="append", default=[], metavar="PATH", help="file to hash (repeatable)"
+    )
     p.add_argument("--check", metavar="MANIFEST", help="verify '<hex>  <path>' lines (sha256sum -c)")
     p.add_argument("--algo", metavar="NAME", help="sha256 sha1 sha512 md5 blake2b sha3_256 (default: [hash].algorithm)")
 
@@ -34,8 +36,9 @@ def run(app: App) -> int:
             else:
                 failed += 1
                 app.print(f"{result.path}: FAILED{' ' + result.detail if result.detail else ''}")
+                log(app.logger, "warn", "checksum mismatch", file=result.path, detail=result.detail or "mismatch")
         if failed:
-            app.err.write(f"orchastration: WARNING: {failed} of {len(results)} computed checksums did NOT match\n")
+            log(app.logger, "warn", f"{failed} of {len(results)} computed checksums did NOT match", manifest=args.check)
             return EXIT_FAILED
         return 0
     algo = explicit or app.config.hash.algorithm

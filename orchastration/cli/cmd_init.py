@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
-from orchastration.cli.app import App, add_command
+from orchastration.cli.app import App, SubParsers, add_command
 from orchastration.errors import InputError
 
 STARTER = """\
@@ -54,7 +53,7 @@ description = "Plan, build, review and document the starter task"
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubParsers) -> None:
     p = add_command(sub, "init", "write a starter orchastration.toml (never overwrites)", run)
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="directory (default: current)")
 

@@ -1,0 +1,159 @@
+"""The CLI skeleton: help everywhere, version, flag placement, exit codes, logs, lazy imports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import assert_error
+
+from orchastration import __version__
+from orchastration.cli.app import build_parser
+
+
+def all_command_paths() -> list[list[str]]:
+    """Every command and subcommand path in the real parser."""
+    paths: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return paths
+
+
+def test_no_command_prints_usage_exit_0(run_main) -> None:
+    result = run_main([])
+    assert result.code == 0
+    assert result.out.startswith("usage: orchastration")
+    assert "hash" in result.out and "config" in result.out
+
+
+def test_version(cli) -> None:
+    result = cli(["--version"])
+    assert (result.code, result.out) == (0, f"orchastration {__version__}\n")
+
+
+def test_python_dash_m(env, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "orchastration", "--version"], capture_output=True, text=True, env=env)
+    assert proc.stdout.strip() == f"orchastration {__version__}"
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p))
+def test_every_command_has_help(run_main, path: list[str]) -> None:
+    result = run_main([*path, "--help"])
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"usage: orchastration {' '.join(path)}")
+
+
+def test_help_lists_only_real_commands(run_main) -> None:
+    """Every command in --help runs (its own --help works) — no placeholders."""
+    top = {p[0] for p in all_command_paths()}
+    help_text = run_main(["--help"]).out
+    for name in top:
+        assert f"    {name} " in help_text or f"    {name}\n" in help_text
+
+
+def test_unknown_command_is_exit_2(run_main) -> None:
+    result = run_main(["frobnicate"])
+    assert_error(result, 2, "frobnicate")
+    assert result.out == ""
+
+
+def test_unknown_flag_is_exit_2(run_main) -> None:
+    assert_error(run_main(["hash", "--fiel", "x"]), 2, "--fiel")
+
+
+def test_global_flags_before_and_after_command(run_main, tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[hash]\nalgorithm = "md5"\n')
+    (tmp_path / "f").write_text("x")
+    before = run_main(["--config", str(cfg), "hash", "--file", "f"])
+    after = run_main(["hash", "--file", "f", "--config", str(cfg)])
+    assert json.loads(before.out)["algorithm"] == json.loads(after.out)["algorithm"] == "md5"
+
+
+def test_invalid_log_level_names_flag(run_main, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    assert_error(run_main(["--log-level", "loud", "hash", "--file", "f"]), 2, "--log-level", "loud")
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "info", "Warn", "warning", "ERROR"])
+def test_log_levels_any_case(run_main, tmp_path: Path, level: str) -> None:
+    (tmp_path / "f").write_text("x")
+    assert run_main(["--log-level", level, "hash", "--file", "f"]).code == 0
+
+
+def test_json_console_logs_on_stderr_and_log_file(cli, env, tmp_path: Path) -> None:
+    """A warning event reaches stderr as JSON and the JSON-lines log file; stdout stays parseable."""
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "SUMS").write_text("0" * 64 + "  f\n")
+    result = cli(["--log-format", "json", "--log-level", "debug", "hash", "--check", "SUMS"])
+    assert result.code == 1
+    assert result.lines == ["f: FAILED"]
+    log_file = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "orchastration.log"
+    records = [json.loads(line) for line in log_file.read_text().splitlines()]
+    event = next(r for r in records if r["msg"] == "checksum mismatch")
+    assert event["level"] == "WARNING" and event["file"] == "f"
+    assert event["time"].endswith("Z") and "T" in event["time"]
+    console = [json.loads(line) for line in result.err.splitlines() if line.startswith("{")]
+    assert any(r["msg"] == "checksum mismatch" and r["file"] == "f" for r in console)
+
+
+def test_quiet_hides_warnings(cli, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "SUMS").write_text("0" * 64 + "  f\n")
+    result = cli(["-q", "hash", "--check", "SUMS"])
+    assert result.code == 1 and "checksum mismatch" not in result.err
+
+
+def test_no_color_on_pipe(cli, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "SUMS").write_text("0" * 64 + "  f\n")
+    assert "\x1b[" not in cli(["hash", "--check", "SUMS"]).err
+
+
+def test_color_only_on_tty_and_never_with_no_color() -> None:
+    from orchastration.logs import use_color
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    assert use_color(Tty(), False, {})  # type: ignore[arg-type]
+    assert not use_color(Tty(), False, {"NO_COLOR": "1"})  # type: ignore[arg-type]
+    assert not use_color(Tty(), True, {})  # type: ignore[arg-type]
+
+
+HEAVY = ("doit", "git", "jinja2")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["list"], ["config", "validate"], ["--help"]])
+def test_startup_commands_do_not_import_heavy_modules(env, tmp_path: Path, argv: list[str]) -> None:
+    if argv == ["list"] and ["list"] not in all_command_paths():
+        pytest.skip("the jobs commands are not registered yet")
+    (tmp_path / "orchastration.toml").write_text('[jobs.a]\ncommand = ["echo", "a"]\n')
+    code = (
+        "import io, sys\n"
+        "from orchastration.cli import main\n"
+        f"rc = main({argv!r}, stdout=io.StringIO(), stderr=io.StringIO())\n"
+        f"print(rc, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0 []"
+
+
+def test_internal_state_dir_override(run_main, tmp_path: Path) -> None:
+    from orchastration.paths import Paths
+
+    assert Paths.resolve(str(tmp_path / "s"), {}).state_dir == tmp_path / "s"
+    assert Paths.resolve(None, {"ORCHASTRATION_STATE_DIR": str(tmp_path / "e")}).state_dir == tmp_path / "e"

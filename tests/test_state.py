@@ -1,0 +1,78 @@
+"""Atomic state writes and unique, sortable timestamps."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchastration import state
+
+
+def test_stamp_and_iso_formats() -> None:
+    moment = datetime(2026, 11, 24, 10, 15, 0, 123456, tzinfo=UTC)
+    assert state.stamp(moment) == "20261124T101500.123456Z"
+    assert state.iso(moment) == "2026-11-24T10:15:00.123456Z"
+
+
+def test_unique_now_is_strictly_increasing_under_a_frozen_clock() -> None:
+    frozen = datetime(2026, 1, 1, tzinfo=UTC)
+    times = [state.unique_now(lambda: frozen) for _ in range(5)]
+    assert len(set(times)) == 5 and times == sorted(times)
+
+
+def test_write_new_record_never_collides(tmp_path: Path) -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    paths: list[Path] = []
+    lock = threading.Lock()
+
+    def write(i: int) -> None:
+        p = state.write_new_record(tmp_path, {"i": i}, when=moment)
+        with lock:
+            paths.append(p)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({p.name for p in paths}) == 20
+    assert sorted(json.loads(p.read_text())["i"] for p in paths) == list(range(20))
+    assert all(json.loads(p.read_text())["schema"] == state.SCHEMA_VERSION for p in paths)
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_claim_run_slot_is_exclusive(tmp_path: Path) -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    first, _ = state.claim_run_slot(tmp_path, moment)
+    second, _ = state.claim_run_slot(tmp_path, moment)
+    assert first != second and first < second
+    path = state.write_record(tmp_path, second, {"ok": True})
+    assert json.loads((tmp_path / "last.json").read_text()) == json.loads(path.read_text())
+
+
+def test_failed_atomic_write_keeps_old_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "rec.json"
+    state.atomic_write_json(target, {"v": 1})
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        state.atomic_write_json(target, {"v": 2})
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.json"]
+
+
+def test_read_json_tolerates_absent_file(tmp_path: Path) -> None:
+    assert state.read_json(tmp_path / "none.json") is None
+
+
+def test_host_info() -> None:
+    info = state.host_info()
+    assert info["binary_version"] and "-" in info["os"]
