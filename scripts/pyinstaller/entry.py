@@ -1,0 +1,11 @@
+"""PyInstaller entry point of the single-file ``orchastration`` executable."""
+
+import multiprocessing
+import sys
+
+from orchastration.cli import main
+
+if __name__ == "__main__":
+    # A frozen program re-executes itself for multiprocessing children; this makes them run the child.
+    multiprocessing.freeze_support()
+    sys.exit(main())
