@@ -1,0 +1,48 @@
+"""``plan list|create|status``: the configured tasks and their recorded state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchastration.cli.app import App, SubParsers, add_command, add_group
+
+if TYPE_CHECKING:
+    from orchastration.workflow import Workflow
+
+
+def register(sub: SubParsers) -> None:
+    group = add_group(sub, "plan", "list, create (plan) and inspect workflow tasks")
+    add_command(group, "list", "configured tasks: name - description [status]", run_list)
+    create = add_command(group, "create", "write the task record (status as configured)", run_create)
+    create.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
+    status = add_command(group, "status", "the task's recorded status and last run", run_status)
+    status.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
+
+
+def workflow(app: App) -> Workflow:
+    """The workflow over this invocation's config and state dir (shared by plan/build/doc/git)."""
+    from orchastration.workflow import Workflow
+
+    return Workflow(app.config, app.paths, console=app.out, quiet=app.quiet, environ=app.environ)
+
+
+def run_list(app: App) -> int:
+    wf = workflow(app)
+    if not app.config.tasks:
+        app.print("no tasks configured")
+        return 0
+    for name, task in sorted(app.config.tasks.items()):
+        app.print(f"{name} - {task.description} [{wf.status_of(name)}]")
+    return 0
+
+
+def run_create(app: App) -> int:
+    record = workflow(app).plan_create(app.args.task)
+    app.print(f"task={record.name} status={record.status}")
+    return 0
+
+
+def run_status(app: App) -> int:
+    record = workflow(app).plan_status(app.args.task)
+    app.print(f"{record.name} status={record.status} last_run={record.last_run or '-'}")
+    return 0

@@ -1,0 +1,71 @@
+"""``doc generate``: render the task document and its README section, both written atomically."""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from pathlib import Path
+
+from orchastration.config import Config, TaskConfig
+from orchastration.errors import InputError
+from orchastration.rendering import Renderer
+from orchastration.state import atomic_write_bytes
+from orchastration.workflow.context import doc_relpath, task_context
+from orchastration.workflow.readme import splice_section
+from orchastration.workflow.records import TaskRecord
+
+README = "README.md"
+DEFAULT_MODE = 0o644  # what a new file gets under a typical umask; applied before the atomic swap
+
+
+def renderer_for(config: Config, task: TaskConfig) -> Renderer:
+    """The renderer with the SPEC lookup order for ``task``."""
+    return Renderer.for_task(config.templates.dir, task.working_dir)
+
+
+def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tuple[Path, Path]:
+    """Write ``docs/tasks/<name>.md`` and the README section; return both paths.
+
+    Both are rendered before either is written, so a template error changes nothing.
+    """
+    renderer = renderer_for(config, task)
+    doc_path = (task.working_dir / doc_relpath(task.name)).absolute()
+    readme_path = (task.working_dir / README).absolute()
+    context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent)
+    doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
+    summary = renderer.render("readme_summary.md.j2", task_context(task, record, config.hash.algorithm))
+    try:
+        old = readme_path.read_bytes()
+    except FileNotFoundError:
+        old = b""
+    except OSError as exc:
+        raise InputError(f"{readme_path}: cannot read README: {exc.strerror or exc}") from None
+    new = splice_section(old, task.name, summary, where=str(readme_path))
+    try:
+        doc_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(doc_path, doc_text.encode("utf-8"), mode=_mode_of(doc_path))
+        if new != old or not readme_path.exists():
+            atomic_write_bytes(readme_path, new, mode=_mode_of(readme_path))
+    except OSError as exc:
+        raise InputError(f"{exc.filename or doc_path}: cannot write: {exc.strerror or exc}") from None
+    return doc_path, readme_path
+
+
+def _mode_of(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets ``DEFAULT_MODE`` minus the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        pass
+    return DEFAULT_MODE & ~_umask()
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once (reading it means setting it: not something to race on)."""
+    if os.name != "posix":
+        return 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
