@@ -187,3 +187,23 @@ class Workflow:
         )  # fmt: skip
         log(_log, "info", "task documented", task=name, doc=str(doc_path))
         return DocOutcome(record, record.status, doc_path, readme_path)
+
+    # -- git ------------------------------------------------------------------------------
+    def branch_create(self, name: str, base: str | None = None) -> BranchOutcome:
+        """Create and check out the task's branch (``branch_name.txt.j2``) from ``base`` (default HEAD)."""
+        from orchastration.workflow import gitops
+
+        task = self.task_config(name)
+        record, branch, label, commit, repo_dir = gitops.branch_create(self.config, self.store, task, base)
+        log(_log, "info", "task branch created", task=name, branch=branch, base=label)
+        return BranchOutcome(record, branch, label, commit, repo_dir)
+
+    def issue_create(self, name: str, dry_run: bool = False) -> IssueOutcome:
+        """Render the issue title and body; unless ``dry_run``, create the issue with ``gh``."""
+        from orchastration.workflow import gitops
+
+        task = self.task_config(name)
+        record, issue, url = gitops.issue_create(self.config, self.store, task, dry_run, self.environ)
+        if url:
+            log(_log, "info", "task issue created", task=name, url=url)
+        return IssueOutcome(record, issue.title, issue.body, url)
