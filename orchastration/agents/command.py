@@ -1,0 +1,196 @@
+"""Command agents: any program (a coding-agent CLI, a script) run with the shared context as JSON.
+
+The context goes to the file named by ``$ORCHASTRATION_CONTEXT``; JSON the command
+writes to ``$ORCHASTRATION_CONTEXT_OUT`` is merged back; its stdout is stored under
+``output_key``. Each argv element and the ``prompt`` (sent on stdin) are Jinja templates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchastration.agents.base import FAILED, SUCCESS, AgentContext, AgentResult, Fingerprint
+from orchastration.agents.builtin import task_settings
+from orchastration.agents.context import nested
+from orchastration.agents.incremental import expand_inputs
+from orchastration.config import AgentConfig
+from orchastration.errors import TemplateError
+
+CONTEXT_ENV = "ORCHASTRATION_CONTEXT"
+CONTEXT_OUT_ENV = "ORCHASTRATION_CONTEXT_OUT"
+MAX_OUTPUT_CHARS = 1 << 20  # stdout kept in the context (and every record): 1 MiB, the rest stays in the log
+
+
+def template_namespace(ctx: AgentContext, name: str) -> dict[str, Any]:
+    """What ``{{ ... }}`` sees: the context as a tree, the task's settings, and the run's coordinates."""
+    tree = nested(ctx.context)
+    task = dict(tree.get("task") or {}) if isinstance(tree.get("task"), dict) else {}
+    if ctx.task is not None:
+        task = {**task_settings(ctx.task), **task}
+    return {
+        **tree,
+        "task": task,
+        "context": dict(ctx.context),
+        "context_json": json.dumps(dict(ctx.context), ensure_ascii=False),
+        "orchestration": ctx.orchestration,
+        "agent": name,
+        "step": ctx.step,
+        "round": ctx.round,
+    }
+
+
+class CommandAgent:
+    """An agent defined by ``[agents.<name>]`` with a ``command``."""
+
+    builtin = False
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.description = config.description
+        self.capabilities = config.capabilities
+
+    def check_templates(self) -> None:
+        """Syntax-check the command and prompt templates before anything runs (exit 2 on error)."""
+        import jinja2
+
+        env = jinja2.Environment()
+        for label, source in self._sources():
+            try:
+                env.parse(source)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(f"{label}: template syntax error: {exc.message} (line {exc.lineno})") from None
+
+    def _sources(self) -> list[tuple[str, str]]:
+        key = f"agents.{self.name}"
+        items = [(f"{key}.command[{i}]", arg) for i, arg in enumerate(self.config.command)]
+        if self.config.prompt is not None:
+            items.append((f"{key}.prompt", self.config.prompt))
+        return items
+
+    def render(self, ctx: AgentContext) -> tuple[list[str], str | None]:
+        """The argv and prompt for this run; an unknown name raises ``TemplateError`` naming the key."""
+        from orchastration.rendering import Renderer
+
+        renderer = Renderer([])
+        namespace = template_namespace(ctx, self.name)
+        key = f"agents.{self.name}"
+        argv = [
+            renderer.render_string(arg, namespace, f"{key}.command[{i}]") for i, arg in enumerate(self.config.command)
+        ]
+        prompt = None
+        if self.config.prompt is not None:
+            prompt = renderer.render_string(self.config.prompt, namespace, f"{key}.prompt")
+        return argv, prompt
+
+    def fingerprint(self, ctx: AgentContext) -> Fingerprint:
+        """The rendered command and prompt, its settings, the whole context and the task's inputs."""
+        try:
+            argv, prompt = self.render(ctx)
+            rendered: dict[str, Any] = {"command": argv, "prompt": prompt}
+        except TemplateError as exc:
+            rendered = {"error": str(exc)}
+        agent = {
+            **rendered,
+            "working_dir": str(self.config.working_dir),
+            "env": dict(sorted(self.config.env.items())),
+            "timeout_seconds": self.config.timeout_seconds,
+            "output_key": self.config.output_key,
+        }
+        files: list[Path] = []
+        if ctx.task is not None:
+            files = expand_inputs(ctx.task.working_dir, ctx.task.inputs)
+        assert ctx.hash_files is not None
+        return Fingerprint(agent, dict(ctx.context), ctx.hash_files(files))
+
+    def execute(self, ctx: AgentContext) -> AgentResult:
+        """Run the command with the context files; merge what it wrote."""
+        if ctx.cancel.is_set():
+            return AgentResult(FAILED, "interrupted")
+        try:
+            argv, prompt = self.render(ctx)
+        except TemplateError as exc:
+            return AgentResult(FAILED, str(exc))
+        tmp = Path(tempfile.mkdtemp(prefix="orchastration-agent-"))
+        try:
+            return self._run(ctx, argv, prompt, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _run(self, ctx: AgentContext, argv: list[str], prompt: str | None, tmp: Path) -> AgentResult:
+        from orchastration.process import run_process
+
+        ctx_in, ctx_out = tmp / "context.json", tmp / "context_out.json"
+        ctx_in.write_text(json.dumps(dict(ctx.context), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        env = {
+            **self.config.env,
+            CONTEXT_ENV: str(ctx_in),
+            CONTEXT_OUT_ENV: str(ctx_out),
+            "ORCHASTRATION_ORCHESTRATION": ctx.orchestration,
+            "ORCHASTRATION_AGENT": self.name,
+            "ORCHASTRATION_STEP": str(ctx.step),
+            "ORCHASTRATION_ROUND": str(ctx.round),
+        }
+        if ctx.task is not None:
+            env["ORCHASTRATION_TASK"] = ctx.task.name
+        stdout_path = ctx.log_base.with_name(ctx.log_base.name + ".stdout.log")
+        stderr_path = ctx.log_base.with_name(ctx.log_base.name + ".stderr.log")
+        proc = run_process(
+            argv,
+            cwd=self.config.working_dir,
+            env=env,
+            base_env=ctx.environ,
+            timeout=self.config.timeout_seconds,
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+            err_console=ctx.err_console,
+            prefix=f"[{self.name}] ",
+            stdin_data=prompt.encode("utf-8") if prompt is not None else None,
+            cancel=ctx.cancel,
+        )
+        result = AgentResult(SUCCESS, "completed", stdout_path=str(stdout_path), stderr_path=str(stderr_path))
+        result.updates[self.config.output_key] = _read_output(stdout_path)
+        problems = [proc.message or proc.status] if proc.status != "ok" else []
+        try:
+            result.updates.update(_read_context_out(ctx_out))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            result.status, result.message = FAILED, "; ".join(problems)
+        return result
+
+
+def _read_output(path: Path) -> str:
+    """The command's stdout, as text without the final newline (capped at ``MAX_OUTPUT_CHARS``)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read(MAX_OUTPUT_CHARS + 1)
+    except OSError:
+        return ""
+    if len(text) > MAX_OUTPUT_CHARS:
+        text = text[:MAX_OUTPUT_CHARS] + f"\n[... truncated: full output in {path}]"
+    return text.rstrip("\r\n")
+
+
+def _read_context_out(path: Path) -> Mapping[str, Any]:
+    """The JSON object the command wrote to ``$ORCHASTRATION_CONTEXT_OUT`` ({} if it wrote nothing)."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"${CONTEXT_OUT_ENV}: cannot read {path}: {exc}") from None
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"${CONTEXT_OUT_ENV}: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"${CONTEXT_OUT_ENV}: expected a JSON object of context keys, got {type(data).__name__}")
+    return data

@@ -1,0 +1,100 @@
+"""Orchestration run records: ``state/orchestrations/<name>/<timestamp>.json`` (+ ``last.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchastration.state import host_info, iso, read_json, write_record
+
+
+@dataclass
+class AgentRun:
+    """One agent of one step and round: when it ran, how it ended, and what it printed."""
+
+    name: str
+    step: int  # 1-based
+    round: int
+    start: datetime
+    end: datetime
+    status: str  # success | failed | skipped
+    message: str
+    lines: list[str] = field(default_factory=list)
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+
+    @property
+    def duration_ms(self) -> int:
+        return max(0, int((self.end - self.start).total_seconds() * 1000))
+
+    def line(self) -> str:
+        """``agent=<name> step=<k> status=<status> duration_ms=<ms>``."""
+        return f"agent={self.name} step={self.step} status={self.status} duration_ms={self.duration_ms}"
+
+    def to_record(self) -> dict[str, Any]:
+        """The original tool's agent fields plus step and round (and log paths for command agents)."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "step": self.step,
+            "round": self.round,
+            "start_time": iso(self.start),
+            "end_time": iso(self.end),
+            "duration_ms": self.duration_ms,
+            "status": self.status,
+            "message": self.message,
+        }
+        if self.stdout_path:
+            entry["stdout_path"] = self.stdout_path
+            entry["stderr_path"] = self.stderr_path
+        return entry
+
+
+def write_run_record(
+    directory: Path,
+    slot: str,
+    *,
+    orchestration: str,
+    steps: Sequence[Sequence[str]],
+    goal: str,
+    task: str | None,
+    start: datetime,
+    end: datetime,
+    status: str,
+    message: str,
+    agents: Sequence[AgentRun],
+    context: Mapping[str, Any],
+    rounds: int,
+    max_review_rounds: int,
+    force: bool,
+    jobs: int,
+) -> Path:
+    """Write the run record atomically as ``<slot>.json`` and ``last.json``."""
+    record = {
+        "orchestration": orchestration,
+        "agents": [run.to_record() for run in agents],
+        "start_time": iso(start),
+        "end_time": iso(end),
+        "duration_ms": max(0, int((end - start).total_seconds() * 1000)),
+        "status": status,
+        "message": message,
+        "context": dict(context),
+        "goal": goal,
+        "task": task,
+        "steps": [list(s) for s in steps],
+        "rounds": rounds,
+        "max_review_rounds": max_review_rounds,
+        "force": force,
+        "jobs": jobs,
+        "output_log": str(directory / f"{slot}.stdout.log"),
+        **host_info(),
+    }
+    return write_record(directory, slot, record)
+
+
+def last_record(directory: Path) -> dict[str, Any] | None:
+    """The newest run record of an orchestration, if any."""
+    data = read_json(directory / "last.json")
+    return data if isinstance(data, dict) else None

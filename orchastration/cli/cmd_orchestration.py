@@ -1,0 +1,91 @@
+"""``orchestration list|show|run``: pipelines of agents, sequential or in parallel steps."""
+
+from __future__ import annotations
+
+import argparse
+
+from orchastration.cli.app import App, SubParsers, add_command, add_group
+from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def register(sub: SubParsers) -> None:
+    group = add_group(sub, "orchestration", "run pipelines of agents (Planner, Builder, Reviewer, Doc, commands)")
+    ls = add_command(group, "list", "configured orchestrations", run_list)
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    show = add_command(group, "show", "the steps of an orchestration as a diagram", run_show)
+    show.add_argument("name", metavar="NAME", help="orchestration name")
+    show.add_argument("--format", choices=("text", "mermaid", "dot"), default="text", help="diagram format")
+    run = add_command(group, "run", "run the steps in order; agents of one step in parallel", run_run)
+    run.add_argument("name", metavar="NAME", help="orchestration name")
+    run.add_argument("--goal", default="", metavar="TEXT", help="the goal, in the context as 'goal'")
+    run.add_argument("--task", metavar="TASK", help="the task to plan/build/review/document (default: NAME)")
+    run.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="agents run at once (default: widest step)")
+    run.add_argument("--force", action="store_true", help="rerun every agent, even if up to date")
+    run.add_argument("--dry-run", action="store_true", help="show the steps and what would run; run nothing")
+
+
+def run_list(app: App) -> int:
+    orchestrations = sorted(app.config.orchestrations.values(), key=lambda o: o.name)
+    if app.args.json:
+        app.print_json(
+            [
+                {"name": o.name, "description": o.description, "steps": [list(s) for s in o.steps],
+                 "max_review_rounds": o.max_review_rounds}
+                for o in orchestrations
+            ]
+        )  # fmt: skip
+        return 0
+    if not orchestrations:
+        app.print("no orchestrations configured")
+        return 0
+    app.print("available orchestrations:")
+    for orch in orchestrations:
+        app.print(f"- {orch.name}: {orch.description or '(no description)'}")
+    return 0
+
+
+def run_show(app: App) -> int:
+    from orchastration.agents.diagram import render
+
+    app.out.write(render(app.config.orchestration(app.args.name), app.args.format))
+    return 0
+
+
+def run_run(app: App) -> int:
+    from orchastration.agents.pipeline import OrchestrationRun, RunOptions
+
+    args = app.args
+    orch = app.config.orchestration(args.name)
+    options = RunOptions(goal=args.goal, task=args.task, jobs=args.jobs, force=args.force)
+    if args.task is not None and not args.task.strip():
+        raise UsageError("--task: must not be empty")
+    run = OrchestrationRun(
+        app.config, app.paths, orch, options,
+        emit=app.print, console=app.out, err_console=None if app.quiet else app.err,
+        environ=app.environ, quiet=app.quiet,
+    )  # fmt: skip
+    if args.dry_run:
+        from orchastration.agents.dryrun import describe_steps, dry_run
+
+        for line in describe_steps(run):
+            app.print(line)
+        for verdict in dry_run(run):
+            app.print(verdict.line())
+        return 0
+    outcome = run.run()
+    app.print(f"orchestration={outcome.name} status={outcome.status} record={outcome.record_path}")
+    if outcome.status == "success":
+        return 0
+    if outcome.message:
+        app.err.write(f"orchastration: error: orchestration {outcome.name} {outcome.status}: {outcome.message}\n")
+    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_FAILED
