@@ -1,0 +1,116 @@
+"""Public loader for doit-native ``dodo.py`` files: the jobs of an orchastration config as doit task dicts.
+
+    # dodo.py
+    from orchastration.engine import doit_tasks
+
+    def task_jobs():
+        yield from doit_tasks("orchastration.toml")   # `doit list` shows every job by name
+
+Each dict has ``basename`` = job name, so the jobs are top-level doit tasks (``doit build``).
+The action runs the job with orchastration's process runner and writes the same run records as
+``orchastration run``; up-to-date checks are doit's own (its checker and database, from the
+dodo's ``DOIT_CONFIG``), plus a ``config_changed`` on the command, env and working_dir.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.units import Unit, expand_inputs, output_paths, signature
+from orchastration.hashing import hash_file
+from orchastration.state import utc_now
+
+
+def _hash(path: str, algorithm: str) -> str | None:
+    try:
+        return hash_file(Path(path), algorithm)
+    except Exception:  # missing or unreadable: recorded as null
+        return None
+
+
+def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
+    """Run one unit in the foreground (output to this process's stdout/stderr) and record it."""
+    from doit.exceptions import TaskFailed
+
+    from orchastration.process import run_process
+
+    run_id, started = start_run(unit)
+    out_log, err_log = log_paths(unit, run_id)
+    res = run_process(
+        unit.command,
+        shell=unit.shell,
+        cwd=unit.working_dir,
+        env=unit.env,
+        timeout=unit.timeout_seconds,
+        stdout_path=out_log,
+        stderr_path=err_log,
+        console=sys.stdout,
+        err_console=sys.stderr,
+    )
+    status = {"ok": "ran", "not_found": "failed"}.get(res.status, res.status)
+    record = build_record(
+        unit,
+        run_id=run_id,
+        started=started,
+        ended=utc_now(),
+        status=status,
+        exit_code=res.exit_code,
+        duration_ms=res.duration_ms,
+        message=res.message,
+        program=None,
+        inputs={p: _hash(p, algorithm) for p in inputs},
+        outputs={p: _hash(p, algorithm) for p in output_paths(unit)},
+        reasons=("doit",),
+        algorithm=algorithm,
+    )
+    finish_run(unit, run_id, record)
+    if status != "ran":
+        return TaskFailed(f"job {unit.name}: {res.message or status}")
+    return True
+
+
+def unit_task(unit: Unit, algorithm: str, produced: list[str]) -> dict[str, Any]:
+    """One unit as a doit task dict."""
+    from doit.tools import config_changed
+
+    inputs = expand_inputs(unit, produced)
+    uptodate: list[Any] = [False] if unit.always_run else [config_changed(signature(unit))]
+    return {
+        "basename": unit.name,
+        "actions": [(run_unit_action, [unit, algorithm, inputs])],
+        "file_dep": inputs,
+        "targets": output_paths(unit),
+        "task_dep": list(unit.depends_on),
+        "uptodate": uptodate,
+        "clean": True,
+        "verbosity": 2,
+    }
+
+
+def doit_tasks(
+    config_path: str | os.PathLike[str],
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """doit task dicts (``basename`` = job name) for every job in ``config_path``; records go to
+    ``state_dir`` (default: ``$ORCHASTRATION_STATE_DIR`` or the OS state dir)."""
+    from orchastration.config import load_config
+    from orchastration.jobs import job_units
+    from orchastration.paths import Paths
+
+    env = os.environ if environ is None else environ
+    config = load_config(config_path, env)
+    paths = Paths.resolve(state_dir, env)
+    units = job_units(config, paths)
+    produced = [p for u in units for p in output_paths(u)]
+    for unit in units:
+        task = unit_task(unit, config.hash.algorithm, produced)
+        if config.jobs[unit.name].description:
+            task["doc"] = config.jobs[unit.name].description
+        yield task

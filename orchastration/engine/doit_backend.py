@@ -1,0 +1,417 @@
+"""Units compiled into doit tasks and run in-process by doit's runner: doit orders, parallelises
+(threads) and decides up to date; each task's action runs the command and writes its record."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from doit.control import TaskControl
+from doit.dependency import JsonDB, SqliteDB
+from doit.exceptions import BaseFail, InvalidDodoFile, InvalidTask, TaskFailed, UnmetDependency
+from doit.runner import MThreadRunner, Runner
+from doit.task import Task
+
+from orchastration.engine import fastpath
+from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.units import (
+    FAILED,
+    INTERRUPTED,
+    NOT_RUN,
+    RAN,
+    SKIPPED,
+    TIMEOUT,
+    PlanItem,
+    Unit,
+    UnitResult,
+    closure,
+    expand_inputs,
+    index,
+    is_glob,
+    output_paths,
+    signature,
+)
+from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
+from orchastration.errors import ConfigError
+from orchastration.paths import Paths
+from orchastration.process import resolve_program, run_process
+
+DB_NAME = "doit.sqlite3"
+_STATUS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
+ResultCallback = Callable[[UnitResult], None]
+
+
+@dataclass
+class _Session:
+    """Everything one run shares between doit's main loop and its worker threads."""
+
+    table: dict[str, Unit]
+    order: list[str]
+    algorithm: str
+    cache: HashCache
+    checks: dict[str, UnitCheck]
+    inputs: dict[str, list[str]]
+    console: IO[str] | None = None
+    err_console: IO[str] | None = None
+    prefixed: bool = False
+    on_start: Callable[[str], None] | None = None
+    on_result: ResultCallback | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    dep: Any = None
+    outcomes: dict[str, UnitResult] = field(default_factory=dict)
+    results: dict[str, UnitResult] = field(default_factory=dict)
+    active: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def report(self, result: UnitResult) -> None:
+        if result.name in self.results:
+            return
+        self.results[result.name] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def execute(self, name: str) -> Any:
+        """The doit action of a unit (runs in a worker thread when -j > 1)."""
+        with self.idle:
+            self.active += 1
+        try:
+            return self._execute(name)
+        finally:
+            with self.idle:
+                self.active -= 1
+                self.idle.notify_all()
+
+    def _execute(self, name: str) -> Any:
+        unit = self.table[name]
+        reasons = tuple(self.dep.reasons.get(name, ())) if self.dep is not None else ()
+        if self.cancel.is_set():
+            self.outcomes[name] = UnitResult(name, NOT_RUN, None, 0, None, reasons, "run interrupted")
+            return TaskFailed("run interrupted")
+        run_id, started = start_run(unit)
+        out_log, err_log = log_paths(unit, run_id)
+        inputs = {p: self.cache.hash(p) for p in self.inputs[name]}
+        if self.on_start is not None:
+            self.on_start(name)
+        program = None
+        if not unit.shell and not isinstance(unit.command, str) and unit.command:
+            program = resolve_program(unit.command[0], unit.working_dir, {**os.environ, **unit.env})
+        res = run_process(
+            unit.command,
+            shell=unit.shell,
+            cwd=unit.working_dir,
+            env=unit.env,
+            timeout=unit.timeout_seconds,
+            stdout_path=out_log,
+            stderr_path=err_log,
+            console=self.console,
+            err_console=self.err_console,
+            prefix=f"[{name}] " if self.prefixed else "",
+            cancel=self.cancel,
+        )
+        status = _STATUS[res.status]
+        if status == INTERRUPTED:
+            self.cancel.set()
+        outputs = {p: self.cache.hash(p) for p in output_paths(unit)}
+        record = build_record(
+            unit,
+            run_id=run_id,
+            started=started,
+            ended=datetime.now(UTC),
+            status=status,
+            exit_code=res.exit_code,
+            duration_ms=res.duration_ms,
+            message=res.message,
+            program=program,
+            inputs=inputs,
+            outputs=outputs,
+            reasons=reasons,
+            algorithm=self.algorithm,
+        )
+        path = finish_run(unit, run_id, record)
+        self.outcomes[name] = UnitResult(name, status, res.exit_code, res.duration_ms, path, reasons, res.message)
+        if status != RAN:
+            return TaskFailed(res.message or status)
+        # A declared output the command did not make is left out: the next run reruns the unit.
+        saved_outputs = {out: self.cache.state(out) for out in output_paths(unit) if os.path.exists(out)}
+        return {"run": run_id, "sig": signature(unit), "outputs": saved_outputs, "deps": self.checks[name].dep_runs}
+
+    def wait_idle(self, seconds: float) -> None:
+        """Wait for running actions to end (after an interrupt they are being killed)."""
+        deadline = time.monotonic() + seconds
+        with self.idle:
+            while self.active and time.monotonic() < deadline:
+                self.idle.wait(0.1)
+
+
+class _Reporter:
+    """doit reporter turning doit's events into UnitResults."""
+
+    def __init__(self, session: _Session) -> None:
+        self.s = session
+        self.errors: list[str] = []
+
+    def add_success(self, task: Any) -> None:
+        self.s.report(self.s.outcomes[task.name])
+
+    def add_failure(self, task: Any, fail: BaseFail) -> None:
+        name = task.name
+        if name in self.s.outcomes:
+            self.s.report(self.s.outcomes[name])
+            return
+        reasons = tuple(self.s.dep.reasons.get(name, ())) if self.s.dep is not None else ()
+        if isinstance(fail, UnmetDependency):
+            done = self.s.results
+            failed = ", ".join(d for d in self.s.table[name].depends_on if d in done and done[d].status != SKIPPED)
+            message = f"not run: dependency failed: {failed or fail.get_msg().strip()}"
+            self.s.report(UnitResult(name, NOT_RUN, None, 0, None, reasons, message))
+        else:
+            message = fail.get_msg().strip().splitlines()[0] if fail.get_msg().strip() else "failed"
+            self.s.report(UnitResult(name, FAILED, None, 0, None, reasons, message))
+
+    def skip_uptodate(self, task: Any) -> None:
+        self.s.report(UnitResult(task.name, SKIPPED, 0, 0, None, (), ""))
+
+    def runtime_error(self, msg: str) -> None:
+        self.errors.append(msg)
+
+    def _ignore(self, *args: Any) -> None:
+        pass
+
+    initialize = get_status = execute_task = skip_ignore = cleanup_error = teardown_task = complete_run = _ignore
+
+
+def _stopping(runner: Any, session: _Session) -> None:
+    if session.cancel.is_set():
+        runner._stop_running = True  # an interrupt ends the run even with --keep-going
+
+
+class _SerialRunner(Runner):  # type: ignore[misc]
+    def __init__(self, session: _Session, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.session = session
+
+    def _handle_task_error(self, node: Any, base_fail: Any) -> None:
+        super()._handle_task_error(node, base_fail)
+        _stopping(self, self.session)
+
+
+class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
+    def __init__(self, session: _Session, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.session = session
+        cancel = session.cancel
+
+        class InterruptibleQueue(queue.Queue):  # type: ignore[type-arg]
+            """The main loop's result queue: Ctrl-C cancels the running units, then keeps collecting."""
+
+            def get(self, block: bool = True, timeout: float | None = None) -> Any:
+                while True:
+                    try:
+                        return super().get(block, timeout)
+                    except KeyboardInterrupt:
+                        cancel.set()
+
+        self.Queue = InterruptibleQueue
+
+    def _handle_task_error(self, node: Any, base_fail: Any) -> None:
+        super()._handle_task_error(node, base_fail)
+        _stopping(self, self.session)
+
+
+def _compile(session: _Session) -> list[Any]:
+    """One doit Task per unit: inputs -> file_dep, outputs -> targets, depends_on -> task_dep."""
+    tasks = []
+    for name in session.order:
+        unit = session.table[name]
+        tasks.append(
+            Task(
+                name,
+                actions=[(session.execute, [name])],
+                file_dep=session.inputs[name],
+                targets=output_paths(unit),
+                task_dep=list(unit.depends_on),
+                uptodate=[session.checks[name]],
+                verbosity=0,
+                io={"capture": False},  # our action streams itself; doit must not swap sys.stdout
+            )
+        )
+    return tasks
+
+
+def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, force: bool | Iterable[str]) -> _Session:
+    table = index(units)
+    order = closure(table, targets)
+    forced = set(targets) if force is True else set(force or ())
+    cache = HashCache(algorithm)
+    produced = [p for n in order for p in output_paths(table[n])]
+    return _Session(
+        table=table,
+        order=order,
+        algorithm=algorithm,
+        cache=cache,
+        checks={n: UnitCheck(table[n], cache, forced=n in forced) for n in order},
+        inputs={n: expand_inputs(table[n], produced) for n in order},
+    )
+
+
+def _dependency(session: _Session, db_path: Path, read_only: bool = False) -> Any:
+    # sqlite3: every commit is atomic and journaled, so a crash mid-run never corrupts the database.
+    # Read-only callers with no database yet use an in-memory JSON one that is never written.
+    db_class = JsonDB if read_only and not db_path.exists() else SqliteDB
+    return ExplainingDependency(
+        db_class,
+        str(db_path),
+        checker_cls=checker_class(session.cache),
+        checks=session.checks,
+        units=session.table,
+    )
+
+
+def run_units(
+    units: Iterable[Unit],
+    targets: Sequence[str],
+    *,
+    paths: Paths,
+    hash_algorithm: str,
+    force: bool | Iterable[str] = False,
+    jobs: int = 1,
+    keep_going: bool = False,
+    dry_run: bool = False,
+    console: IO[str] | None = None,
+    err_console: IO[str] | None = None,
+    on_result: ResultCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+    fast_key: str | None = None,
+    prefix_output: bool | None = None,
+) -> list[UnitResult]:
+    """Run ``targets`` and what they depend on through doit; results in completion order.
+
+    ``force``: True forces ``targets`` (not their dependencies), or give the names to force.
+    ``dry_run`` runs nothing: each unit comes back ``skipped`` (up to date) or ``not_run`` with
+    its reasons. Takes the state lock (``on_lock_wait`` is called if another run holds it).
+    ``fast_key``: write a no-op summary under this key when everything ends ran/skipped.
+    """
+    from orchastration.engine.lock import state_lock
+
+    if dry_run:
+        items = plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force)
+        out = [UnitResult(i.name, NOT_RUN if i.would_run else SKIPPED, None, 0, None, i.reasons, "") for i in items]
+        for result in out:
+            if on_result is not None:
+                on_result(result)
+        return out
+    session = _session(units, targets, hash_algorithm, force)
+    session.console, session.err_console = console, err_console
+    session.prefixed = jobs > 1 if prefix_output is None else prefix_output
+    session.on_start, session.on_result = on_start, on_result
+    interrupted = False
+    with state_lock(paths.engine_dir, on_lock_wait):
+        fastpath.invalidate(paths.engine_dir)
+        try:
+            control = TaskControl(_compile(session))
+            control.process(list(targets))
+        except (InvalidTask, InvalidDodoFile) as exc:
+            raise ConfigError(f"cannot build the task graph: {exc}") from None
+        session.dep = _dependency(session, paths.engine_dir / DB_NAME)
+        reporter = _Reporter(session)
+        runner_args = (session, session.dep, reporter)
+        runner: Any = (
+            _ThreadRunner(*runner_args, continue_=keep_going, num_process=jobs)
+            if jobs > 1
+            else _SerialRunner(*runner_args, continue_=keep_going)
+        )
+        try:
+            runner.run_all(control.task_dispatcher())
+        except KeyboardInterrupt:
+            interrupted = True
+            session.cancel.set()
+            session.wait_idle(30)
+            for outcome in list(session.outcomes.values()):
+                session.report(outcome)
+        for name in session.order:  # never started: a dependency failed, or the run stopped
+            if name not in session.results:
+                why = "run interrupted" if session.cancel.is_set() else "run stopped after a failure"
+                session.report(UnitResult(name, NOT_RUN, None, 0, None, (), f"not run: {why}"))
+        results = [session.results[n] for n in session.results]
+        if reporter.errors and not any(r.status in (FAILED, TIMEOUT, INTERRUPTED) for r in results):
+            raise ConfigError(reporter.errors[0].strip())
+        if fast_key and all(r.status in (RAN, SKIPPED) for r in results):
+            files = [p for n in session.order for p in (*session.inputs[n], *output_paths(session.table[n]))]
+            globs = [
+                os.path.join(session.table[n].working_dir, pat)
+                for n in session.order
+                for pat in session.table[n].inputs
+                if is_glob(pat)
+            ]
+            fastpath.write(paths.engine_dir, fast_key, session.order, files, globs)
+    if interrupted and not any(r.status == INTERRUPTED for r in results):
+        raise KeyboardInterrupt
+    return results
+
+
+def plan(
+    units: Iterable[Unit],
+    targets: Sequence[str],
+    *,
+    paths: Paths,
+    hash_algorithm: str,
+    force: bool | Iterable[str] = False,
+) -> list[PlanItem]:
+    """Every unit ``targets`` need, in run order, with the reasons it would run now (doit's verdict)."""
+    session = _session(units, targets, hash_algorithm, force)
+    tasks = {t.name: t for t in _compile(session)}
+    try:
+        TaskControl(list(tasks.values()))
+    except (InvalidTask, InvalidDodoFile) as exc:
+        raise ConfigError(f"cannot build the task graph: {exc}") from None
+    dep = _dependency(session, paths.engine_dir / DB_NAME, read_only=True)
+    session.dep = dep
+    items: list[PlanItem] = []
+    will_run: set[str] = set()
+    for name in session.order:
+        dep.get_status(tasks[name], tasks)
+        reasons = list(dep.reasons.get(name, ()))
+        reasons += [f"dependency will run: {d}" for d in session.table[name].depends_on if d in will_run]
+        reasons = [r for r in reasons if not (r.startswith("dependency ran: ") and r[16:] in will_run)]
+        if reasons:
+            will_run.add(name)
+        items.append(PlanItem(name, tuple(dict.fromkeys(reasons))))
+    return items
+
+
+def why(units: Iterable[Unit], name: str, *, paths: Paths, hash_algorithm: str) -> list[str]:
+    """Every reason ``name`` would run now, or ``[]`` when it is up to date."""
+    items = plan(units, [name], paths=paths, hash_algorithm=hash_algorithm)
+    return list(items[-1].reasons)
+
+
+def forget(names: Iterable[str] | None, *, paths: Paths) -> None:
+    """Drop doit's up-to-date state of ``names`` (all when None), so they run next time."""
+    from orchastration.engine.lock import state_lock
+
+    db_path = paths.engine_dir / DB_NAME
+    with state_lock(paths.engine_dir):
+        fastpath.invalidate(paths.engine_dir)
+        if not db_path.exists():
+            return
+        db = SqliteDB(str(db_path), codec=_codec())
+        if names is None:
+            db.remove_all()
+        else:
+            for name in names:
+                db.remove(name)
+        db.dump()
+
+
+def _codec() -> Any:
+    from doit.dependency import JSONCodec
+
+    return JSONCodec()

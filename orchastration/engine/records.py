@@ -1,0 +1,104 @@
+"""Run records of units: one versioned JSON file per run, its log files, and ``last.json`` (newest wins)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchastration.engine.units import INCOMPLETE, Unit, display_path, env_summary
+from orchastration.state import (
+    atomic_write_json,
+    claim_run_slot,
+    host_info,
+    iso,
+    read_json,
+    unique_now,
+    write_record,
+)
+
+
+def start_run(unit: Unit) -> tuple[str, datetime]:
+    """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
+    run_id, started = claim_run_slot(unit.record_dir, unique_now())
+    (unit.record_dir / INCOMPLETE).touch()
+    return run_id, started
+
+
+def log_paths(unit: Unit, run_id: str) -> tuple[Path, Path]:
+    """The ``.stdout.log`` / ``.stderr.log`` of a run."""
+    return unit.record_dir / f"{run_id}.stdout.log", unit.record_dir / f"{run_id}.stderr.log"
+
+
+def build_record(
+    unit: Unit,
+    *,
+    run_id: str,
+    started: datetime,
+    ended: datetime,
+    status: str,
+    exit_code: int,
+    duration_ms: int,
+    message: str,
+    program: str | None,
+    inputs: Mapping[str, str | None],
+    outputs: Mapping[str, str | None],
+    reasons: Sequence[str],
+    algorithm: str,
+) -> dict[str, Any]:
+    """The record of one run: SPEC's fields plus hashes, reasons and the doit task name (no env values)."""
+    out_log, err_log = log_paths(unit, run_id)
+    command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "name": unit.name,
+        "doit_task": unit.name,
+        "start_time": iso(started),
+        "end_time": iso(ended),
+        "duration_ms": duration_ms,
+        "exit_code": exit_code,
+        "status": status,
+        "message": message,
+        "stdout_path": str(out_log),
+        "stderr_path": str(err_log),
+        **host_info(),
+        "command": command,
+        "shell": unit.shell,
+        "program": program,
+        "working_dir": str(unit.working_dir),
+        "timeout_seconds": unit.timeout_seconds,
+        **env_summary(unit.env),
+        "hash_algorithm": algorithm,
+        "inputs": {display_path(unit, p): h for p, h in sorted(inputs.items())},
+        "outputs": {display_path(unit, p): h for p, h in sorted(outputs.items())},
+        "depends_on": list(unit.depends_on),
+        "reasons": list(reasons),
+    }
+    record.update(unit.extra_record)
+    return record
+
+
+def finish_run(unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
+    """Write the record and, if it is the newest, ``last.json``; a good run clears the incomplete mark."""
+    path = write_record(unit.record_dir, run_id, record, update_last=False)
+    update_last(unit.record_dir, run_id, path)
+    if record.get("status") == "ran":
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(unit.record_dir / INCOMPLETE)
+    return path
+
+
+def update_last(directory: Path, run_id: str, record_path: Path) -> None:
+    """Copy a record to ``last.json`` unless a newer run already did (runs may finish out of order)."""
+    from filelock import FileLock
+
+    with FileLock(str(directory / ".last.lock")):
+        current = read_json(directory / "last.json")
+        if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
+            return
+        record = read_json(record_path)
+        if record is not None:
+            atomic_write_json(directory / "last.json", record)

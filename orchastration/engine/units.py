@@ -1,0 +1,152 @@
+"""The generic unit of work (one doit task) that jobs and task builds compile into, and its helpers."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GLOB_CHARS = frozenset("*?[")
+INCOMPLETE = ".incomplete"  # marker in a record_dir while a run has not finished well
+
+# UnitResult statuses; "not_run" = never started (a dependency failed, or the run stopped early).
+RAN, SKIPPED, FAILED, TIMEOUT, INTERRUPTED, NOT_RUN = "ran", "skipped", "failed", "timeout", "interrupted", "not_run"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One doit task: a command with its inputs, outputs and dependencies."""
+
+    name: str  # unique; the doit task name
+    command: tuple[str, ...] | str
+    shell: bool
+    working_dir: Path
+    env: Mapping[str, str]
+    timeout_seconds: float
+    inputs: tuple[str, ...]  # globs relative to working_dir
+    outputs: tuple[str, ...]  # paths relative to working_dir
+    depends_on: tuple[str, ...]  # names of other units
+    always_run: bool
+    record_dir: Path  # state/runs/<name>/: <timestamp>.json, .stdout.log, .stderr.log, last.json
+    extra_record: Mapping[str, Any] = field(default_factory=dict)  # merged into each run record
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """The outcome of one unit in a run."""
+
+    name: str
+    status: str  # ran | skipped | failed | timeout | interrupted | not_run
+    exit_code: int | None
+    duration_ms: int
+    record_path: Path | None
+    reasons: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """A unit in run order with why it would run (empty: up to date)."""
+
+    name: str
+    reasons: tuple[str, ...]
+
+    @property
+    def would_run(self) -> bool:
+        return bool(self.reasons)
+
+
+def digest(value: Any) -> str:
+    """A stable sha256 of a JSON-able value (command, env, ...)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def signature(unit: Unit) -> dict[str, str]:
+    """What besides files decides up-to-date: command, env (hashed: values may be secrets), working_dir."""
+    command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
+    return {
+        "command": digest([command, unit.shell]),
+        "env": digest(sorted(unit.env.items())),
+        "working_dir": str(unit.working_dir),
+    }
+
+
+def env_summary(env: Mapping[str, str]) -> dict[str, Any]:
+    """Env for records and logs: the names and one hash of the values, never the values."""
+    return {"env_names": sorted(env), "env_hash": digest(sorted(env.items()))}
+
+
+def is_glob(pattern: str) -> bool:
+    """True when ``pattern`` has glob magic (``*``, ``?``, ``[``)."""
+    return not GLOB_CHARS.isdisjoint(pattern)
+
+
+def abs_path(working_dir: Path, relative: str) -> str:
+    """``relative`` resolved against ``working_dir``, normalised (no symlink resolution)."""
+    return os.path.normpath(os.path.join(working_dir, os.path.expanduser(relative)))
+
+
+def expand_inputs(unit: Unit, produced: Iterable[str] = ()) -> list[str]:
+    """The unit's input files, absolute and sorted: glob matches, plus literal paths that exist
+    or that another unit produces (doit then orders the producer first)."""
+    made = set(produced)
+    found: set[str] = set()
+    for pattern in unit.inputs:
+        if is_glob(pattern):
+            base = abs_path(unit.working_dir, pattern)
+            for match in glob.iglob(base, recursive=True):
+                if os.path.isfile(match):
+                    found.add(os.path.normpath(match))
+        else:
+            path = abs_path(unit.working_dir, pattern)
+            if path in made or os.path.isfile(path):
+                found.add(path)
+    return sorted(found)
+
+
+def output_paths(unit: Unit) -> list[str]:
+    """The unit's declared outputs, absolute."""
+    return [abs_path(unit.working_dir, out) for out in unit.outputs]
+
+
+def display_path(unit: Unit, path: str) -> str:
+    """A path as the user wrote it: relative to the working_dir when inside it."""
+    try:
+        rel = os.path.relpath(path, unit.working_dir)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def closure(units: Mapping[str, Unit], targets: Sequence[str]) -> list[str]:
+    """``targets`` and everything they depend on, dependencies first (stable, config order otherwise)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in units[name].depends_on:
+            visit(dep)
+        order.append(name)
+
+    for name in targets:
+        visit(name)
+    return order
+
+
+def index(units: Iterable[Unit]) -> dict[str, Unit]:
+    """Units by name; a dependency on a unit not in the set is a programming error."""
+    table = {u.name: u for u in units}
+    for unit in table.values():
+        for dep in unit.depends_on:
+            if dep not in table:
+                raise ValueError(f"unit {unit.name!r} depends on unknown unit {dep!r}")
+    return table
