@@ -25,7 +25,19 @@ if TYPE_CHECKING:
     from orchastration.paths import Paths
 
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
-COMMAND_MODULES = ("jobs", "hash", "config", "init", "plan", "build", "doc", "git", "agent", "orchestration")
+COMMAND_MODULES = (
+    "jobs",
+    "hash",
+    "config",
+    "init",
+    "plan",
+    "build",
+    "doc",
+    "git",
+    "agent",
+    "orchestration",
+    "completion",
+)
 
 Handler = Callable[["App"], int]
 if TYPE_CHECKING:  # generic only in typeshed
