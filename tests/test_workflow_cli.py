@@ -124,7 +124,6 @@ def test_build_done_and_failed(cli: Cli, project: Path, state_dir: Path) -> None
     assert run["exit_code"] == 3
 
 
-@pytest.mark.xfail(reason="incremental builds arrive when build run moves onto the job engine", strict=True)
 def test_build_is_incremental_with_inputs_and_outputs(cli: Cli, project: Path, state_dir: Path) -> None:
     first = cli(["build", "run", "incremental"])
     assert first.lines[-1] == "task=incremental exit=0 status=done", first.err
@@ -259,3 +258,43 @@ def test_doc_keeps_readme_permissions(cli: Cli, project: Path) -> None:
     assert cli(["doc", "generate", "site"]).code == 0
     assert readme.stat().st_mode & 0o777 == 0o664
     assert (project / "docs" / "tasks" / "site.md").stat().st_mode & 0o044 == 0o044  # readable by others
+
+
+def test_build_status_env_logs_timeout_and_missing_command(
+    cli: Cli, project: Path, tmp_path: Path, state_dir: Path
+) -> None:
+    record = (state_dir / "tasks" / "watch.json").as_posix()
+    (tmp_path / "orchastration.toml").write_text(f'''
+[tasks.watch]
+working_dir = "repo"
+command = ["{PY}", "-c", "import json, os, sys; print(json.load(open('{record}'))['status'], os.environ['MODE']); \
+print('to stderr', file=sys.stderr)"]
+env = {{ MODE = "fast" }}
+
+[tasks.slow]
+working_dir = "repo"
+command = ["{PY}", "-c", "import time; time.sleep(30)"]
+timeout_seconds = 0.5
+
+[tasks.missing]
+working_dir = "repo"
+command = ["no-such-program-xyz"]
+''')
+    watched = cli(["build", "run", "watch"])
+    assert watched.code == 0, watched.err
+    # While the command runs, the task record already says in_progress; env reaches the command.
+    assert watched.lines == ["in_progress fast", "task=watch exit=0 status=done"]
+    assert "to stderr" in watched.err
+    (run,) = run_records(state_dir, "watch")
+    assert run["task_name"] == "watch" and run["action"] == "build.run" and run["status"] == "ran"
+    assert Path(str(run["stdout_path"])).read_text() == "in_progress fast\n"
+    assert Path(str(run["stderr_path"])).read_text() == "to stderr\n"
+
+    slow = cli(["build", "run", "slow"])
+    assert slow.code == 1 and slow.lines[-1] == "task=slow exit=-1 status=failed"
+    assert task_record(state_dir, "slow")["status"] == "failed"
+    missing = cli(["build", "run", "missing"])
+    assert missing.code == 1 and missing.lines[-1] == "task=missing exit=127 status=failed"
+    assert "no-such-program-xyz" in missing.err
+    build = task_record(state_dir, "missing")["last_build"]
+    assert isinstance(build, dict) and build["exit_code"] == 127 and "not found" in build["message"]

@@ -23,7 +23,7 @@ def workflow(app: App) -> Workflow:
     """The workflow over this invocation's config and state dir (shared by plan/build/doc/git)."""
     from orchastration.workflow import Workflow
 
-    return Workflow(app.config, app.paths, console=app.out, quiet=app.quiet, environ=app.environ)
+    return Workflow(app.config, app.paths, console=app.out, err_console=app.err, quiet=app.quiet, environ=app.environ)
 
 
 def run_list(app: App) -> int:

@@ -77,10 +77,12 @@ class Workflow:
         console: IO[str] | None = None,
         quiet: bool = False,
         environ: Mapping[str, str] | None = None,
+        err_console: IO[str] | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
         self.console = console
+        self.err_console = err_console  # the build command's stderr (default: ``console``)
         self.quiet = quiet
         self.environ = environ
         self.store = TaskStore(paths)
@@ -135,12 +137,15 @@ class Workflow:
         started = unique_now()
         self.store.update(task, lambda rec: replace(rec, status="in_progress", last_run=iso(started)))
         log(_log, "info", "task build started", task=name)
+        console = None if self.quiet else self.console
+        err_console = None if self.quiet else (self.err_console or self.console)
         try:
-            result = run_build(self.config, self.paths, task, force=force, console=None if self.quiet else self.console)
+            result = run_build(self.config, self.paths, task, force=force, console=console, err_console=err_console)
         except BaseException:
             # Interrupted or crashed: never leave the task in_progress (the original tool did).
             self.store.update(task, lambda rec: replace(rec, status="failed"))
             raise
+        # Skipped: the last build succeeded and nothing it depends on changed, so the task is done.
         status = "done" if result.skipped else result.status
         build = {
             "exit_code": result.exit_code,
@@ -151,6 +156,11 @@ class Workflow:
             "message": result.message,
             "record": str(result.record_path) if result.record_path else None,
         }
+        record_path = result.record_path
+        if result.skipped:
+            record_path = self.store.write_run(
+                name, "build.run", started, unique_now(), "up-to-date", 0, result.message, skipped=True
+            )
 
         def finish(rec: TaskRecord) -> TaskRecord:
             if result.skipped and rec.last_build:
@@ -158,9 +168,12 @@ class Workflow:
             return replace(rec, status=status, last_build=build)
 
         record = self.store.update(task, finish)
-        log(_log, "info", "task build finished", task=name, status=status, exit=result.exit_code)
+        if status == "failed":
+            log(_log, "error", f"task build failed: {result.message}", task=name, exit=result.exit_code)
+        else:
+            log(_log, "info", "task build finished", task=name, status=status, exit=result.exit_code)
         outputs = [(task.working_dir / rel).absolute() for rel in task.outputs]
-        return BuildOutcome(record, result.exit_code, status, result.skipped, outputs, result.record_path)
+        return BuildOutcome(record, result.exit_code, status, result.skipped, outputs, record_path)
 
     # -- review ---------------------------------------------------------------------------
     def record_review(self, name: str, status: str, report: str) -> None:

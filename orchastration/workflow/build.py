@@ -1,14 +1,19 @@
-"""``build run``: run a task's command in its working_dir and record the outcome."""
+"""``build run``: a task build is one engine unit (a doit task, like a job), recorded as ``build.run``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from orchastration.config import Config, TaskConfig
 from orchastration.paths import Paths
-from orchastration.state import claim_run_slot, host_info, iso, unique_now, write_record
+from orchastration.state import iso, read_json, unique_now
+
+if TYPE_CHECKING:
+    from orchastration.engine import Unit
+
+ACTION = "build.run"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,30 @@ class BuildResult:
     record_path: Path | None
 
 
+def task_unit(paths: Paths, task: TaskConfig) -> Unit:
+    """The engine unit of a task build: named after the task, recorded in ``state/runs/<task>/``.
+
+    Without declared inputs or outputs there is nothing to compare, so it always runs
+    (SPEC: a build is incremental only "with inputs/outputs declared").
+    """
+    from orchastration.engine import Unit
+
+    return Unit(
+        name=task.name,
+        command=task.command,
+        shell=task.shell,
+        working_dir=task.working_dir,
+        env=dict(task.env),
+        timeout_seconds=task.timeout_seconds,
+        inputs=task.inputs,
+        outputs=task.outputs,
+        depends_on=(),
+        always_run=not (task.inputs or task.outputs),
+        record_dir=paths.runs_dir / task.name,
+        extra_record={"task_name": task.name, "action": ACTION},
+    )
+
+
 def run_build(
     config: Config,
     paths: Paths,
@@ -32,48 +61,37 @@ def run_build(
     *,
     force: bool = False,
     console: IO[str] | None = None,
+    err_console: IO[str] | None = None,
 ) -> BuildResult:
-    """Run the task command once, streaming to ``console`` and saving logs beside the run record."""
-    from orchastration.process import command_text, run_process
+    """Run the task's unit through the engine, streaming its output to the consoles."""
+    from orchastration.engine import run_units
+    from orchastration.engine.units import RAN, SKIPPED
 
-    runs = paths.runs_dir / task.name
-    slot, start = claim_run_slot(runs)
-    base = runs / slot
-    result = run_process(
-        task.command,
-        shell=task.shell,
-        cwd=task.working_dir,
-        env=dict(task.env),
-        timeout=task.timeout_seconds,
-        stdout_path=base.with_name(f"{slot}.stdout.log"),
-        stderr_path=base.with_name(f"{slot}.stderr.log"),
+    start = unique_now()
+    results = run_units(
+        [task_unit(paths, task)],
+        [task.name],
+        paths=paths,
+        hash_algorithm=config.hash.algorithm,
+        force=force,
         console=console,
+        err_console=err_console,
+        prefix_output=False,
     )
+    result = next(r for r in results if r.name == task.name)
     end = unique_now()
-    status = "done" if result.exit_code == 0 else "failed"
-    record = {
-        "task_name": task.name,
-        "action": "build.run",
-        "start_time": iso(start),
-        "end_time": iso(end),
-        "duration_ms": result.duration_ms,
-        "status": status,
-        "exit_code": result.exit_code,
-        "message": result.message,
-        "command": command_text(task.command),
-        "working_dir": str(task.working_dir),
-        "stdout_path": str(base.with_name(f"{slot}.stdout.log")),
-        "stderr_path": str(base.with_name(f"{slot}.stderr.log")),
-        **host_info(),
-    }
-    path = write_record(runs, slot, record, update_last=False)
+    if result.status == SKIPPED:
+        return BuildResult(0, "up-to-date", True, iso(start), iso(end), 0, "inputs and outputs unchanged", None)
+    record = read_json(result.record_path) if result.record_path else None
+    times = record if isinstance(record, dict) else {}
+    exit_code = result.exit_code if result.exit_code is not None else 1
     return BuildResult(
-        exit_code=result.exit_code,
-        status=status,
+        exit_code=exit_code,
+        status="done" if result.status == RAN else "failed",
         skipped=False,
-        start_time=iso(start),
-        end_time=iso(end),
+        start_time=str(times.get("start_time", iso(start))),
+        end_time=str(times.get("end_time", iso(end))),
         duration_ms=result.duration_ms,
-        message=result.message,
-        record_path=path,
+        message=result.message or ("" if result.status == RAN else result.status),
+        record_path=result.record_path,
     )
