@@ -298,3 +298,14 @@ command = ["no-such-program-xyz"]
     assert "no-such-program-xyz" in missing.err
     build = task_record(state_dir, "missing")["last_build"]
     assert isinstance(build, dict) and build["exit_code"] == 127 and "not found" in build["message"]
+
+
+def test_plan_list_json_and_empty(cli: Cli, project: Path, tmp_path: Path) -> None:
+    cli(["build", "run", "broken"])
+    listed = cli(["plan", "list", "--json"])
+    rows = {row["name"]: row for row in json.loads(listed.out)}
+    assert rows["broken"]["status"] == "failed" and rows["site"]["status"] == "planned"
+    assert rows["site"]["working_dir"] == str(project) and rows["site"]["repo"] == "orchastration"
+    (tmp_path / "orchastration.toml").write_text("")
+    assert cli(["plan", "list"]).out == "no tasks configured\n"
+    assert json.loads(cli(["plan", "list", "--json"]).out) == []

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def register(sub: SubParsers) -> None:
     group = add_group(sub, "plan", "list, create (plan) and inspect workflow tasks")
-    add_command(group, "list", "configured tasks: name - description [status]", run_list)
+    listing = add_command(group, "list", "configured tasks: name - description [status]", run_list)
+    listing.add_argument("--json", action="store_true", help="a JSON list instead of text")
     create = add_command(group, "create", "write the task record (status as configured)", run_create)
     create.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
     status = add_command(group, "status", "the task's recorded status and last run", run_status)
@@ -28,11 +29,17 @@ def workflow(app: App) -> Workflow:
 
 def run_list(app: App) -> int:
     wf = workflow(app)
-    if not app.config.tasks:
-        app.print("no tasks configured")
+    rows = [(name, task, wf.status_of(name)) for name, task in sorted(app.config.tasks.items())]
+    if app.args.json:
+        app.print_json(
+            [{"name": n, "description": t.description, "repo": t.repo, "status": s, "working_dir": str(t.working_dir)}
+             for n, t, s in rows]
+        )  # fmt: skip
         return 0
-    for name, task in sorted(app.config.tasks.items()):
-        app.print(f"{name} - {task.description} [{wf.status_of(name)}]")
+    if not rows:
+        app.print("no tasks configured")
+    for name, task, status in rows:
+        app.print(f"{name} - {task.description} [{status}]" if task.description else f"{name} - [{status}]")
     return 0
 
 
