@@ -343,7 +343,8 @@ def run_units(
         results = [session.results[n] for n in session.results]
         if reporter.errors and not any(r.status in (FAILED, TIMEOUT, INTERRUPTED) for r in results):
             raise ConfigError(reporter.errors[0].strip())
-        if fast_key and all(r.status in (RAN, SKIPPED) for r in results):
+        always = any(session.table[n].always_run for n in session.order)  # never a no-op
+        if fast_key and not always and all(r.status in (RAN, SKIPPED) for r in results):
             files = [p for n in session.order for p in (*session.inputs[n], *output_paths(session.table[n]))]
             globs = [
                 os.path.join(session.table[n].working_dir, pat)

@@ -151,6 +151,7 @@ def describe(unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], neve
         reasons.append(f"output missing: {display_path(unit, target)}")
     if doit_reasons.get("checker_changed"):
         reasons.append("hash algorithm changed")
+        return reasons  # doit dropped the saved file states: every input reads as changed
     for dep in doit_reasons.get("added_file_dep", []) or []:
         reasons.append(f"input added: {display_path(unit, dep)}")
     for dep in doit_reasons.get("removed_file_dep", []) or []:
