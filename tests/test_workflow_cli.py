@@ -309,3 +309,15 @@ def test_plan_list_json_and_empty(cli: Cli, project: Path, tmp_path: Path) -> No
     (tmp_path / "orchastration.toml").write_text("")
     assert cli(["plan", "list"]).out == "no tasks configured\n"
     assert json.loads(cli(["plan", "list", "--json"]).out) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks need privileges on Windows")
+def test_doc_updates_a_symlinked_readme_where_it_points(cli: Cli, project: Path) -> None:
+    real = project / "docs" / "README.real.md"
+    real.parent.mkdir()
+    real.write_text("real\n")
+    (project / "README.md").unlink()
+    (project / "README.md").symlink_to(Path("docs") / "README.real.md")
+    assert cli(["doc", "generate", "site"]).code == 0
+    assert (project / "README.md").is_symlink()
+    assert real.read_text().startswith("real\n\n<!-- orchastration:task:site:begin -->\n")

@@ -30,8 +30,8 @@ def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tup
     Both are rendered before either is written, so a template error changes nothing.
     """
     renderer = renderer_for(config, task)
-    doc_path = (task.working_dir / doc_relpath(task.name)).absolute()
-    readme_path = (task.working_dir / README).absolute()
+    doc_path = _target(task.working_dir / doc_relpath(task.name))
+    readme_path = _target(task.working_dir / README)
     context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent)
     doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
     summary = renderer.render("readme_summary.md.j2", task_context(task, record, config.hash.algorithm))
@@ -50,6 +50,12 @@ def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tup
     except OSError as exc:
         raise InputError(f"{exc.filename or doc_path}: cannot write: {exc.strerror or exc}") from None
     return doc_path, readme_path
+
+
+def _target(path: Path) -> Path:
+    """The file to write: a symlinked README is updated where it points, not replaced by a copy."""
+    path = path.absolute()
+    return path.resolve() if path.is_symlink() else path
 
 
 def _mode_of(path: Path) -> int:
