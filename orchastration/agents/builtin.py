@@ -129,6 +129,12 @@ class BuilderAgent(BuiltinAgent):
         # As for `build run`: a task declaring no inputs and no outputs is never up to date.
         blind = [t.name for t in tasks if not t.inputs and not t.outputs]
         always = f"task {blind[0]} declares no inputs or outputs" if blind else ""
+        for task in tasks:
+            # `plan create` resets the status: a task not `done` must be built (or found up to date) again.
+            record = ctx.workflow.store.load(task.name)
+            status = record.status if record is not None else "not created"
+            if status != "done" and not always:
+                always = f"task {task.name} status is {status}"
         return Fingerprint(base.agent, base.context, _hash(ctx, files), always)
 
     def execute(self, ctx: AgentContext) -> AgentResult:

@@ -21,7 +21,7 @@ from orchastration.agents.incremental import hash_files, saved_values, stale_rea
 from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import Registry, build_registry
 from orchastration.config import Config, OrchestrationConfig, TaskConfig
-from orchastration.errors import ConfigError
+from orchastration.errors import ConfigError, TemplateError
 from orchastration.logs import get_logger, log
 from orchastration.paths import Paths
 from orchastration.state import claim_run_slot, unique_now
@@ -129,7 +129,10 @@ class OrchestrationRun(Events):
             for name in step:
                 agent = self.registry.get(name)
                 if isinstance(agent, CommandAgent):
-                    agent.check_templates()
+                    try:
+                        agent.check_templates()
+                    except TemplateError as exc:
+                        raise TemplateError(f"{self.config.display_path}: {exc}") from None
                     if not agent.config.working_dir.is_dir():
                         raise ConfigError(
                             f"{self.config.display_path}: agents.{name}.working_dir: "
@@ -151,7 +154,7 @@ class OrchestrationRun(Events):
                 self.cancel.set()
                 self._wait_idle()
                 status = "interrupted"
-                self.errors.append("interrupted")
+                self.errors[:] = ["interrupted"]
             finally:
                 self._line_log.flush()
         end = unique_now()
