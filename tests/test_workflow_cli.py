@@ -321,3 +321,13 @@ def test_doc_updates_a_symlinked_readme_where_it_points(cli: Cli, project: Path)
     assert cli(["doc", "generate", "site"]).code == 0
     assert (project / "README.md").is_symlink()
     assert real.read_text().startswith("real\n\n<!-- orchastration:task:site:begin -->\n")
+
+
+def test_doc_creates_a_missing_readme(cli: Cli, project: Path) -> None:
+    (project / "README.md").unlink()
+    assert cli(["doc", "generate", "site"]).code == 0
+    readme = (project / "README.md").read_text()
+    assert readme.startswith("<!-- orchastration:task:site:begin -->\n## Task Summary: site\n")
+    assert readme.endswith("<!-- orchastration:task:site:end -->\n")
+    doc = (project / "docs" / "tasks" / "site.md").read_text()
+    assert "- [README.md](../../README.md)\n" in doc  # written by this run: not "(missing)"

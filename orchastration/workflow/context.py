@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,8 +48,11 @@ def output_info(task: TaskConfig, algorithm: str) -> list[dict[str, Any]]:
     return items
 
 
-def document_info(task: TaskConfig, link_base: Path) -> list[dict[str, Any]]:
-    """Each declared document with a Markdown link relative to ``link_base`` (the doc's directory)."""
+def document_info(task: TaskConfig, link_base: Path, written: Collection[Path] = ()) -> list[dict[str, Any]]:
+    """Each declared document with a Markdown link relative to ``link_base`` (the doc's directory).
+
+    ``written``: files this very run writes (the README), shown as existing though not written yet.
+    """
     items = []
     for rel in task.documents:
         path = (task.working_dir / rel).absolute()
@@ -56,12 +60,17 @@ def document_info(task: TaskConfig, link_base: Path) -> list[dict[str, Any]]:
             link = Path(os.path.relpath(path, link_base)).as_posix()
         except ValueError:  # another drive on Windows: no relative path exists
             link = path.as_uri()
-        items.append({"path": rel, "absolute": str(path), "exists": path.exists(), "link": link})
+        exists = path.exists() or path in written
+        items.append({"path": rel, "absolute": str(path), "exists": exists, "link": link})
     return items
 
 
 def task_context(
-    task: TaskConfig, record: TaskRecord | None, algorithm: str, link_base: Path | None = None
+    task: TaskConfig,
+    record: TaskRecord | None,
+    algorithm: str,
+    link_base: Path | None = None,
+    written: Collection[Path] = (),
 ) -> dict[str, Any]:
     """Everything the templates see: ``task``, ``build``, ``review``, ``doc``, ``version``, ``hash_algorithm``."""
     status = record.status if record else task.status
@@ -80,7 +89,7 @@ def task_context(
             "env_keys": sorted(task.env),
             "inputs": list(task.inputs),
             "outputs": output_info(task, algorithm),
-            "documents": document_info(task, base),
+            "documents": document_info(task, base, written),
             "review_command": command_line(task.review_command) if task.review_command else "",
             "status": status,
             "last_run": record.last_run if record else None,

@@ -32,7 +32,8 @@ def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tup
     renderer = renderer_for(config, task)
     doc_path = _target(task.working_dir / doc_relpath(task.name))
     readme_path = _target(task.working_dir / README)
-    context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent)
+    written = {task.working_dir.absolute() / README}
+    context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent, written=written)
     doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
     summary = renderer.render("readme_summary.md.j2", task_context(task, record, config.hash.algorithm))
     try:
