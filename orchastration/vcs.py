@@ -87,9 +87,12 @@ def _git() -> Any:
 
 
 def _command_error(exc: Any) -> str:
+    """git's own message from a GitPython ``GitCommandError`` (which wraps it as ``stderr: '...'``)."""
     text = (getattr(exc, "stderr", "") or getattr(exc, "stdout", "") or str(exc)).strip()
-    text = re.sub(r"^\s*stderr:\s*", "", text)
-    return " ".join(line.strip().strip("'") for line in text.splitlines() if line.strip())
+    wrapped = re.fullmatch(r"(?:stderr|stdout):\s*'(.*)'", text, re.DOTALL)
+    if wrapped:
+        text = wrapped.group(1)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def create_branch(directory: Path, branch: str, base: str | None = None) -> BranchInfo:

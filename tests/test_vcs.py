@@ -298,3 +298,14 @@ def test_issue_gh_failing_or_missing(cli: Cli, tmp_path: Path, genv: dict[str, s
     genv["PATH"] = str(empty_bin)
     assert_error(cli(["git", "issue", "create", "sample_task"]), 2, "'gh'", "--dry-run")
     assert not (state_dir / "runs" / "sample_task").exists()
+
+
+def test_branch_name_clashing_with_an_existing_ref_is_refused(cli: Cli, tmp_path: Path, genv: dict[str, str]) -> None:
+    repo = make_repo(tmp_path / "repo", genv)
+    write_config(tmp_path)
+    git(repo, genv, "branch", "task")  # refs/heads/task blocks refs/heads/task/<name>
+    before = snapshot(repo, genv)
+    result = cli(["git", "branch", "create", "sample_task"])
+    assert_error(result, 2, "git checkout -b task/sample_task failed", "'refs/heads/task' exists")
+    assert result.err.rstrip().endswith("cannot create 'refs/heads/task/sample_task'")
+    assert snapshot(repo, genv) == before
