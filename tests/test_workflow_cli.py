@@ -331,3 +331,28 @@ def test_doc_creates_a_missing_readme(cli: Cli, project: Path) -> None:
     assert readme.endswith("<!-- orchastration:task:site:end -->\n")
     doc = (project / "docs" / "tasks" / "site.md").read_text()
     assert "- [README.md](../../README.md)\n" in doc  # written by this run: not "(missing)"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery to a child process is POSIX")
+def test_interrupted_build_is_recorded_failed_not_in_progress(
+    project: Path, tmp_path: Path, env: dict[str, str], state_dir: Path
+) -> None:
+    import signal
+    import time
+
+    from conftest import cli_command
+
+    (tmp_path / "orchastration.toml").write_text(
+        f'[tasks.slow]\nworking_dir = "repo"\ncommand = ["{PY}", "-c", "import time; time.sleep(60)"]\n'
+    )
+    proc = subprocess.Popen([*cli_command(), "build", "run", "slow"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    record = state_dir / "tasks" / "slow.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (record.exists() and "in_progress" in record.read_text()):
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the engine start the command
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert task_record(state_dir, "slow")["status"] == "failed"
