@@ -356,3 +356,49 @@ def test_interrupted_build_is_recorded_failed_not_in_progress(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert task_record(state_dir, "slow")["status"] == "failed"
+
+
+def test_concurrent_doc_generate_into_one_readme_keeps_every_section(
+    project: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    from conftest import cli_command
+
+    names = [f"t{i}" for i in range(6)]
+    (tmp_path / "orchastration.toml").write_text(
+        "".join(f'[tasks.{n}]\nworking_dir = "repo"\ncommand = ["true"]\n' for n in names)
+    )
+    procs = [
+        subprocess.Popen(
+            [*cli_command(), "doc", "generate", n],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for n in names
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0] * len(names)
+    readme = (project / "README.md").read_bytes()
+    assert readme.startswith(b"# Project\r\n\r\nIntro line\r\nno newline at end")
+    for n in names:
+        assert readme.count(f"<!-- orchastration:task:{n}:begin -->".encode()) == 1
+
+
+def test_concurrent_record_updates_lose_nothing(project: Path, env: dict[str, str], state_dir: Path) -> None:
+    """The Builder and the Reviewer of one parallel step may update one task record at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchastration.config import load_config
+    from orchastration.paths import Paths
+    from orchastration.workflow import Workflow
+
+    wf = Workflow(load_config(cwd=project, environ=env), Paths.resolve(environ=env), quiet=True)
+    with ThreadPoolExecutor(4) as pool:
+        build = pool.submit(wf.build_run, "site")
+        reviews = [pool.submit(wf.record_review, "site", "passed", f"report {i}") for i in range(20)]
+        assert build.result().status == "done"
+        for review in reviews:
+            review.result()
+    record = task_record(state_dir, "site")
+    assert record["status"] == "done" and isinstance(record["last_build"], dict)
+    assert isinstance(record["last_review"], dict) and str(record["last_review"]["report"]).startswith("report ")

@@ -190,7 +190,7 @@ class Workflow:
 
         task = self.task_config(name)
         start = unique_now()
-        doc_path, readme_path = generate(self.config, task, self.store.load(name))
+        doc_path, readme_path = generate(self.config, task, self.store.load(name), self.store.lock_dir)
         end = unique_now()
         last_doc = {"doc_path": str(doc_path), "readme_path": str(readme_path), "time": iso(end)}
         record = self.store.update(task, lambda rec: replace(rec, last_run=iso(start), last_doc=last_doc))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from orchastration.config import Config, TaskConfig
@@ -24,10 +27,14 @@ def renderer_for(config: Config, task: TaskConfig) -> Renderer:
     return Renderer.for_task(config.templates.dir, task.working_dir)
 
 
-def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tuple[Path, Path]:
+def generate(
+    config: Config, task: TaskConfig, record: TaskRecord | None, lock_dir: Path | None = None
+) -> tuple[Path, Path]:
     """Write ``docs/tasks/<name>.md`` and the README section; return both paths.
 
-    Both are rendered before either is written, so a template error changes nothing.
+    Both are rendered before either is written, so a template error changes nothing. The
+    README's read-splice-write runs under a lock in ``lock_dir`` (the state dir's), so two
+    tasks documented at once into one README both keep their sections.
     """
     renderer = renderer_for(config, task)
     doc_path = _target(task.working_dir / doc_relpath(task.name))
@@ -36,21 +43,35 @@ def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tup
     context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent, written=written)
     doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
     summary = renderer.render("readme_summary.md.j2", task_context(task, record, config.hash.algorithm))
-    try:
-        old = readme_path.read_bytes()
-    except FileNotFoundError:
-        old = b""
-    except OSError as exc:
-        raise InputError(f"{readme_path}: cannot read README: {exc.strerror or exc}") from None
-    new = splice_section(old, task.name, summary, where=str(readme_path))
-    try:
-        doc_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(doc_path, doc_text.encode("utf-8"), mode=_mode_of(doc_path))
-        if new != old or not readme_path.exists():
-            atomic_write_bytes(readme_path, new, mode=_mode_of(readme_path))
-    except OSError as exc:
-        raise InputError(f"{exc.filename or doc_path}: cannot write: {exc.strerror or exc}") from None
+    with _readme_lock(lock_dir, readme_path):
+        try:
+            old = readme_path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        except OSError as exc:
+            raise InputError(f"{readme_path}: cannot read README: {exc.strerror or exc}") from None
+        new = splice_section(old, task.name, summary, where=str(readme_path))
+        try:
+            doc_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(doc_path, doc_text.encode("utf-8"), mode=_mode_of(doc_path))
+            if new != old or not readme_path.exists():
+                atomic_write_bytes(readme_path, new, mode=_mode_of(readme_path))
+        except OSError as exc:
+            raise InputError(f"{exc.filename or doc_path}: cannot write: {exc.strerror or exc}") from None
     return doc_path, readme_path
+
+
+@contextlib.contextmanager
+def _readme_lock(lock_dir: Path | None, readme: Path) -> Iterator[None]:
+    if lock_dir is None:
+        yield
+        return
+    from filelock import FileLock
+
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(readme).encode("utf-8")).hexdigest()[:16]
+    with FileLock(str(lock_dir / f"readme-{key}.lock")):
+        yield
 
 
 def _target(path: Path) -> Path:

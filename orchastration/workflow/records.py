@@ -95,6 +95,11 @@ class TaskStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
 
+    @property
+    def lock_dir(self) -> Path:
+        """Where the task-record and README locks live (private engine data)."""
+        return self.paths.engine_dir / "locks"
+
     def record_path(self, name: str) -> Path:
         return self.paths.tasks_dir / f"{name}.json"
 
@@ -121,9 +126,8 @@ class TaskStore:
     def _locked(self, name: str) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
-        lock_dir = self.paths.engine_dir / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_dir / f"task-{name}.lock"))
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_dir / f"task-{name}.lock"))
         try:
             with lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
                 yield
