@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Result, assert_error
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchastration.vcs import ref_format_problem, sanitize_branch_name
@@ -48,6 +48,15 @@ def test_sanitized_names_always_pass_ref_rules(raw: str) -> None:
     name = sanitize_branch_name(raw)
     assert ref_format_problem(name) is None
     assert name == name.lower() and set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789._-/")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ09._-/ @{}~^:?*[\\.lock\u00e9\u2603")), max_size=30))
+def test_sanitized_names_satisfy_real_git(raw: str) -> None:
+    """Names built from the characters git cares about, checked by git itself."""
+    name = sanitize_branch_name(raw)
+    proc = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True)
+    assert proc.returncode == 0, (raw, name, proc.stderr)
 
 
 def test_sanitized_names_pass_git_check_ref_format() -> None:
