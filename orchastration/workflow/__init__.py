@@ -92,8 +92,9 @@ class Workflow:
         """The configured task, its working_dir checked: unknown task or missing dir -> exit 2."""
         task = self.config.task(name)
         if not task.working_dir.is_dir():
+            problem = "not a directory" if task.working_dir.exists() else "directory not found"
             raise ConfigError(
-                f"tasks.{name}.working_dir: directory not found: {task.working_dir} (in {self.config.display_path})"
+                f"tasks.{name}.working_dir: {problem}: {task.working_dir} (in {self.config.display_path})"
             )
         return task
 
