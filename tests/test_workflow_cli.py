@@ -85,6 +85,7 @@ def test_plan_list_create_status(cli: Cli, project: Path, state_dir: Path) -> No
     assert record["outputs"] == ["dist/site.txt"] and record["documents"] == ["README.md", "docs/guide.md"]
     status = cli(["plan", "status", "site"])
     assert status.lines == [f"site status=planned last_run={record['last_run']}"]
+    assert json.loads(cli(["plan", "status", "site", "--json"]).out) == record
     (run,) = run_records(state_dir, "site")
     assert {k: run[k] for k in ("task_name", "action", "status", "exit_code")} == {
         "task_name": "site", "action": "plan.create", "status": "planned", "exit_code": 0,

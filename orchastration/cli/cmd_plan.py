@@ -18,6 +18,7 @@ def register(sub: SubParsers) -> None:
     create.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
     status = add_command(group, "status", "the task's recorded status and last run", run_status)
     status.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
+    status.add_argument("--json", action="store_true", help="print the whole task record as JSON")
 
 
 def workflow(app: App) -> Workflow:
@@ -51,5 +52,8 @@ def run_create(app: App) -> int:
 
 def run_status(app: App) -> int:
     record = workflow(app).plan_status(app.args.task)
+    if app.args.json:
+        app.print_json(record.to_dict())
+        return 0
     app.print(f"{record.name} status={record.status} last_run={record.last_run or '-'}")
     return 0
