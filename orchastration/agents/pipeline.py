@@ -8,8 +8,9 @@ through the Reviewer's; a last phase runs the steps after it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -143,6 +144,28 @@ class OrchestrationRun(Events):
     def run(self) -> OrchestrationOutcome:
         """Run every phase, write the record, and say how it ended."""
         self.preflight()
+        with self._run_lock():
+            return self._run_locked()
+
+    @contextlib.contextmanager
+    def _run_lock(self) -> Iterator[None]:
+        """One run of an orchestration at a time: a second one waits (and says so) instead of racing."""
+        from filelock import FileLock, Timeout
+
+        lock_dir = self.paths.engine_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_dir / f"orchestration-{self.orch.name}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(_log, "warn", "another run of this orchestration is in progress: waiting", orchestration=self.orch.name)
+            lock.acquire(poll_interval=0.05)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> OrchestrationOutcome:
         self._slot, start = claim_run_slot(self.directory)
         status, rounds = "failed", 1
         log(_log, "info", "orchestration started", orchestration=self.orch.name, task=self._task_name())
