@@ -189,7 +189,7 @@ def test_failed_at_reviewer_reruns_only_from_there(project: Callable[[str], Run]
     toml = PASSING.replace(
         'documents = ["README.md"]',
         'documents = ["README.md"]\nreview_command = ["{py}", "-c", '
-        '"import pathlib, sys; sys.exit(0 if pathlib.Path(\'approved\').exists() else 4)"]',
+        "\"import pathlib, sys; sys.exit(0 if pathlib.Path('approved').exists() else 4)\"]",
     )
     run = project(toml)
     write(tmp_path / "proj" / "src.txt", "v1")
@@ -377,6 +377,17 @@ def test_review_loop_passes_on_the_second_round(project: Callable[[str], Run], t
     ]  # fmt: skip
     assert rec["rounds"] == 2 and rec["context"]["review.status"] == "passed"
     assert (tmp_path / "proj" / "result.txt").read_text().startswith("fixed after: missing outputs: ")
+
+    # Next run: the builder's round-1 stage is up to date (its results restored), the round-1 review never
+    # succeeded so it runs (and passes now), the doc after the loop is unchanged. Then all is up to date.
+    again = run("orchestration", "run", "loop", "--task", "t")
+    assert [(a[0], a[2]) for a in agent_lines(again)] == [
+        ("PlannerAgent", "skipped"), ("ScriptBuilder", "skipped"),
+        ("ReviewerAgent", "success"), ("DocAgent", "skipped"),
+    ]  # fmt: skip
+    assert record(again)["rounds"] == 1
+    third = run("orchestration", "run", "loop", "--task", "t")
+    assert [a[2] for a in agent_lines(third)] == ["skipped"] * 4
 
     (tmp_path / "proj" / "result.txt").unlink()
     one = project(toml.replace("max_review_rounds = 2", "max_review_rounds = 1"))

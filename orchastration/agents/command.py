@@ -187,8 +187,12 @@ def _read_context_out(path: Path) -> Mapping[str, Any]:
         raise ValueError(f"${CONTEXT_OUT_ENV}: cannot read {path}: {exc}") from None
     if not raw.strip():
         return {}
+
+    def reject(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=reject)
     except ValueError as exc:
         raise ValueError(f"${CONTEXT_OUT_ENV}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchastration.logs import get_logger, log
 from orchastration.state import atomic_write_text
 
 # What the pipeline gives the driver: callables doit calls back.
@@ -47,6 +48,14 @@ def database_class() -> type:
     class AtomicJsonDB(JsonDB):  # type: ignore[misc]
         def dump(self) -> None:
             atomic_write_text(Path(self.name), self.codec.encode(self._db))
+
+        def _load(self) -> Any:
+            # Written atomically, so only a hand edit can break it: then every stage just runs again.
+            try:
+                return super()._load()
+            except Exception:
+                log(get_logger("agents"), "warn", "unreadable up-to-date state: starting afresh", file=self.name)
+                return {}
 
     return AtomicJsonDB
 

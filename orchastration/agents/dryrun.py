@@ -49,7 +49,7 @@ def dry_run(run: OrchestrationRun) -> list[PlannedAgent]:
             if earlier:
                 verdicts.append(PlannedAgent(name, k + 1, True, f"earlier step will run: {earlier}"))
                 continue
-            values = values_of(f"s{k + 1}.{name}")
+            values = values_of(run.stage_name(k, name, 1))
             fp = run.registry.get(name).fingerprint(run.agent_context((k, name, 1)))
             reasons = stale_reasons(fp, values, algorithm)
             if reasons:

@@ -214,6 +214,16 @@ class OrchestrationRun(Events):
         conflicts = [e for e in self.errors if "both wrote context key" in e]
         return bool(failed) and not conflicts and all(r.step == review + 1 and is_reviewer(r.name) for r in failed)
 
+    def stage_name(self, k: int, name: str, rnd: int) -> str:
+        """The doit task of an agent stage; the up-to-date state of later rounds is kept apart.
+
+        Only the steps a review sends back get a round suffix: the steps after the
+        review run once whatever the round, so they keep one state.
+        """
+        loop = review_loop(self.orch)
+        again = loop is not None and loop[0] <= k <= loop[1] and rnd > 1
+        return f"s{k + 1}.{name}" + (f".r{rnd}" if again else "")
+
     def _run_phase(self, steps: list[int], rnd: int) -> bool:
         """Compile the steps into doit tasks and run them; True if every agent succeeded or was skipped."""
         self.step_context[(steps[0], rnd)] = ctxmod.snapshot(self.context)
@@ -223,7 +233,7 @@ class OrchestrationRun(Events):
             names = []
             for name in self.orch.steps[k]:
                 key = (k, name, rnd)
-                tname = f"s{k + 1}.{name}" + (f".r{rnd}" if rnd > 1 else "")
+                tname = self.stage_name(k, name, rnd)
                 self._names[tname] = key
                 names.append(tname)
                 stages.append(StageTask(tname, self._action(key), previous, self._uptodate(key)))
