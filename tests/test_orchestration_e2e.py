@@ -145,7 +145,7 @@ description = "Parallel build/review step example"
 
 
 def test_passing_variant_documents_and_second_run_skips_everything(
-    project: Callable[[str], Run], tmp_path: Path
+    project: Callable[[str], Run], tmp_path: Path, state_dir: Path
 ) -> None:
     run = project(PASSING)
     write(tmp_path / "proj" / "src.txt", "v1")
@@ -171,8 +171,10 @@ def test_passing_variant_documents_and_second_run_skips_everything(
 
     # An input changes: the build (and what follows) runs again.
     write(tmp_path / "proj" / "src.txt", "v2")
+    records = sorted((tmp_path / "home").rglob("*.json")) + sorted(Path(state_dir).rglob("*"))
     dry = run("orchestration", "run", "hello_multi_agent", "--goal", "another goal", "--dry-run")
     assert dry.code == 0
+    assert sorted((tmp_path / "home").rglob("*.json")) + sorted(Path(state_dir).rglob("*")) == records
     assert "agent=PlannerAgent step=1 up-to-date" in dry.lines
     assert any(line.startswith("agent=BuilderAgent step=2 would-run reason=input changed: ") for line in dry.lines)
     assert "agent=DocAgent step=4 would-run reason=earlier step will run: BuilderAgent" in dry.lines
@@ -327,6 +329,10 @@ def test_parallel_agents_overlap_and_failure_stops_after_the_step(
     assert res.code == 0, (res.out, res.err)
     a, b = record(res)["agents"]
     assert when(a["start_time"]) < when(b["end_time"]) and when(b["start_time"]) < when(a["end_time"])
+    serial = run("orchestration", "run", "par", "-j", "1", "--force")
+    assert serial.code == 0
+    first, second = sorted(record(serial)["agents"], key=lambda e: e["start_time"])
+    assert when(first["end_time"]) <= when(second["start_time"])  # -j 1: one at a time
 
     stop = run("orchestration", "run", "stops")
     assert stop.code == 1
@@ -462,3 +468,17 @@ def test_interrupt_kills_agents_and_records_it(
         for _ in range(100):  # the killed child may take a moment to be reaped
             os.kill(child, 0)
             time.sleep(0.05)
+
+
+def test_listing_commands_do_not_import_doit_or_jinja(project: Callable[[str], Run], tmp_path: Path) -> None:
+    import subprocess
+
+    project(PASSING)
+    code = (
+        "import sys; from orchastration.cli import main\n"
+        "for argv in (['agent', 'list'], ['orchestration', 'list'], ['orchestration', 'show', 'parallel_example']):\n"
+        "    assert main(argv) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('doit', 'jinja2', 'git')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "[]"
