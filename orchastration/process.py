@@ -287,6 +287,14 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event
     """Wait for ``proc``; on timeout/cancel/Ctrl-C kill its tree. Returns ``""``, timeout or interrupted."""
     deadline = start + timeout if timeout and timeout > 0 else None
     try:
+        if cancel is None:
+            # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
+            try:
+                proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+                return ""
+            except subprocess.TimeoutExpired:
+                kill_tree(proc)
+                return "timeout"
         while True:
             step = 0.05 if cancel is not None else 0.5
             if deadline is not None:

@@ -74,11 +74,11 @@ def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
     return True
 
 
-def unit_task(unit: Unit, algorithm: str, produced: list[str]) -> dict[str, Any]:
+def unit_task(unit: Unit, algorithm: str) -> dict[str, Any]:
     """One unit as a doit task dict."""
     from doit.tools import config_changed
 
-    inputs = expand_inputs(unit, produced)
+    inputs = expand_inputs(unit)
     uptodate: list[Any] = [False] if unit.always_run else [config_changed(signature(unit))]
     return {
         "basename": unit.name,
@@ -108,9 +108,8 @@ def doit_tasks(
     config = load_config(config_path, env)
     paths = Paths.resolve(state_dir, env)
     units = job_units(config, paths)
-    produced = [p for u in units for p in output_paths(u)]
     for unit in units:
-        task = unit_task(unit, config.hash.algorithm, produced)
+        task = unit_task(unit, config.hash.algorithm)
         if config.jobs[unit.name].description:
             task["doc"] = config.jobs[unit.name].description
         yield task

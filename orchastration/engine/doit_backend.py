@@ -28,6 +28,7 @@ from orchastration.engine.units import (
     RAN,
     SKIPPED,
     TIMEOUT,
+    DirListing,
     PlanItem,
     Unit,
     UnitResult,
@@ -61,6 +62,7 @@ class _Session:
     console: IO[str] | None = None
     err_console: IO[str] | None = None
     prefixed: bool = False
+    threaded: bool = False
     on_start: Callable[[str], None] | None = None
     on_result: ResultCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -113,7 +115,7 @@ class _Session:
             console=self.console,
             err_console=self.err_console,
             prefix=f"[{name}] " if self.prefixed else "",
-            cancel=self.cancel,
+            cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
         )
         status = _STATUS[res.status]
         if status == INTERRUPTED:
@@ -172,7 +174,9 @@ class _Reporter:
             message = f"not run: dependency failed: {failed or fail.get_msg().strip()}"
             self.s.report(UnitResult(name, NOT_RUN, None, 0, None, reasons, message))
         else:
-            message = fail.get_msg().strip().splitlines()[0] if fail.get_msg().strip() else "failed"
+            missing = [r for r in reasons if r.startswith("input missing: ")]
+            text = fail.get_msg().strip()
+            message = "; ".join(missing) if missing else (text.splitlines()[0] if text else "failed")
             self.s.report(UnitResult(name, FAILED, None, 0, None, reasons, message))
 
     def skip_uptodate(self, task: Any) -> None:
@@ -250,14 +254,14 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
     order = closure(table, targets)
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
-    produced = [p for n in order for p in output_paths(table[n])]
+    listing = DirListing()
     return _Session(
         table=table,
         order=order,
         algorithm=algorithm,
         cache=cache,
         checks={n: UnitCheck(table[n], cache, forced=n in forced) for n in order},
-        inputs={n: expand_inputs(table[n], produced) for n in order},
+        inputs={n: expand_inputs(table[n], listing) for n in order},
     )
 
 
@@ -311,6 +315,7 @@ def run_units(
     session = _session(units, targets, hash_algorithm, force)
     session.console, session.err_console = console, err_console
     session.prefixed = jobs > 1 if prefix_output is None else prefix_output
+    session.threaded = jobs > 1
     session.on_start, session.on_result = on_start, on_result
     interrupted = False
     with state_lock(paths.engine_dir, on_lock_wait):
@@ -344,7 +349,8 @@ def run_units(
         if reporter.errors and not any(r.status in (FAILED, TIMEOUT, INTERRUPTED) for r in results):
             raise ConfigError(reporter.errors[0].strip())
         always = any(session.table[n].always_run for n in session.order)  # never a no-op
-        if fast_key and not always and all(r.status in (RAN, SKIPPED) for r in results):
+        # Only a run where nothing ran leaves a summary: a unit that just ran has fresh (racy) outputs.
+        if fast_key and not always and all(r.status == SKIPPED for r in results):
             files = [p for n in session.order for p in (*session.inputs[n], *output_paths(session.table[n]))]
             globs = [
                 os.path.join(session.table[n].working_dir, pat)

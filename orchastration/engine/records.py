@@ -99,6 +99,16 @@ def update_last(directory: Path, run_id: str, record_path: Path) -> None:
         current = read_json(directory / "last.json")
         if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
             return
+        # A hard link renamed over last.json: atomic, and no second copy of the data to write and
+        # fsync (the record itself was already written durably). Copy where links are unsupported.
+        tmp = directory / f".last.{run_id}.tmp"
+        try:
+            os.link(record_path, tmp)
+            os.replace(tmp, directory / "last.json")
+            return
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         record = read_json(record_path)
         if record is not None:
             atomic_write_json(directory / "last.json", record)

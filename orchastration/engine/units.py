@@ -87,26 +87,56 @@ def is_glob(pattern: str) -> bool:
     return not GLOB_CHARS.isdisjoint(pattern)
 
 
-def abs_path(working_dir: Path, relative: str) -> str:
+def abs_path(working_dir: Path | str, relative: str) -> str:
     """``relative`` resolved against ``working_dir``, normalised (no symlink resolution)."""
-    return os.path.normpath(os.path.join(working_dir, os.path.expanduser(relative)))
+    if relative.startswith("~"):
+        relative = os.path.expanduser(relative)
+    return os.path.normpath(os.path.join(working_dir, relative))
 
 
-def expand_inputs(unit: Unit, produced: Iterable[str] = ()) -> list[str]:
-    """The unit's input files, absolute and sorted: glob matches, plus literal paths that exist
-    or that another unit produces (doit then orders the producer first)."""
-    made = set(produced)
+class DirListing:
+    """Which names exist in a directory (and which are directories), one ``scandir`` per directory:
+    far cheaper than a ``stat`` per input when many inputs share a directory."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, dict[str, bool]] = {}
+
+    def kind(self, path: str) -> str:
+        """``file``, ``dir`` or ``missing``."""
+        parent, name = os.path.split(path)
+        entries = self._dirs.get(parent)
+        if entries is None:
+            entries = {}
+            try:
+                with os.scandir(parent or ".") as it:
+                    for entry in it:
+                        try:
+                            entries[entry.name] = entry.is_dir()
+                        except OSError:
+                            entries[entry.name] = False
+            except OSError:
+                pass
+            self._dirs[parent] = entries
+        is_dir = entries.get(name)
+        return "missing" if is_dir is None else ("dir" if is_dir else "file")
+
+
+def expand_inputs(unit: Unit, listing: DirListing | None = None) -> list[str]:
+    """The unit's input files, absolute and sorted. Globs (and directories, as ``dir/**``) expand
+    to the files they match; a literal path is kept even when missing, so doit orders the unit
+    that produces it first, or reports ``input missing``."""
+    listing = listing or DirListing()
     found: set[str] = set()
+    wd = str(unit.working_dir)
     for pattern in unit.inputs:
-        if is_glob(pattern):
-            base = abs_path(unit.working_dir, pattern)
+        path = abs_path(wd, pattern)
+        if is_glob(pattern) or listing.kind(path) == "dir":
+            base = path if is_glob(pattern) else os.path.join(path, "**", "*")
             for match in glob.iglob(base, recursive=True):
                 if os.path.isfile(match):
                     found.add(os.path.normpath(match))
         else:
-            path = abs_path(unit.working_dir, pattern)
-            if path in made or os.path.isfile(path):
-                found.add(path)
+            found.add(path)
     return sorted(found)
 
 
