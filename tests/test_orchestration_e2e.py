@@ -482,3 +482,21 @@ def test_listing_commands_do_not_import_doit_or_jinja(project: Callable[[str], R
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "[]"
+
+
+def test_review_failing_every_round_stops_after_max_rounds(project: Callable[[str], Run], tmp_path: Path) -> None:
+    run = project(
+        '[agents.NeverBuilder]\ncommand = ["{py}", "-c", "import json, os; '
+        "json.dump({'build.outputs': ['{root}/never.txt']}, open(os.environ['ORCHASTRATION_CONTEXT_OUT'], 'w'))\"]\n"
+        '[orchestrations.o]\nagents = ["NeverBuilder", "ReviewerAgent", "DocAgent"]\nmax_review_rounds = 3\n'
+    )
+    res = run("orchestration", "run", "o")
+    assert res.code == 1
+    rec = record(res)
+    assert [(e["name"], e["round"], e["status"]) for e in rec["agents"]] == [
+        (name, rnd, status)
+        for rnd in (1, 2, 3)
+        for name, status in (("NeverBuilder", "success"), ("ReviewerAgent", "failed"))
+    ]
+    assert rec["rounds"] == 3 and rec["status"] == "failed"
+    assert f"missing outputs: {tmp_path.as_posix()}/never.txt" in res.err

@@ -51,8 +51,8 @@ class AgentContext:
     config: Config
     task: TaskConfig | None
     workflow: Any  # orchastration.workflow.Workflow (typed loosely: it is built lazily)
-    log_base: Path  # <state>/orchestrations/<name>/<stamp>.<step>-<agent>-r<round>
-    environ: Mapping[str, str]
+    log_base: Path  # <state>/orchestrations/<name>/<stamp>.s<step>-<agent>-r<round>
+    environ: Mapping[str, str] | None = None  # the environment commands inherit (None: os.environ)
     force: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     err_console: IO[str] | None = None

@@ -256,7 +256,7 @@ class OrchestrationRun(Events):
             orchestration=self.orch.name, step=k + 1, round=rnd, context=self.step_context[(k, rnd)],
             config=self.config, task=self.task, workflow=self.workflow,
             log_base=self.directory / f"{self._slot}.s{k + 1}-{name}-r{rnd}",
-            environ=self.environ if self.environ is not None else {}, force=self.options.force,
+            environ=self.environ, force=self.options.force,
             cancel=self.cancel, err_console=self.err_console,
             hash_files=lambda paths: hash_files(paths, algorithm),
         )  # fmt: skip
