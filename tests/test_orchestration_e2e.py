@@ -500,3 +500,17 @@ def test_review_failing_every_round_stops_after_max_rounds(project: Callable[[st
     ]
     assert rec["rounds"] == 3 and rec["status"] == "failed"
     assert f"missing outputs: {tmp_path.as_posix()}/never.txt" in res.err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the shipped sample uses sh")
+def test_shipped_example_config_orchestrations_pass(cli: Run, tmp_path: Path) -> None:
+    import shutil
+
+    shipped = Path(__file__).resolve().parent.parent / "configs"
+    copy = tmp_path / "configs"
+    shutil.copytree(shipped, copy)  # the runs write docs and dist/ next to the sample: never into the repo
+    config = str(copy / "config.example.toml")
+    for name in ("hello_multi_agent", "parallel_example"):
+        res = cli(["--config", config, "orchestration", "run", name, "--goal", "Build the sample"], cwd=tmp_path)
+        assert res.code == 0, (name, res.out, res.err)
+        assert record(res)["context"]["review.status"] == "passed"
