@@ -64,16 +64,17 @@ def value_kind(action: argparse.Action, path: str) -> str:
         from orchastration.config import HASH_ALGORITHMS
 
         return "choice:" + ",".join(HASH_ALGORITHMS)
-    for word in (metavar, dest):
-        singular = word[:-1] if word.endswith("s") else word
-        if singular in _NAME_WORDS:
-            return _NAME_WORDS[singular]
+    # The metavar says what the value is (`--jobs N` is a count, not job names); the dest only without one.
+    word = metavar or dest
+    singular = word[:-1] if word.endswith("s") else word
+    if singular in _NAME_WORDS:
+        return _NAME_WORDS[singular]
     parts = path.split()
-    if metavar == "name" and len(parts) > 1 and parts[1] in _NAME_WORDS:
+    if word == "name" and len(parts) > 1 and parts[1] in _NAME_WORDS:
         return _NAME_WORDS[parts[1]]  # `orchestration run NAME`, `agent show NAME`
-    if metavar in _DIR_WORDS or dest in _DIR_WORDS or dest.endswith("_dir"):
+    if word in _DIR_WORDS or dest in _DIR_WORDS or dest.endswith("_dir"):
         return "dir"
-    if metavar in _FILE_WORDS or dest.rstrip("s") in _FILE_WORDS or dest.endswith(("_file", "_path")):
+    if word in _FILE_WORDS or dest in ("file", "files") or dest.endswith(("_file", "_path")):
         return "file"
     return "none"
 

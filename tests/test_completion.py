@@ -121,6 +121,9 @@ def test_bash_completes_job_names_for_run(bash_complete: Callable[[str], list[st
     # JOB [JOB ...]: names keep coming after the first one.
     assert bash_complete("orchastration run build ") == ["build", "bundle", "test"]
     assert bash_complete("orchastration run --force t") == ["test"]
+    # -j takes a count: no names for it, and the names go on after it.
+    assert bash_complete("orchastration run -j ") == []
+    assert bash_complete("orchastration run -j 2 ") == ["build", "bundle", "test"]
 
 
 def test_bash_completes_task_and_orchestration_names(bash_complete: Callable[[str], list[str]]) -> None:
@@ -297,3 +300,7 @@ def test_value_kind_guesses_names_from_metavar_and_command() -> None:
     )
     assert value_kind(parser.add_argument("other", metavar="NAME"), "orchastration hash") == "none"
     assert value_kind(parser.add_argument("--goal", metavar="TEXT"), "orchastration orchestration run") == "none"
+    # `-j N, --jobs N` is a count: the metavar wins over the dest.
+    assert value_kind(parser.add_argument("-j", "--jobs", metavar="N"), "orchastration run") == "none"
+    assert value_kind(parser.add_argument("--state-dir", metavar="PATH"), "orchastration") == "dir"
+    assert value_kind(parser.add_argument("--file", dest="files", metavar="PATH"), "orchastration hash") == "file"
