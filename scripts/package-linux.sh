@@ -110,13 +110,34 @@ if command -v dpkg-deb >/dev/null 2>&1; then
   fi
   find "$DEB_ROOT" -type d -exec chmod 0755 {} +
   installed_kb=$(du -sk --exclude=DEBIAN "$DEB_ROOT" | cut -f1)
+  # The binary needs the glibc its bundled libraries were linked against (that of the build machine):
+  # read the newest GLIBC_x.y symbol version they reference, so apt refuses too old a system.
+  DEPENDS="libc6"
+  VENV="${ORCHASTRATION_BUILD_VENV:-$BUILD_DIR/venv}"
+  if glibc="$("$VENV/bin/python" - "$BINARY" 2>/dev/null <<'PY'
+import re
+import sys
+
+from PyInstaller.archive.readers import CArchiveReader
+
+archive = CArchiveReader(sys.argv[1])
+blobs = [open(sys.argv[1], "rb").read()]
+blobs += [archive.extract(name) for name, entry in archive.toc.items() if entry[-1] == "b"]
+found = {tuple(map(int, m)) for blob in blobs for m in re.findall(rb"GLIBC_(\d+)\.(\d+)", blob)}
+print("%d.%d" % max(found))
+PY
+)" && [ -n "$glibc" ]; then
+    DEPENDS="libc6 (>= $glibc)"
+  else
+    say "warning: could not read the glibc version the binary needs; the .deb depends on any libc6"
+  fi
   cat >"$DEB_ROOT/DEBIAN/control" <<CONTROL
 Package: orchastration
 Version: $VERSION
 Architecture: $ARCH
 Maintainer: orchastration developers <orchastration@localhost>
 Installed-Size: $installed_kb
-Depends: libc6
+Depends: $DEPENDS
 Recommends: git
 Suggests: gh
 Section: devel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,9 @@ def test_deb_unpacks_and_its_binary_runs(built: Path, no_python_env: dict[str, s
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Architecture"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     assert fields.splitlines() == ["Package: orchastration", f"Version: {__version__}", f"Architecture: {ARCH}"]
+    # The glibc the bundled libraries need, read from the binary (never older than the bootloader's 2.x).
+    depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True).stdout
+    assert re.fullmatch(r"libc6 \(>= 2\.\d+\)\n", depends), depends
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     binary = root / "usr" / "bin" / "orchastration"
