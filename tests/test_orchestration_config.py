@@ -31,11 +31,20 @@ CASES = [
 
 @pytest.mark.parametrize(("toml", "needles"), CASES, ids=[str(i) for i in range(len(CASES))])
 def test_config_errors(
-    toml: str, needles: list[str], cli: Callable[..., Result], tmp_path: Path, state_dir: Path
+    toml: str,
+    needles: list[str],
+    cli: Callable[..., Result],
+    run_main: Callable[..., Result],
+    tmp_path: Path,
+    state_dir: Path,
 ) -> None:
     (tmp_path / "orchastration.toml").write_text(toml)
-    for argv in (["orchestration", "run", "o"], ["agent", "list"]):
-        result = cli(argv)
+    # The installed command, and in-process main() for the other commands that load the config.
+    for result in (
+        cli(["orchestration", "run", "o"]),
+        run_main(["agent", "list"]),
+        run_main(["orchestration", "list"]),
+    ):
         assert_error(result, 2, "orchastration.toml", *needles)
         assert result.out == ""
     assert not (state_dir / "orchestrations").exists()

@@ -317,8 +317,8 @@ def test_parallel_agents_overlap_and_failure_stops_after_the_step(
     project: Callable[[str], Run], tmp_path: Path
 ) -> None:
     run = project(
-        '[agents.SlowA]\ncommand = ["{py}", "{root}/agent.py", "sleep", "1.0"]\n'
-        '[agents.SlowB]\ncommand = ["{py}", "{root}/agent.py", "sleep", "1.0"]\n'
+        '[agents.SlowA]\ncommand = ["{py}", "{root}/agent.py", "sleep", "0.6"]\n'
+        '[agents.SlowB]\ncommand = ["{py}", "{root}/agent.py", "sleep", "0.6"]\n'
         '[agents.Fails]\ncommand = ["{py}", "{root}/agent.py", "fail"]\n'
         '[agents.Never]\ncommand = ["{py}", "-c", "print(1)"]\n'
         '[orchestrations.par]\nsteps = [["SlowA", "SlowB"]]\n'

@@ -103,6 +103,8 @@ class OrchestrationRun(Events):
         self.db_file = paths.engine_dir / "orchestrations" / f"{orch.name}.json"
         self.context: dict[str, Any] = ctxmod.initial_context(options.goal, self.task.name if self.task else None)
         self.runs: list[AgentRun] = []
+        self._phase = 0
+        self._phase_of: dict[int, int] = {}
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self.step_context: dict[tuple[int, int], dict[str, Any]] = {}
@@ -182,6 +184,8 @@ class OrchestrationRun(Events):
                 self._line_log.flush()
         end = unique_now()
         message = "; ".join(self.errors) if status != "success" else ""
+        # The record lists agents as configured (phase, step, position); the printed lines came as they finished.
+        self.runs.sort(key=lambda r: (self._phase_of[id(r)], r.step, self.orch.steps[r.step - 1].index(r.name)))
         path = write_run_record(
             self.directory, self._slot, orchestration=self.orch.name, steps=self.orch.steps,
             goal=self.options.goal, task=self._task_name(), start=start, end=end, status=status,
@@ -242,6 +246,7 @@ class OrchestrationRun(Events):
                 stages.append(StageTask(merge, self._merge_action(k, rnd), names))
                 previous = [*names, merge]
         failures_before = len(self.errors)
+        self._phase += 1
         run_tasks(stages, self.db_file, self, self.jobs, self.options.force)
         for k in steps:  # the last step, or one that failed, was not merged inside doit
             if (k, rnd) not in self._merged and any((k, n, rnd) in self._results for n in self.orch.steps[k]):
@@ -344,6 +349,7 @@ class OrchestrationRun(Events):
     def _finish(self, run: AgentRun) -> None:
         with self._lock:
             self.runs.append(run)
+            self._phase_of[id(run)] = self._phase
         for line in [*run.lines, run.line()]:
             self._emit(line)
         log(_log, "info", "agent finished", orchestration=self.orch.name, agent=run.name, step=run.step,
