@@ -59,7 +59,8 @@ def when(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-ORIGINAL_AGENTS = ["PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent"]
+# The original example config runs `echo` and `ls`, which Windows has only as shell built-ins.
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="the original config uses echo/ls")
 
 
 @pytest.fixture
@@ -72,6 +73,7 @@ def original(tmp_path: Path, cli: Run) -> Run:
     return lambda *argv, **kw: cli(list(argv), cwd=tmp_path, **kw)
 
 
+@posix_only
 def test_original_hello_multi_agent_fails_review_and_writes_no_doc(original: Run, tmp_path: Path) -> None:
     res = original("orchestration", "run", "hello_multi_agent", "--goal", "Implement login endpoint")
     assert res.code == 1, (res.out, res.err)
@@ -97,6 +99,7 @@ def test_original_hello_multi_agent_fails_review_and_writes_no_doc(original: Run
         assert set(entry) >= {"name", "start_time", "end_time", "duration_ms", "status", "message", "step", "round"}
 
 
+@posix_only
 def test_original_parallel_example_without_a_task_succeeds(original: Run) -> None:
     res = original("orchestration", "run", "parallel_example")
     assert res.code == 0, (res.out, res.err)
@@ -110,6 +113,7 @@ def test_original_parallel_example_without_a_task_succeeds(original: Run) -> Non
     assert ctx["review.report"] == "no outputs to review"
 
 
+@posix_only
 def test_original_parallel_example_on_a_real_task(original: Run, tmp_path: Path) -> None:
     res = original("orchestration", "run", "parallel_example", "--task", "sample_task")
     assert res.code == 0, (res.out, res.err)
