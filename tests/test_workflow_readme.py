@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from orchastration.errors import InputError
@@ -46,6 +46,9 @@ def test_broken_markers_are_an_error_not_a_guess(content: bytes) -> None:
         splice_section(content, "t", "x")
 
 
+@example(b"", "0\r")
+@example(b"a\r", "x")
+@example(b"a\r\nb\n", "x\r\ny")
 @given(st.binary().filter(lambda b: b"orchastration:task" not in b), st.text(min_size=1).filter(str.strip))
 def test_any_readme_keeps_its_bytes_and_one_section(readme: bytes, section: str) -> None:
     section = section.replace("orchastration:task", "")

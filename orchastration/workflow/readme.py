@@ -29,9 +29,14 @@ def splice_section(content: bytes, name: str, section: str, where: str = "README
     twice is not guessed at: it is an ``InputError`` naming ``where``, and nothing is written.
     """
     begin, end = markers(name)
-    nl = newline_of(content)
-    body = section.strip("\n").replace("\r\n", "\n").replace("\n", nl.decode()).encode("utf-8")
     n_begin, n_end = content.count(begin), content.count(end)
+    nl = newline_of(content)
+    if n_begin == 1 and content[content.index(begin) + len(begin) :].startswith(b"\r\n"):
+        nl = b"\r\n"  # an existing section keeps the line ending it was written with
+    elif n_begin == 1:
+        nl = b"\n"
+    text = section.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    body = text.replace("\n", nl.decode()).encode("utf-8")
     if n_begin == 0 and n_end == 0:
         if not content:
             prefix = b""
