@@ -63,16 +63,20 @@ class Agent(Protocol):
     """An agent: built-in (Planner, Builder, Reviewer, Doc) or a command from ``[agents.<name>]``."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The name orchestrations use."""
 
     @property
-    def capabilities(self) -> tuple[str, ...]: ...
+    def capabilities(self) -> tuple[str, ...]:
+        """What ``agent list`` shows."""
 
     @property
-    def description(self) -> str: ...
+    def description(self) -> str:
+        """One line about the agent."""
 
     @property
-    def builtin(self) -> bool: ...
+    def builtin(self) -> bool:
+        """True for the four built-in agents."""
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
         """What this run would read; unchanged since the last success means up to date."""

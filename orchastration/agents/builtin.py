@@ -72,6 +72,7 @@ class BuiltinAgent:
 
     @property
     def capabilities(self) -> tuple[str, ...]:
+        """The capability string of the original tool."""
         return (CAPABILITIES[self.name],)
 
     def tasks(self, ctx: AgentContext) -> list[TaskConfig]:
@@ -79,6 +80,7 @@ class BuiltinAgent:
         return [ctx.config.tasks[n] for n in planned_tasks(ctx) if n in ctx.config.tasks]
 
     def execute(self, ctx: AgentContext) -> AgentResult:
+        """Do the agent's work on the planned tasks."""
         raise NotImplementedError
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
@@ -97,9 +99,12 @@ class PlannerAgent(BuiltinAgent):
     reads = (keys.GOAL, keys.TASK_NAME)
 
     def tasks(self, ctx: AgentContext) -> list[TaskConfig]:
+        """The run's task (the Planner plans it; it is not planned yet)."""
         return [ctx.task] if ctx.task is not None else []
 
     def execute(self, ctx: AgentContext) -> AgentResult:
+        """Record the goal and plan the run's task."""
+
         def work(result: AgentResult) -> None:
             result.updates[keys.PLAN_GOAL] = ctx.context.get(keys.GOAL, "")
             result.updates[keys.PLAN_TASKS] = [ctx.task.name] if ctx.task is not None else []
@@ -121,6 +126,7 @@ class BuilderAgent(BuiltinAgent):
     reads = (keys.PLAN_TASKS,)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
+        """The shared inputs plus what this agent also reads."""
         base = super().fingerprint(ctx)
         tasks = self.tasks(ctx)
         files: list[Path] = []
@@ -138,6 +144,8 @@ class BuilderAgent(BuiltinAgent):
         return Fingerprint(base.agent, base.context, _hash(ctx, files), always)
 
     def execute(self, ctx: AgentContext) -> AgentResult:
+        """Do the agent's work on the planned tasks."""
+
         def work(result: AgentResult) -> None:
             names = planned_tasks(ctx)
             if not names:
@@ -176,12 +184,15 @@ class ReviewerAgent(BuiltinAgent):
     reads = (keys.PLAN_TASKS, keys.BUILD_OUTPUTS)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
+        """The shared inputs plus what this agent also reads."""
         base = super().fingerprint(ctx)
         outputs = ctx.context.get(keys.BUILD_OUTPUTS)
         files = [Path(str(p)) for p in outputs] if isinstance(outputs, list) else []
         return Fingerprint(base.agent, base.context, _hash(ctx, files))
 
     def execute(self, ctx: AgentContext) -> AgentResult:
+        """Do the agent's work on the planned tasks."""
+
         def work(result: AgentResult) -> None:
             tasks = self.tasks(ctx)
             raw = ctx.context.get(keys.BUILD_OUTPUTS)
@@ -238,6 +249,7 @@ class DocAgent(BuiltinAgent):
     reads = (keys.PLAN_TASKS, keys.BUILD_OUTPUTS, keys.REVIEW_STATUS, keys.REVIEW_REPORT)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
+        """The shared inputs plus what this agent also reads."""
         base = super().fingerprint(ctx)
         state = []
         for task in self.tasks(ctx):
@@ -251,6 +263,8 @@ class DocAgent(BuiltinAgent):
         return Fingerprint({**base.agent, "records": state}, base.context, _hash(ctx, files))
 
     def execute(self, ctx: AgentContext) -> AgentResult:
+        """Do the agent's work on the planned tasks."""
+
         def work(result: AgentResult) -> None:
             names = planned_tasks(ctx)
             if not names:

@@ -46,6 +46,8 @@ def database_class() -> type:
     from doit.dependency import JsonDB
 
     class AtomicJsonDB(JsonDB):  # type: ignore[misc]
+        """doit's JsonDB with an atomic dump and a forgiving load."""
+
         def dump(self) -> None:
             atomic_write_text(Path(self.name), self.codec.encode(self._db))
 

@@ -20,6 +20,7 @@ class PlannedAgent:
     reason: str
 
     def line(self) -> str:
+        """``agent=... step=... would-run reason=...`` or ``... up-to-date``."""
         if self.would_run:
             return f"agent={self.name} step={self.step} would-run reason={self.reason}"
         return f"agent={self.name} step={self.step} up-to-date"

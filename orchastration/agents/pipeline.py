@@ -255,6 +255,7 @@ class OrchestrationRun(Events):
 
     # -- doit callbacks -------------------------------------------------------------------
     def agent_context(self, key: tuple[int, str, int]) -> AgentContext:
+        """What the agent of ``key`` (step, name, round) gets."""
         k, name, rnd = key
         algorithm = self.config.hash.algorithm
         return AgentContext(
@@ -330,6 +331,7 @@ class OrchestrationRun(Events):
         return True
 
     def skipped(self, name: str) -> None:
+        """doit found the stage up to date: restore its saved results."""
         key = self._names.get(name)
         if key is None:
             return
@@ -339,6 +341,7 @@ class OrchestrationRun(Events):
         self._finish(AgentRun(agent, k + 1, rnd, now, now, SKIPPED, "up-to-date: previous results restored"))
 
     def failed_early(self, name: str, message: str) -> None:
+        """Record a stage that failed before its action ran."""
         key = self._names.get(name)
         if key is None or any(r.name == key[1] and r.step == key[0] + 1 and r.round == key[2] for r in self.runs):
             return

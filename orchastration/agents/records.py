@@ -28,6 +28,7 @@ class AgentRun:
 
     @property
     def duration_ms(self) -> int:
+        """Milliseconds between start and end."""
         return max(0, int((self.end - self.start).total_seconds() * 1000))
 
     def line(self) -> str:

@@ -6,12 +6,14 @@ from orchastration.cli.app import App, SubParsers, add_command, add_group
 
 
 def register(sub: SubParsers) -> None:
+    """Add ``agent list``."""
     group = add_group(sub, "agent", "list the agents orchestrations can use")
     ls = add_command(group, "list", "built-in agents and [agents.<name>] command agents, with capabilities", run_list)
     ls.add_argument("--json", action="store_true", help="print a JSON array")
 
 
 def run_list(app: App) -> int:
+    """``agent list``: built-ins, then command agents."""
     from orchastration.agents.registry import build_registry
 
     infos = build_registry(app.config).infos()

@@ -19,6 +19,7 @@ def _jobs(value: str) -> int:
 
 
 def register(sub: SubParsers) -> None:
+    """Add ``orchestration list|show|run``."""
     group = add_group(sub, "orchestration", "run pipelines of agents (Planner, Builder, Reviewer, Doc, commands)")
     ls = add_command(group, "list", "configured orchestrations", run_list)
     ls.add_argument("--json", action="store_true", help="print a JSON array")
@@ -35,6 +36,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run_list(app: App) -> int:
+    """``orchestration list``: name and description, sorted."""
     orchestrations = sorted(app.config.orchestrations.values(), key=lambda o: o.name)
     if app.args.json:
         app.print_json(
@@ -55,6 +57,7 @@ def run_list(app: App) -> int:
 
 
 def run_show(app: App) -> int:
+    """``orchestration show``: the steps as a diagram."""
     from orchastration.agents.diagram import render
 
     app.out.write(render(app.config.orchestration(app.args.name), app.args.format))
@@ -62,6 +65,7 @@ def run_show(app: App) -> int:
 
 
 def run_run(app: App) -> int:
+    """``orchestration run``: run (or --dry-run) and print the outcome."""
     from orchastration.agents.pipeline import OrchestrationRun, RunOptions
 
     args = app.args
