@@ -181,6 +181,9 @@ def parse_config(data: Mapping[str, Any], path: Path, reason: str = "--config") 
     jobs = {name: _job(r, name, tbl) for name, tbl in _named(r, data, "jobs").items()}
     _check_job_graph(r, jobs)
     tasks = {name: _task(r, name, tbl) for name, tbl in _named(r, data, "tasks").items()}
+    for name in sorted(set(tasks) & set(jobs)):
+        # Both keep their runs in state/runs/<name>/ and their up-to-date state under that name.
+        raise r.fail(f"tasks.{name}", f"a job is also named '{name}': job and task names must differ")
     agents = {name: _agent(r, name, tbl) for name, tbl in _named(r, data, "agents").items()}
     known_agents = set(BUILTIN_AGENTS) | set(agents)
     orchestrations = {

@@ -165,6 +165,7 @@ def test_user_config_from_xdg(cli, env, tmp_path: Path) -> None:
             '[orchestrations.o]\nagents = ["DocAgent"]\nmax_review_rounds = 0\n',
             "orchestrations.o.max_review_rounds: must be at least 1",
         ),
+        ('[jobs.x]\ncommand = ["a"]\n[tasks.x]\ncommand = ["a"]\n', "tasks.x: a job is also named 'x'"),
         ('[templates]\ndirectory = "t"\n', "templates.directory: unknown key (did you mean 'dir'?)"),
     ],
 )
