@@ -184,10 +184,11 @@ class ReviewerAgent(BuiltinAgent):
     reads = (keys.PLAN_TASKS, keys.BUILD_OUTPUTS)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
-        """The shared inputs plus what this agent also reads."""
+        """The outputs it checks, and the task's inputs (what a ``review_command`` such as tests reads)."""
         base = super().fingerprint(ctx)
-        outputs = ctx.context.get(keys.BUILD_OUTPUTS)
-        files = [Path(str(p)) for p in outputs] if isinstance(outputs, list) else []
+        files = _context_outputs(ctx)
+        for task in self.tasks(ctx):
+            files.extend(expand_inputs(task.working_dir, task.inputs))
         return Fingerprint(base.agent, base.context, _hash(ctx, files))
 
     def execute(self, ctx: AgentContext) -> AgentResult:
@@ -259,7 +260,9 @@ class DocAgent(BuiltinAgent):
                 if record is not None
                 else None
             )
-        files = _template_files(ctx, self.tasks(ctx))
+        # The doc lists each output with its hash, and the templates decide the text.
+        files = _template_files(ctx, self.tasks(ctx)) + _context_outputs(ctx)
+        files += [(t.working_dir / rel).absolute() for t in self.tasks(ctx) for rel in t.outputs]
         return Fingerprint({**base.agent, "records": state}, base.context, _hash(ctx, files))
 
     def execute(self, ctx: AgentContext) -> AgentResult:
@@ -287,6 +290,12 @@ def _stable(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     return {k: v for k, v in value.items() if k not in ("start_time", "end_time", "duration_ms", "time", "record")}
+
+
+def _context_outputs(ctx: AgentContext) -> list[Path]:
+    """The paths in ``build.outputs``."""
+    outputs = ctx.context.get(keys.BUILD_OUTPUTS)
+    return [Path(str(p)) for p in outputs] if isinstance(outputs, list) else []
 
 
 def _template_files(ctx: AgentContext, tasks: list[TaskConfig]) -> list[Path]:
