@@ -1,0 +1,154 @@
+"""The engine API (what task builds call): units through the real doit runner, plan/why/forget, fast path."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orchastration.engine import PlanItem, Unit, UnitResult, fastpath, forget, plan, run_units, why
+from orchastration.engine.lock import state_lock
+from orchastration.paths import Paths
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unit(tmp_path: Path, name: str, code: str, **kw: object) -> Unit:
+    fields: dict[str, object] = {
+        "command": (PY, "-c", code),
+        "shell": False,
+        "working_dir": tmp_path,
+        "env": {},
+        "timeout_seconds": 0,
+        "inputs": (),
+        "outputs": (),
+        "depends_on": (),
+        "always_run": False,
+        "record_dir": tmp_path / "state" / "runs" / name.replace(":", "_"),
+        "extra_record": {},
+    }
+    fields.update(kw)
+    return Unit(name=name, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(user_config=tmp_path / "none.toml", state_dir=tmp_path / "state", log_file=tmp_path / "log")
+
+
+def test_task_style_units_callbacks_and_extra_record(tmp_path: Path, paths: Paths) -> None:
+    (tmp_path / "in.txt").write_text("x")
+    build = unit(
+        tmp_path,
+        "task:build",
+        "open('out.txt','w').write(open('in.txt').read()); print('made')",
+        inputs=("in.txt",),
+        outputs=("out.txt",),
+        extra_record={"task_name": "build", "action": "build.run"},
+    )
+    seen: list[UnitResult] = []
+    started: list[str] = []
+    console = io.StringIO()
+    kw = {"paths": paths, "hash_algorithm": "sha256"}
+    results = run_units([build], ["task:build"], console=console, on_result=seen.append, on_start=started.append, **kw)
+    assert [r.status for r in results] == ["ran"] and seen == results and started == ["task:build"]
+    assert console.getvalue() == "made\n"
+    record = results[0].record_path
+    assert record is not None and record.parent == build.record_dir
+    import json
+
+    data = json.loads(record.read_text())
+    assert (data["task_name"], data["action"], data["doit_task"]) == ("build", "build.run", "task:build")
+    assert run_units([build], ["task:build"], **kw)[0].status == "skipped"
+    assert why([build], "task:build", **kw) == []
+    assert [r.status for r in run_units([build], ["task:build"], force=True, **kw)] == ["ran"]
+    dry = run_units([build], ["task:build"], dry_run=True, **kw)
+    assert (dry[0].status, dry[0].reasons) == ("skipped", ())
+    forget(["task:build"], paths=paths)
+    assert plan([build], ["task:build"], **kw) == [PlanItem("task:build", ("state forgotten",))]
+
+
+def test_failures_dependencies_and_force_by_name(tmp_path: Path, paths: Paths) -> None:
+    kw = {"paths": paths, "hash_algorithm": "md5"}
+    base = unit(tmp_path, "base", "pass")
+    top = unit(tmp_path, "top", "pass", depends_on=("base",))
+    assert [r.name for r in run_units([base, top], ["top"], **kw)] == ["base", "top"]
+    got = run_units([base, top], ["top"], force=["base"], **kw)
+    assert [(r.name, r.status) for r in got] == [("base", "ran"), ("top", "ran")]
+    assert got[0].reasons == ("forced",) and got[1].reasons == ("dependency ran: base",)
+    bad = unit(tmp_path, "base", "import sys; sys.exit(4)")
+    got = run_units([bad, top], ["top"], force=True, **kw)
+    assert [(r.name, r.status, r.exit_code) for r in got] == [("base", "failed", 4), ("top", "not_run", None)]
+    assert why([bad, top], "base", **kw) == ["last run failed"]
+
+
+def test_unknown_dependency_is_a_programming_error(tmp_path: Path, paths: Paths) -> None:
+    with pytest.raises(ValueError, match="unknown unit 'nope'"):
+        run_units([unit(tmp_path, "a", "pass", depends_on=("nope",))], ["a"], paths=paths, hash_algorithm="sha256")
+
+
+def test_lock_waiter_is_told(tmp_path: Path, paths: Paths) -> None:
+    told = threading.Event()
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with state_lock(paths.engine_dir):
+            holder_ready.set()
+            release.wait(10)
+
+    # filelock locks are per-process re-entrant on the same object only; a thread with its own lock object
+    # contends like another process would.
+    t = threading.Thread(target=hold)
+    t.start()
+    holder_ready.wait(10)
+    threading.Timer(0.5, release.set).start()
+    results = run_units(
+        [unit(tmp_path, "a", "pass")], ["a"], paths=paths, hash_algorithm="sha256", on_lock_wait=told.set
+    )
+    t.join(10)
+    assert told.is_set() and results[0].status == "ran"
+
+
+def test_fastpath_write_check_invalidate(tmp_path: Path) -> None:
+    engine = tmp_path / "engine"
+    f = tmp_path / "f.txt"
+    f.write_text("one")
+    key = fastpath.make_key(b"config", "/c.toml", ["a"])
+    assert not fastpath.write(engine, key, ["a"], [str(f)], [])  # too fresh: not trusted
+    old = time.time() - 60
+    os.utime(f, (old, old))
+    assert fastpath.write(engine, key, ["a"], [str(f)], [str(tmp_path / "*.txt")])
+    assert fastpath.check(engine, key) == ["a"]
+    assert fastpath.check(engine, fastpath.make_key(b"config2", "/c.toml", ["a"])) is None
+    (tmp_path / "g.txt").write_text("new file matching the glob")
+    assert fastpath.check(engine, key) is None
+    (tmp_path / "g.txt").unlink()
+    assert fastpath.check(engine, key) == ["a"]
+    f.write_text("longer")  # a different size, even with the old mtime put back
+    os.utime(f, (old, old))
+    assert fastpath.check(engine, key) is None
+    f.write_text("one")
+    os.utime(f, (old, old))
+    assert fastpath.check(engine, key) == ["a"]
+    fastpath.invalidate(engine)
+    assert fastpath.check(engine, key) is None
+
+
+def test_bench_quick_runs(tmp_path: Path) -> None:
+    if os.name != "posix":
+        pytest.skip("the workload uses cat")
+    out = subprocess.run(
+        [PY, str(ROOT / "scripts" / "bench.py"), "--quick", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| no-op rerun 20 x 5 |" in out.stdout and "| one input edited 20 x 5 |" in out.stdout
