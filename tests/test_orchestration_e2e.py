@@ -415,6 +415,13 @@ def test_show_and_list(project: Callable[[str], Run]) -> None:
     assert "review failed" in mermaid
     dot = run("orchestration", "show", "parallel_example", "--format", "dot").out
     assert dot.startswith('digraph "parallel_example"') and "s1_PlannerAgent -> s2_ReviewerAgent;" in dot
+    as_json = json.loads(run("orchestration", "list", "--json").out)
+    assert as_json[1] == {
+        "name": "loop",
+        "description": "",
+        "steps": [["PlannerAgent"], ["ScriptBuilder"], ["ReviewerAgent"], ["DocAgent"]],
+        "max_review_rounds": 2,
+    }
     listing = run("orchestration", "list")
     assert listing.lines == [
         "available orchestrations:",
