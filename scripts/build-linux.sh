@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Build dist/orchastration: a single-file Linux executable that needs no Python on the target machine.
+# With --onedir: dist/orchastration-onedir/ instead, an executable beside an _internal/ folder, which
+# starts about 3x faster because nothing is unpacked at each start (package-linux.sh puts it in the .deb).
 #
 # Needs only python3 (>= 3.11, with its shared libpython, as distribution and pyenv builds have) on the
 # build machine. Creates a build venv, pip-installs the project (not editable, so the built-in
@@ -20,11 +22,14 @@ BUILD_DIR="${ORCHASTRATION_BUILD_DIR:-$ROOT/build}"
 VENV="${ORCHASTRATION_BUILD_VENV:-$BUILD_DIR/venv}"
 PYINSTALLER_SPEC="${PYINSTALLER_SPEC:-pyinstaller>=6.10,<7}"
 
+BUNDLE=onefile
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  --onedir) BUNDLE=onedir ;;
   "") ;;
   *) echo "build-linux.sh: error: unexpected argument '$1' (see --help)" >&2; exit 2 ;;
 esac
+[ $# -le 1 ] || { echo "build-linux.sh: error: unexpected argument '$2' (see --help)" >&2; exit 2; }
 
 say() { echo "build-linux.sh: $*" >&2; }
 die() { echo "build-linux.sh: error: $*" >&2; exit 2; }
@@ -52,13 +57,19 @@ say "installing $PYINSTALLER_SPEC and orchastration $VERSION into the build venv
 "${PIP[@]}" install "$ROOT"
 "${PIP[@]}" install --force-reinstall --no-deps "$ROOT"
 
-say "freezing with PyInstaller (into $DIST_DIR)"
+say "freezing with PyInstaller ($BUNDLE, into $DIST_DIR)"
 # From the build dir, so the source tree's orchastration/ never shadows the installed package.
-(cd "$BUILD_DIR" && "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
-  --distpath "$DIST_DIR" --workpath "$BUILD_DIR/pyinstaller" "$ROOT/scripts/pyinstaller/orchastration.spec")
+(cd "$BUILD_DIR" && ORCHASTRATION_BUNDLE="$BUNDLE" "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
+  --distpath "$DIST_DIR" --workpath "$BUILD_DIR/pyinstaller-$BUNDLE" "$ROOT/scripts/pyinstaller/orchastration.spec")
 
-BINARY="$DIST_DIR/orchastration"
+if [ "$BUNDLE" = onedir ]; then
+  ARTIFACT="$DIST_DIR/orchastration-onedir"
+  BINARY="$ARTIFACT/orchastration"
+else
+  ARTIFACT="$DIST_DIR/orchastration"
+  BINARY="$ARTIFACT"
+fi
 got="$("$BINARY" --version)"
 [ "$got" = "orchastration $VERSION" ] || die "built binary says '$got', expected 'orchastration $VERSION'"
-size=$(du -k "$BINARY" | cut -f1)
-say "built $BINARY ($got, ${size} KiB) in $(( $(date +%s) - start ))s"
+size=$(du -sk "$ARTIFACT" | cut -f1)
+say "built $ARTIFACT ($got, ${size} KiB) in $(( $(date +%s) - start ))s"

@@ -3,7 +3,8 @@
 Build dist\orchastration.exe: a single-file Windows executable that needs no Python on the target machine.
 
 .DESCRIPTION
-The same steps as scripts/build-linux.sh. Needs only Python 3.11+ on the build machine (the py launcher,
+The same steps as scripts/build-linux.sh. With -OneDir: dist\orchastration-onedir\ instead, an executable
+beside an _internal\ folder, which starts about 3x faster (nothing to unpack at each start). Needs only Python 3.11+ on the build machine (the py launcher,
 python on PATH, or $env:PYTHON). Creates a build venv, pip-installs the project (not editable, so the
 built-in templates are package data) and PyInstaller into it, and freezes scripts\pyinstaller\entry.py
 with scripts\pyinstaller\orchastration.spec.
@@ -20,7 +21,10 @@ Environment (all optional):
 .\dist\orchastration.exe --help
 #>
 [CmdletBinding()]
-param()
+param(
+    # Build the one-folder variant (dist\orchastration-onedir\) instead of the single file.
+    [switch]$OneDir
+)
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -95,23 +99,33 @@ Invoke-Native 'installing PyInstaller' $VenvPython ($pip + @($PyInstallerSpec))
 Invoke-Native 'installing the project' $VenvPython ($pip + @($Root))
 Invoke-Native 'reinstalling the project' $VenvPython ($pip + @('--force-reinstall', '--no-deps', $Root))
 
-Say "freezing with PyInstaller (into $DistDir)"
+$Bundle = if ($OneDir) { 'onedir' } else { 'onefile' }
+Say "freezing with PyInstaller ($Bundle, into $DistDir)"
 # From the build dir, so the source tree's orchastration\ never shadows the installed package.
 Push-Location $BuildDir
+$env:ORCHASTRATION_BUNDLE = $Bundle
 try {
     Invoke-Native 'PyInstaller' (Join-Path $Venv 'Scripts\pyinstaller.exe') @(
         '--noconfirm', '--clean', '--log-level', 'WARN',
-        '--distpath', $DistDir, '--workpath', (Join-Path $BuildDir 'pyinstaller'),
+        '--distpath', $DistDir, '--workpath', (Join-Path $BuildDir "pyinstaller-$Bundle"),
         (Join-Path $Root 'scripts\pyinstaller\orchastration.spec'))
 } finally {
+    Remove-Item Env:ORCHASTRATION_BUNDLE -ErrorAction SilentlyContinue
     Pop-Location
 }
 
-$Exe = Join-Path $DistDir 'orchastration.exe'
+if ($OneDir) {
+    $Artifact = Join-Path $DistDir 'orchastration-onedir'
+    $Exe = Join-Path $Artifact 'orchastration.exe'
+} else {
+    $Artifact = Join-Path $DistDir 'orchastration.exe'
+    $Exe = $Artifact
+}
 $got = & $Exe --version
 if ($LASTEXITCODE -ne 0 -or $got -ne "orchastration $Version") {
     Fail "built executable says '$got', expected 'orchastration $Version'"
 }
-$sizeKiB = [math]::Round((Get-Item $Exe).Length / 1KB)
+$bytes = (Get-ChildItem -Path $Artifact -Recurse -File | Measure-Object -Property Length -Sum).Sum
+$sizeKiB = [math]::Round($bytes / 1KB)
 $seconds = [math]::Round(((Get-Date) - $started).TotalSeconds)
-Say "built $Exe ($got, $sizeKiB KiB) in ${seconds}s"
+Say "built $Artifact ($got, $sizeKiB KiB) in ${seconds}s"

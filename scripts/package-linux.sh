@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Package the Linux executable: dist/orchastration-<version>-linux-<arch>.tar.gz and, where dpkg-deb
-# exists, dist/orchastration_<version>_<arch>.deb installing /usr/bin/orchastration (plus the licence in
-# /usr/share/doc/orchastration and shell completions). Also writes dist/SHA256SUMS for both.
+# Package the Linux executable: dist/orchastration-<version>-linux-<arch>.tar.gz (the single-file
+# dist/orchastration, licence, completions) and, where dpkg-deb exists,
+# dist/orchastration_<version>_<arch>.deb installing /usr/bin/orchastration (a symlink into the faster
+# one-folder build in /usr/lib/orchastration), the licence in /usr/share/doc/orchastration and shell
+# completions. Also writes dist/SHA256SUMS for both.
 #
-# Builds dist/orchastration first (scripts/build-linux.sh) when it is missing or reports another version.
+# Builds dist/orchastration first (scripts/build-linux.sh) when it is missing or reports another version,
+# and the one-folder variant for the .deb (build-linux.sh --onedir, into the build dir) when stale.
 #
 # Environment (all optional):
 #   ORCHASTRATION_DIST_DIR     where the executable is and the packages go    (default: <repo>/dist)
@@ -83,10 +86,21 @@ say "wrote $TARBALL"
 ARTIFACTS=("$(basename "$TARBALL")")
 
 # --- .deb ------------------------------------------------------------------------------------------
+# The .deb installs the one-folder build (/usr/lib/orchastration/, /usr/bin/orchastration a relative
+# symlink into it): it starts about 3x faster than the one-file binary, which unpacks itself at each start.
 if command -v dpkg-deb >/dev/null 2>&1; then
+  ONEDIR_DIST="$BUILD_DIR/onedir"
+  ONEDIR="$ONEDIR_DIST/orchastration-onedir"
+  if [ ! -x "$ONEDIR/orchastration" ] || [ "$BINARY" -nt "$ONEDIR/orchastration" ] \
+     || [ "$("$ONEDIR/orchastration" --version 2>/dev/null)" != "orchastration $VERSION" ]; then
+    say "building the one-folder variant for the .deb"
+    ORCHASTRATION_DIST_DIR="$ONEDIR_DIST" ORCHASTRATION_BUILD_DIR="$BUILD_DIR" "$ROOT/scripts/build-linux.sh" --onedir
+  fi
   DEB_ROOT="$STAGE/deb"
-  install -d -m 0755 "$DEB_ROOT/DEBIAN" "$DEB_ROOT/usr/bin" "$DEB_ROOT/usr/share/doc/orchastration"
-  install -m 0755 "$BINARY" "$DEB_ROOT/usr/bin/orchastration"
+  install -d -m 0755 "$DEB_ROOT/DEBIAN" "$DEB_ROOT/usr/bin" "$DEB_ROOT/usr/lib" "$DEB_ROOT/usr/share/doc/orchastration"
+  cp -R "$ONEDIR" "$DEB_ROOT/usr/lib/orchastration"
+  chmod -R u=rwX,go=rX "$DEB_ROOT/usr/lib/orchastration"
+  ln -s ../lib/orchastration/orchastration "$DEB_ROOT/usr/bin/orchastration"
   {
     echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
     echo "Upstream-Name: orchastration"
@@ -110,26 +124,14 @@ if command -v dpkg-deb >/dev/null 2>&1; then
   fi
   find "$DEB_ROOT" -type d -exec chmod 0755 {} +
   installed_kb=$(du -sk --exclude=DEBIAN "$DEB_ROOT" | cut -f1)
-  # The binary needs the glibc its bundled libraries were linked against (that of the build machine):
-  # read the newest GLIBC_x.y symbol version they reference, so apt refuses too old a system.
+  # The program needs the glibc its bundled libraries were linked against (that of the build machine):
+  # the newest GLIBC_x.y symbol version they reference, so apt refuses too old a system.
+  glibc="$(grep -raoh 'GLIBC_2\.[0-9][0-9]*' "$ONEDIR" | sed 's/^GLIBC_//' | sort -uV | tail -n 1)"
   DEPENDS="libc6"
-  VENV="${ORCHASTRATION_BUILD_VENV:-$BUILD_DIR/venv}"
-  if glibc="$("$VENV/bin/python" - "$BINARY" 2>/dev/null <<'PY'
-import re
-import sys
-
-from PyInstaller.archive.readers import CArchiveReader
-
-archive = CArchiveReader(sys.argv[1])
-blobs = [open(sys.argv[1], "rb").read()]
-blobs += [archive.extract(name) for name, entry in archive.toc.items() if entry[-1] == "b"]
-found = {tuple(map(int, m)) for blob in blobs for m in re.findall(rb"GLIBC_(\d+)\.(\d+)", blob)}
-print("%d.%d" % max(found))
-PY
-)" && [ -n "$glibc" ]; then
+  if [ -n "$glibc" ]; then
     DEPENDS="libc6 (>= $glibc)"
   else
-    say "warning: could not read the glibc version the binary needs; the .deb depends on any libc6"
+    say "warning: could not read the glibc version the program needs; the .deb depends on any libc6"
   fi
   cat >"$DEB_ROOT/DEBIAN/control" <<CONTROL
 Package: orchastration

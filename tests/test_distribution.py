@@ -36,7 +36,8 @@ def build_env(out: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run scripts/build-linux.sh then scripts/package-linux.sh once; return the dist dir."""
+    """Run scripts/build-linux.sh then scripts/package-linux.sh once (the .deb adds the one-folder
+    build, about 20 s more); return the dist dir."""
     if sys.platform != "linux":
         pytest.skip("the Linux build scripts run on Linux only")
     out = tmp_path_factory.mktemp("distribution")
@@ -184,13 +185,18 @@ def test_deb_unpacks_and_its_binary_runs(built: Path, no_python_env: dict[str, s
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     binary = root / "usr" / "bin" / "orchastration"
-    assert os.access(binary, os.X_OK)
+    # A relative symlink into the one-folder build: it resolves inside any root it is unpacked to.
+    assert os.readlink(binary) == "../lib/orchastration/orchastration"
+    assert os.access(binary, os.X_OK) and (root / "usr" / "lib" / "orchastration" / "_internal").is_dir()
     copyright_text = (root / "usr" / "share" / "doc" / "orchastration" / "copyright").read_text()
     assert "License: AGPL-3.0-only" in copyright_text
     assert "GNU AFFERO GENERAL PUBLIC LICENSE" in copyright_text
     assert (root / "usr" / "share" / "bash-completion" / "completions" / "orchastration").is_file()
     run = runner(binary, no_python_env)
     assert run("--version", cwd=tmp_path).stdout == f"orchastration {__version__}\n"
+    (tmp_path / "data.txt").write_bytes(b"hello\n")
+    hashed = json.loads(run("hash", "--file", "data.txt", "--algo", "SHA3_256", cwd=tmp_path).stdout)
+    assert hashed["algorithm"] == "sha3_256" and len(hashed["hash"]) == 64
     completion = run("completion", "bash", cwd=tmp_path)
     assert completion.returncode == 0 and "complete -F _orchastration orchastration" in completion.stdout
 
