@@ -152,3 +152,14 @@ def test_bench_quick_runs(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "| no-op rerun 20 x 5 |" in out.stdout and "| one input edited 20 x 5 |" in out.stdout
+
+
+def test_fast_run_accepts_only_plain_run_lines() -> None:
+    from orchastration.cli.fast_run import _parse
+
+    assert _parse(["run"]) == ({}, [])
+    assert _parse(["-q", "--config", "c.toml", "run", "a", "b.c"]) == ({"--config": "c.toml"}, ["a", "b.c"])
+    assert _parse(["--state-dir=/s", "run", "-q", "x"]) == ({"--state-dir": "/s"}, ["x"])
+    for argv in (["run", "--force"], ["run", "--dry-run"], ["-v", "run"], ["orchestration", "run", "x"],
+                 ["build", "run", "t"], ["run", "-j", "2"], ["list"], ["run", ".hidden"]):  # fmt: skip
+        assert _parse(argv) is None, argv

@@ -39,6 +39,13 @@ def main(
     if args_list == ["--version"]:
         out.write(f"{PROG} {__version__}\n")
         return 0
+    # Fast path: a fully up-to-date `run` answers from the jobs' no-op summary (cli/fast_run.py).
+    if "run" in args_list:
+        from orchastration.cli.fast_run import try_fast_run
+
+        fast = try_fast_run(args_list, out, environ, cwd)
+        if fast is not None:
+            return fast
     import signal
     import threading
 

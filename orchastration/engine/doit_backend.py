@@ -41,10 +41,12 @@ from orchastration.engine.units import (
 )
 from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
 from orchastration.errors import ConfigError
+from orchastration.logs import get_logger, log
 from orchastration.paths import Paths
 from orchastration.process import resolve_program, run_process
 
 DB_NAME = "doit.sqlite3"
+_LOG = get_logger("engine")
 _STATUS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
 ResultCallback = Callable[[UnitResult], None]
 
@@ -101,6 +103,7 @@ class _Session:
         inputs = {p: self.cache.hash(p) for p in self.inputs[name]}
         if self.on_start is not None:
             self.on_start(name)
+        log(_LOG, "debug", "unit started", unit=name, record=run_id, reasons=list(reasons))
         program = None
         if not unit.shell and not isinstance(unit.command, str) and unit.command:
             program = resolve_program(unit.command[0], unit.working_dir, {**os.environ, **unit.env})
@@ -118,6 +121,7 @@ class _Session:
             cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
         )
         status = _STATUS[res.status]
+        log(_LOG, "debug", "unit finished", unit=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
         if status == INTERRUPTED:
             self.cancel.set()
         outputs = {p: self.cache.hash(p) for p in output_paths(unit)}

@@ -1,0 +1,68 @@
+"""The no-op ``run`` answered before the parser, logging or config model load (see engine/fastpath.py).
+
+Only the plainest command lines qualify (``[-q] [--config P] [--state-dir P] run [JOB ...]``);
+anything else returns None and takes the normal path, which checks the same summary after argparse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+_FLAGS = {"-q", "--quiet", "--no-color"}
+_VALUED = {"--config", "--state-dir"}
+
+
+def _parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
+    """Global path flags and job names of a plain ``run``, or None for any other command line."""
+    values: dict[str, str] = {}
+    names: list[str] = []
+    seen_run = False
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _FLAGS:
+            pass
+        elif not seen_run and arg in _VALUED and i + 1 < len(argv):
+            values[arg] = argv[i + 1]
+            i += 1
+        elif not seen_run and arg.split("=", 1)[0] in _VALUED and "=" in arg:
+            key, value = arg.split("=", 1)
+            values[key] = value
+        elif not seen_run and arg == "run":
+            seen_run = True
+        elif seen_run and _NAME.match(arg) and arg != "run":
+            names.append(arg)
+        else:
+            return None
+        i += 1
+    return (values, names) if seen_run else None
+
+
+def try_fast_run(argv: Sequence[str], out: IO[str], environ: Mapping[str, str] | None, cwd: Path | None) -> int | None:
+    """Print the ``skipped`` lines and return 0 when the run is a known no-op; else None."""
+    parsed = _parse(argv)
+    if parsed is None:
+        return None
+    values, names = parsed
+    env = os.environ if environ is None else environ
+    if env.get("ORCHASTRATION_NO_FASTPATH"):
+        return None
+    try:
+        from orchastration.config import find_config
+        from orchastration.jobs import fast_noop
+        from orchastration.paths import Paths
+
+        paths = Paths.resolve(values.get("--state-dir"), env)
+        path, _ = find_config(values.get("--config"), env, (cwd or Path.cwd()).absolute(), paths.user_config)
+        done = fast_noop(path, paths.engine_dir, names)
+    except Exception:  # any doubt (a missing --config file, ...): the normal path reports it
+        return None
+    if done is None:
+        return None
+    out.write("".join(f"job={name} status=skipped exit=0 duration_ms=0\n" for name in done))
+    return 0
