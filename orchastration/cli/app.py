@@ -169,7 +169,14 @@ class App:
                 f"--log-level: invalid level '{level}' (choose from debug, info, warn, warning, error)"
             ) from None
         fmt = self.args.log_format or (self._config.logging.format if self._config else "text")
-        console = "debug" if self.args.verbose else ("error" if self.args.quiet else None)
+        # The console repeats nothing stdout already says: warnings and errors unless asked
+        # (--log-level, -v); the log file records at the configured level.
+        if self.args.verbose:
+            console = "debug"
+        elif self.args.quiet:
+            console = "error"
+        else:
+            console = self.args.log_level or "warn"
         color = use_color(self.err, self.args.no_color, dict(self.environ))
         setup_logging(level, fmt, self.paths.log_file, self.err, color, console_level=console)
 
