@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import Result, assert_error
 from jobs_helpers import PY, concat_job, project, statuses, write_config
 
@@ -128,3 +130,34 @@ def test_doit_tasks_loader_in_a_real_dodo(tmp_path: Path, env: dict[str, str], s
     assert (state_dir / "runs" / "pack" / "last.json").is_file()
     again = subprocess.run([*doit, "pack"], cwd=root, env=env, capture_output=True, text=True)
     assert "-- gen" in again.stdout and "-- pack" in again.stdout
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_progress_line_on_a_tty_plain_lines_otherwise(tmp_path: Path, env: dict[str, str]) -> None:
+    import pty
+
+    from conftest import cli_command
+
+    root = project(tmp_path)
+    write_config(root, {f"j{i}": {"command": [PY, "-c", "print('out')"]} for i in range(5)})
+    # stderr on a pseudo-terminal (where the progress line goes), stdout captured as a pipe
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*cli_command(), "run"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    tty_text = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "[5/5] running: -" in tty_text and "\x1b[2K" in tty_text
+    assert statuses(out.decode()) == {f"j{i}": "ran" for i in range(5)}
+    plain = subprocess.run([*cli_command(), "run", "--force"], cwd=root, env=env, capture_output=True, text=True)
+    assert "\x1b[" not in plain.stderr + plain.stdout
