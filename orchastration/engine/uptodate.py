@@ -183,7 +183,7 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
         self.reasons: dict[str, list[str]] = {}
 
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
-        never_run = not self._in(task.name) or "run" not in (self.get_values(task.name) or {})
+        never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
         result = super().get_status(task, tasks_dict, get_log=True)
         check = self.checks.get(task.name)
         unit = self.units.get(task.name)
