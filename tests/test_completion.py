@@ -215,7 +215,7 @@ def test_fish_script_offers_commands_flags_and_names(script: Callable[[str], Pat
 
     def candidates(cur: str, *words: str) -> list[str]:
         quoted = " ".join(f"'{w}'" for w in (cur, *words))
-        proc = subprocess.run(["fish", "--no-config", "-c", f"source {source}; __orchastration_candidates {quoted}"],
+        proc = subprocess.run(["fish", "-c", f"source {source}; __orchastration_candidates {quoted}"],
                               cwd=project, env=shell_env, capture_output=True, text=True, timeout=60)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         return [line.split("\t")[0] for line in proc.stdout.splitlines()]

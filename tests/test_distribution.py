@@ -117,6 +117,15 @@ outputs = ["greeting.txt"]
 description = "A demo task"
 command = ["sh", "-c", "echo built > built.txt"]
 outputs = ["built.txt"]
+review_command = ["cat", "built.txt"]
+
+[agents.EchoAgent]
+command = ["cat"]
+prompt = "Goal: {{ goal }}"
+output_key = "echo.out"
+
+[orchestrations.demo]
+steps = [["PlannerAgent"], ["BuilderAgent"], ["ReviewerAgent", "EchoAgent"], ["DocAgent"]]
 """
 
 
@@ -146,6 +155,11 @@ def test_binary_runs_jobs_and_tasks_without_python(built: Path, no_python_env: d
     assert doc.returncode == 0, doc.stderr
     assert (project / "docs" / "tasks" / "demo.md").read_text().startswith("# Task: demo")
     assert "## Task Summary: demo" in (project / "README.md").read_text()
+    # Orchestrations (doit's thread runner, a parallel step, a Jinja-templated command agent) work frozen.
+    orchestration = run("orchestration", "run", "demo", "--goal", "ship it", cwd=project)
+    assert orchestration.returncode == 0, orchestration.stdout + orchestration.stderr
+    assert "agent=EchoAgent step=3 status=success" in orchestration.stdout
+    assert orchestration.stdout.splitlines()[-1].startswith("orchestration=demo status=success record=")
     # GitPython works frozen (with the system git).
     if (Path(no_python_env["PATH"]) / "git").exists():
         subprocess.run(["git", "init", "-q", str(project)], check=True, env=no_python_env)
