@@ -9,6 +9,8 @@ A command module can say what an argument completes to with ``action.completer =
 (see ``KINDS``); otherwise the kind is guessed from the metavar / dest (``JOB`` -> jobs, ``TASK`` ->
 tasks, ``NAME`` under ``orchestration`` -> orchestrations, ``PATH``/``--file`` -> files, ``--*-dir`` ->
 directories) and choices complete to themselves.
+
+The scripts themselves are rendered by ``sh`` (bash and zsh), ``fish`` and ``powershell`` in this package.
 """
 
 from __future__ import annotations
@@ -142,14 +144,22 @@ def config_names(kind: str, jobs: Iterable[str], tasks: Iterable[str], orchestra
     return sorted(set(chosen))
 
 
+_HEADER = """\
+{comment} {shell} completion for orchastration {version}, printed by `orchastration completion {shell}`.
+{comment} Commands and flags are those of the orchastration that printed it: print it again after an upgrade.
+{comment} Job, task, orchestration and agent names are read from the current config at each <Tab>.
+"""
+
+
+def header(comment: str, shell: str, version: str, install: str) -> str:
+    """The comment block that opens every script: what printed it, and how to install it."""
+    text = _HEADER.format(comment=comment, shell=shell, version=version)
+    return text + "".join(f"{comment} {line}\n" for line in install.strip().splitlines())
+
+
 def render(shell: str, parser: argparse.ArgumentParser, version: str) -> str:
     """The completion script for ``shell`` (one of ``SHELLS``) from ``parser``."""
-    from orchastration import completion_shells
+    from orchastration.completion import fish, powershell, sh
 
-    renderers = {
-        "bash": completion_shells.bash,
-        "zsh": completion_shells.zsh,
-        "fish": completion_shells.fish,
-        "powershell": completion_shells.powershell,
-    }
+    renderers = {"bash": sh.bash, "zsh": sh.zsh, "fish": fish.fish, "powershell": powershell.powershell}
     return renderers[shell](command_table(parser), version)
