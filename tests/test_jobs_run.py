@@ -153,9 +153,9 @@ def result_line_for(out: str, job: str) -> str:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-@pytest.mark.parametrize("parallel", ["1", "2"])
+@pytest.mark.parametrize(("parallel", "signum"), [("1", signal.SIGINT), ("2", signal.SIGINT), ("1", signal.SIGTERM)])
 def test_sigint_gives_130_and_interrupted_record(
-    tmp_path: Path, env: dict[str, str], state_dir: Path, parallel: str
+    tmp_path: Path, env: dict[str, str], state_dir: Path, parallel: str, signum: int
 ) -> None:
     root = project(tmp_path)
     write_config(root, {"long": {"command": [PY, "-c", GRANDCHILD]}, "other": {"command": [PY, "-c", "pass"]}})
@@ -171,7 +171,7 @@ def test_sigint_gives_130_and_interrupted_record(
     while not (root / "grandchild.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err

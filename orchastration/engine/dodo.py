@@ -89,6 +89,7 @@ def unit_task(unit: Unit, algorithm: str) -> dict[str, Any]:
         "uptodate": uptodate,
         "clean": True,
         "verbosity": 2,
+        "io": {"capture": False},  # the action streams and logs itself: never hold output in memory
     }
 
 
