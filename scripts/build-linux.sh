@@ -47,7 +47,8 @@ BUILD_DIR="$(cd "$BUILD_DIR" && pwd)"
 
 if ! "$VENV/bin/python" -c pass >/dev/null 2>&1; then
   say "creating build venv $VENV"
-  "$PYTHON" -m venv --clear "$VENV"
+  "$PYTHON" -m venv --clear "$VENV" \
+    || die "'$PYTHON -m venv' failed (on Debian and Ubuntu: apt install python3-venv)"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
 say "installing $PYINSTALLER_SPEC and orchastration $VERSION into the build venv"
