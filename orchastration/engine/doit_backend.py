@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from doit.control import TaskControl
 from doit.dependency import JsonDB, SqliteDB
-from doit.exceptions import BaseFail, InvalidDodoFile, InvalidTask, TaskFailed, UnmetDependency
+from doit.exceptions import BaseFail, InvalidDodoFile, InvalidTask, UnmetDependency
 from doit.runner import MThreadRunner, Runner
 from doit.task import Task
 
 from orchastration.engine import fastpath
-from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.session import ResultCallback, Session
 from orchastration.engine.units import (
     FAILED,
     INTERRUPTED,
     NOT_RUN,
-    RAN,
     SKIPPED,
     TIMEOUT,
     DirListing,
@@ -37,129 +32,18 @@ from orchastration.engine.units import (
     index,
     is_glob,
     output_paths,
-    signature,
 )
 from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
 from orchastration.errors import ConfigError
-from orchastration.logs import get_logger, log
 from orchastration.paths import Paths
-from orchastration.process import resolve_program, run_process
 
 DB_NAME = "doit.sqlite3"
-_LOG = get_logger("engine")
-_STATUS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
-ResultCallback = Callable[[UnitResult], None]
-
-
-@dataclass
-class _Session:
-    """Everything one run shares between doit's main loop and its worker threads."""
-
-    table: dict[str, Unit]
-    order: list[str]
-    algorithm: str
-    cache: HashCache
-    checks: dict[str, UnitCheck]
-    inputs: dict[str, list[str]]
-    console: IO[str] | None = None
-    err_console: IO[str] | None = None
-    prefixed: bool = False
-    threaded: bool = False
-    on_start: Callable[[str], None] | None = None
-    on_result: ResultCallback | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    dep: Any = None
-    outcomes: dict[str, UnitResult] = field(default_factory=dict)
-    results: dict[str, UnitResult] = field(default_factory=dict)
-    active: int = 0
-    idle: threading.Condition = field(default_factory=threading.Condition)
-
-    def report(self, result: UnitResult) -> None:
-        if result.name in self.results:
-            return
-        self.results[result.name] = result
-        if self.on_result is not None:
-            self.on_result(result)
-
-    def execute(self, name: str) -> Any:
-        """The doit action of a unit (runs in a worker thread when -j > 1)."""
-        with self.idle:
-            self.active += 1
-        try:
-            return self._execute(name)
-        finally:
-            with self.idle:
-                self.active -= 1
-                self.idle.notify_all()
-
-    def _execute(self, name: str) -> Any:
-        unit = self.table[name]
-        reasons = tuple(self.dep.reasons.get(name, ())) if self.dep is not None else ()
-        if self.cancel.is_set():
-            self.outcomes[name] = UnitResult(name, NOT_RUN, None, 0, None, reasons, "run interrupted")
-            return TaskFailed("run interrupted")
-        run_id, started = start_run(unit)
-        out_log, err_log = log_paths(unit, run_id)
-        inputs = {p: self.cache.hash(p) for p in self.inputs[name]}
-        if self.on_start is not None:
-            self.on_start(name)
-        log(_LOG, "debug", "unit started", unit=name, record=run_id, reasons=list(reasons))
-        program = None
-        if not unit.shell and not isinstance(unit.command, str) and unit.command:
-            program = resolve_program(unit.command[0], unit.working_dir, {**os.environ, **unit.env})
-        res = run_process(
-            unit.command,
-            shell=unit.shell,
-            cwd=unit.working_dir,
-            env=unit.env,
-            timeout=unit.timeout_seconds,
-            stdout_path=out_log,
-            stderr_path=err_log,
-            console=self.console,
-            err_console=self.err_console,
-            prefix=f"[{name}] " if self.prefixed else "",
-            cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
-        )
-        status = _STATUS[res.status]
-        log(_LOG, "debug", "unit finished", unit=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
-        if status == INTERRUPTED:
-            self.cancel.set()
-        outputs = {p: self.cache.hash(p) for p in output_paths(unit)}
-        record = build_record(
-            unit,
-            run_id=run_id,
-            started=started,
-            ended=datetime.now(UTC),
-            status=status,
-            exit_code=res.exit_code,
-            duration_ms=res.duration_ms,
-            message=res.message,
-            program=program,
-            inputs=inputs,
-            outputs=outputs,
-            reasons=reasons,
-            algorithm=self.algorithm,
-        )
-        path = finish_run(unit, run_id, record)
-        self.outcomes[name] = UnitResult(name, status, res.exit_code, res.duration_ms, path, reasons, res.message)
-        if status != RAN:
-            return TaskFailed(res.message or status)
-        # A declared output the command did not make is left out: the next run reruns the unit.
-        saved_outputs = {out: self.cache.state(out) for out in output_paths(unit) if os.path.exists(out)}
-        return {"run": run_id, "sig": signature(unit), "outputs": saved_outputs, "deps": self.checks[name].dep_runs}
-
-    def wait_idle(self, seconds: float) -> None:
-        """Wait for running actions to end (after an interrupt they are being killed)."""
-        deadline = time.monotonic() + seconds
-        with self.idle:
-            while self.active and time.monotonic() < deadline:
-                self.idle.wait(0.1)
 
 
 class _Reporter:
     """doit reporter turning doit's events into UnitResults."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: Session) -> None:
         self.s = session
         self.errors: list[str] = []
 
@@ -195,13 +79,13 @@ class _Reporter:
     initialize = get_status = execute_task = skip_ignore = cleanup_error = teardown_task = complete_run = _ignore
 
 
-def _stopping(runner: Any, session: _Session) -> None:
+def _stopping(runner: Any, session: Session) -> None:
     if session.cancel.is_set():
         runner._stop_running = True  # an interrupt ends the run even with --keep-going
 
 
 class _SerialRunner(Runner):  # type: ignore[misc]
-    def __init__(self, session: _Session, *args: Any, **kw: Any) -> None:
+    def __init__(self, session: Session, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.session = session
 
@@ -211,7 +95,7 @@ class _SerialRunner(Runner):  # type: ignore[misc]
 
 
 class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
-    def __init__(self, session: _Session, *args: Any, **kw: Any) -> None:
+    def __init__(self, session: Session, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.session = session
         cancel = session.cancel
@@ -233,7 +117,7 @@ class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
         _stopping(self, self.session)
 
 
-def _compile(session: _Session) -> list[Any]:
+def _compile(session: Session) -> list[Any]:
     """One doit Task per unit: inputs -> file_dep, outputs -> targets, depends_on -> task_dep."""
     tasks = []
     for name in session.order:
@@ -253,13 +137,13 @@ def _compile(session: _Session) -> list[Any]:
     return tasks
 
 
-def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, force: bool | Iterable[str]) -> _Session:
+def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, force: bool | Iterable[str]) -> Session:
     table = index(units)
     order = closure(table, targets)
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
     listing = DirListing()
-    return _Session(
+    return Session(
         table=table,
         order=order,
         algorithm=algorithm,
@@ -278,7 +162,7 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
             self._cache[row["task_id"]] = row["task_data"]
 
 
-def _dependency(session: _Session, db_path: Path, read_only: bool = False) -> Any:
+def _dependency(session: Session, db_path: Path, read_only: bool = False) -> Any:
     # sqlite3: every commit is atomic and journaled, so a crash mid-run never corrupts the database.
     # Read-only callers with no database yet use an in-memory JSON one that is never written.
     db_class = JsonDB if read_only and not db_path.exists() else _PreloadedSqliteDB
