@@ -55,16 +55,12 @@ mkdir -p "$STAGE"
 # Shell completion scripts, printed by the binary itself (its parser is the source of truth).
 COMPLETIONS="$STAGE/completions"
 mkdir -p "$COMPLETIONS"
-if "$BINARY" completion bash >/dev/null 2>&1; then
-  "$BINARY" completion bash >"$COMPLETIONS/orchastration.bash"
-  "$BINARY" completion zsh >"$COMPLETIONS/_orchastration"
-  "$BINARY" completion fish >"$COMPLETIONS/orchastration.fish"
-  "$BINARY" completion powershell >"$COMPLETIONS/orchastration.ps1"
-else
-  say "warning: this binary has no 'completion' command; packaging without completion scripts"
-fi
+"$BINARY" completion bash >"$COMPLETIONS/orchastration.bash"
+"$BINARY" completion zsh >"$COMPLETIONS/_orchastration"
+"$BINARY" completion fish >"$COMPLETIONS/orchastration.fish"
+"$BINARY" completion powershell >"$COMPLETIONS/orchastration.ps1"
 
-# Files owned by root, sorted, dated SOURCE_DATE_EPOCH: the same input gives the same archive.
+# Files owned by root, sorted, dated SOURCE_DATE_EPOCH: the layout does not depend on who built it when.
 TAR_FLAGS=(--owner=0 --group=0 --numeric-owner --sort=name "--mtime=@$SOURCE_DATE_EPOCH")
 
 # --- tar.gz ----------------------------------------------------------------------------------------
@@ -76,10 +72,8 @@ for doc in README.md LICENSE NOTICE CHANGELOG.md; do
   [ -f "$ROOT/$doc" ] && install -m 0644 "$ROOT/$doc" "$TREE/$doc"
 done
 [ -f "$ROOT/docs/install.md" ] && install -m 0644 "$ROOT/docs/install.md" "$TREE/INSTALL.md"
-if [ -n "$(ls -A "$COMPLETIONS")" ]; then
-  mkdir -p "$TREE/completions"
-  install -m 0644 "$COMPLETIONS"/* "$TREE/completions/"
-fi
+mkdir -p "$TREE/completions"
+install -m 0644 "$COMPLETIONS"/* "$TREE/completions/"
 TARBALL="$DIST_DIR/$NAME.tar.gz"
 tar "${TAR_FLAGS[@]}" -C "$STAGE" -cf - "$NAME" | gzip -9n >"$TARBALL"
 say "wrote $TARBALL"
@@ -117,11 +111,9 @@ if command -v dpkg-deb >/dev/null 2>&1; then
   } >"$DEB_ROOT/usr/share/doc/orchastration/copyright"
   install -m 0644 "$ROOT/LICENSE" "$ROOT/NOTICE" "$DEB_ROOT/usr/share/doc/orchastration/"
   [ -f "$ROOT/README.md" ] && install -m 0644 "$ROOT/README.md" "$DEB_ROOT/usr/share/doc/orchastration/"
-  if [ -f "$COMPLETIONS/orchastration.bash" ]; then
-    install -D -m 0644 "$COMPLETIONS/orchastration.bash" "$DEB_ROOT/usr/share/bash-completion/completions/orchastration"
-    install -D -m 0644 "$COMPLETIONS/_orchastration" "$DEB_ROOT/usr/share/zsh/vendor-completions/_orchastration"
-    install -D -m 0644 "$COMPLETIONS/orchastration.fish" "$DEB_ROOT/usr/share/fish/vendor_completions.d/orchastration.fish"
-  fi
+  install -D -m 0644 "$COMPLETIONS/orchastration.bash" "$DEB_ROOT/usr/share/bash-completion/completions/orchastration"
+  install -D -m 0644 "$COMPLETIONS/_orchastration" "$DEB_ROOT/usr/share/zsh/vendor-completions/_orchastration"
+  install -D -m 0644 "$COMPLETIONS/orchastration.fish" "$DEB_ROOT/usr/share/fish/vendor_completions.d/orchastration.fish"
   find "$DEB_ROOT" -type d -exec chmod 0755 {} +
   installed_kb=$(du -sk --exclude=DEBIAN "$DEB_ROOT" | cut -f1)
   # The program needs the glibc its bundled libraries were linked against (that of the build machine):
