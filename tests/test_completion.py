@@ -14,7 +14,7 @@ import pytest
 from conftest import Result, assert_error, cli_command
 
 from orchastration.cli.app import build_parser
-from orchastration.completion import command_table, value_kind
+from orchastration.completion.table import command_table, value_kind
 
 CONFIG = """\
 [jobs.build]

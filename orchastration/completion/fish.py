@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from orchastration.completion import ROOT, Command, header
+from orchastration.completion import ROOT, header
+from orchastration.completion.table import Command
 
 
 def _fish(text: str) -> str:

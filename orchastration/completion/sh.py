@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from orchastration.completion import Command, header
+from orchastration.completion import header
+from orchastration.completion.table import Command
 
 
 def _sh(text: str) -> str:
