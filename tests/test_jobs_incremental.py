@@ -167,3 +167,21 @@ def test_hash_algorithm_change_reruns(cli: Cli, tmp_path: Path) -> None:
     assert cli(["why", "cat"], cwd=root).out.splitlines() == ["hash algorithm changed"]
     assert _run(cli, root) == {"cat": "ran"}
     assert _run(cli, root) == {"cat": "skipped"}
+
+
+def test_directory_input_and_missing_literal_input(cli: Cli, tmp_path: Path, state_dir: Path) -> None:
+    root = project(tmp_path)
+    write_config(root, {"tree": {"command": [PY, "-c", "pass"], "inputs": ["src"]}})
+    assert _run(cli, root) == {"tree": "ran"}
+    age(root / "src" / "a.txt", root / "src" / "b.txt", root / "src")
+    assert _run(cli, root) == {"tree": "skipped"}  # writes the no-op summary
+    assert list((state_dir / "engine" / "fast").glob("*.txt"))
+    (root / "src" / "deep").mkdir()
+    (root / "src" / "deep" / "new.txt").write_text("n")
+    assert cli(["why", "tree"], cwd=root).out.splitlines() == ["input added: src/deep/new.txt"]
+    assert _run(cli, root) == {"tree": "ran"}
+
+    write_config(root, {"needs": {"command": [PY, "-c", "pass"], "inputs": ["missing.txt"]}})
+    res = cli(["run"], cwd=root)
+    assert res.code == 1 and statuses(res.out) == {"needs": "failed"}
+    assert "input missing: missing.txt" in res.out

@@ -27,6 +27,7 @@ from orchastration.engine.units import (
     PlanItem,
     Unit,
     UnitResult,
+    abs_path,
     closure,
     expand_inputs,
     index,
@@ -249,16 +250,25 @@ def run_units(
         # Only a run where nothing ran leaves a summary: a unit that just ran has fresh (racy) outputs.
         if fast_key and not always and all(r.status == SKIPPED for r in results):
             files = [p for n in session.order for p in (*session.inputs[n], *output_paths(session.table[n]))]
-            globs = [
-                os.path.join(session.table[n].working_dir, pat)
-                for n in session.order
-                for pat in session.table[n].inputs
-                if is_glob(pat)
-            ]
-            fastpath.write(paths.engine_dir, fast_key, session.order, files, globs)
+            db = [str(paths.engine_dir / DB_NAME)]  # a database removed by hand voids the summary
+            fastpath.write(paths.engine_dir, fast_key, session.order, files, _patterns(session), anchors=db)
     if interrupted and not any(r.status == INTERRUPTED for r in results):
         raise KeyboardInterrupt
     return results
+
+
+def _patterns(session: Session) -> list[str]:
+    """Every glob the inputs expand (a literal directory counts as ``dir/**/*``), absolute."""
+    patterns = []
+    for name in session.order:
+        unit = session.table[name]
+        for pattern in unit.inputs:
+            path = abs_path(os.path.normpath(unit.working_dir), pattern)
+            if is_glob(pattern):
+                patterns.append(path)
+            elif os.path.isdir(path):
+                patterns.append(os.path.join(path, "**", "*"))
+    return patterns
 
 
 def plan(

@@ -58,8 +58,18 @@ def _glob_digest(pattern: str) -> str:
     return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-def write(engine_dir: Path, key: str, order: Sequence[str], files: Iterable[str], globs: Iterable[str]) -> bool:
-    """Write the summary for a run that ended fully up to date; False when a file is too fresh or gone."""
+def write(
+    engine_dir: Path,
+    key: str,
+    order: Sequence[str],
+    files: Iterable[str],
+    globs: Iterable[str],
+    anchors: Iterable[str] = (),
+) -> bool:
+    """Write the summary for a run that ended fully up to date; False when a file is too fresh or gone.
+
+    ``anchors`` (the dependency database) must stay the same file but are exempt from the
+    freshness rule: their content is not what the summary vouches for."""
     from orchastration.state import atomic_write_text
 
     now_ns = time.time_ns()
@@ -67,12 +77,13 @@ def write(engine_dir: Path, key: str, order: Sequence[str], files: Iterable[str]
     lines = [FORMAT, key, "\t".join(order)]
     for pattern in sorted(set(globs)):
         lines.append(f"G\t{_glob_digest(pattern)}\t{pattern}")
-    for path in sorted(set(files)):
+    anchor_set = set(anchors)
+    for path in sorted(set(files) | anchor_set):
         try:
             st = os.stat(path)
         except OSError:
             return False
-        if st.st_mtime_ns >= racy_from:
+        if st.st_mtime_ns >= racy_from and path not in anchor_set:
             return False
         lines.append(f"F\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}")
     atomic_write_text(summary_path(engine_dir, key), "\n".join(lines) + "\n")

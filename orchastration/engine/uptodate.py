@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +151,15 @@ def never_run_reason(unit: Unit) -> str:
     return "never run"
 
 
-def describe(unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], never_run: bool) -> list[str]:
-    """doit's status reasons (with get_log) and ours, in the words of SPEC."""
+def describe(
+    unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], never_run: bool, produced: Set[str] = frozenset()
+) -> list[str]:
+    """doit's status reasons (with get_log) and ours, in the words of SPEC. An input another unit
+    produces is not "missing" before that unit has run (a dry run, ``why``)."""
     reasons = list(check.reasons)
+    for dep in sorted(doit_reasons.get("missing_file_dep", []) or []):
+        if dep not in produced:
+            reasons.append(f"input missing: {display_path(unit, dep)}")
     if never_run:
         return reasons  # every file "changed" when there is no saved state: say it once
     for target in doit_reasons.get("missing_target", []):
@@ -161,16 +167,14 @@ def describe(unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], neve
     if doit_reasons.get("checker_changed"):
         reasons.append("hash algorithm changed")
         return reasons  # doit dropped the saved file states: every input reads as changed
-    for dep in doit_reasons.get("added_file_dep", []) or []:
+    for dep in sorted(doit_reasons.get("added_file_dep", []) or []):
         reasons.append(f"input added: {display_path(unit, dep)}")
-    for dep in doit_reasons.get("removed_file_dep", []) or []:
+    for dep in sorted(doit_reasons.get("removed_file_dep", []) or []):
         reasons.append(f"input removed: {display_path(unit, dep)}")
     added = set(doit_reasons.get("added_file_dep", []) or [])
-    for dep in doit_reasons.get("changed_file_dep", []) or []:
+    for dep in sorted(doit_reasons.get("changed_file_dep", []) or []):
         if dep not in added:
             reasons.append(f"input changed: {display_path(unit, dep)}")
-    for dep in doit_reasons.get("missing_file_dep", []) or []:
-        reasons.append(f"input missing: {display_path(unit, dep)}")
     return reasons
 
 
@@ -180,6 +184,7 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
     def __init__(self, *args: Any, checks: Mapping[str, UnitCheck], units: Mapping[str, Unit], **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.checks, self.units = checks, units
+        self.produced = {p for unit in units.values() for p in output_paths(unit)}
         self.reasons: dict[str, list[str]] = {}
 
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
@@ -188,5 +193,5 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
         check = self.checks.get(task.name)
         unit = self.units.get(task.name)
         if check is not None and unit is not None:
-            self.reasons[task.name] = describe(unit, check, result.reasons, never_run)
+            self.reasons[task.name] = describe(unit, check, result.reasons, never_run, self.produced)
         return result
