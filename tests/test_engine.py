@@ -163,3 +163,19 @@ def test_fast_run_accepts_only_plain_run_lines() -> None:
     for argv in (["run", "--force"], ["run", "--dry-run"], ["-v", "run"], ["orchestration", "run", "x"],
                  ["build", "run", "t"], ["run", "-j", "2"], ["list"], ["run", ".hidden"]):  # fmt: skip
         assert _parse(argv) is None, argv
+
+
+def test_last_json_newest_wins_when_runs_finish_out_of_order(tmp_path: Path) -> None:
+    import json
+
+    from orchastration.engine.records import update_last
+    from orchastration.state import write_record
+
+    d = tmp_path / "runs" / "j"
+    d.mkdir(parents=True)
+    newer = write_record(d, "20261124T101500.000002Z", {"run_id": "20261124T101500.000002Z"}, update_last=False)
+    older = write_record(d, "20261124T101500.000001Z", {"run_id": "20261124T101500.000001Z"}, update_last=False)
+    update_last(d, "20261124T101500.000002Z", newer)
+    update_last(d, "20261124T101500.000001Z", older)  # finished later, started earlier
+    assert json.loads((d / "last.json").read_text())["run_id"] == "20261124T101500.000002Z"
+    assert not list(d.glob(".last.*.tmp"))
