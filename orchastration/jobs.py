@@ -70,7 +70,17 @@ def fast_noop(config_path: Path | None, engine_dir: Path, names: Sequence[str]) 
         data = config_path.read_bytes()
     except OSError:
         return None
-    return fastpath.check(engine_dir, fast_key(config_path, data, names))
+    key = (str(engine_dir), fast_key(config_path, data, names))
+    if key in _MISSED:
+        return None  # already checked in this process (the pre-parser route): don't pay twice
+    found = fastpath.check(engine_dir, key[1])
+    if found is None:
+        _MISSED.add(key)
+    return found
+
+
+# Summaries found stale in this process. Only ever makes a later check go to doit (slower, never wrong).
+_MISSED: set[tuple[str, str]] = set()
 
 
 def config_bytes(config: Config) -> bytes:
