@@ -166,6 +166,8 @@ def run_run(app: App) -> int:
 
 def _fast_noop(app: App) -> int | None:
     """Answer a fully up-to-date run from the no-op summary, before the config model or doit load."""
+    if app.environ.get("ORCHASTRATION_NO_FASTPATH"):
+        return None
     from orchastration.config import find_config
     from orchastration.jobs import fast_noop
 
