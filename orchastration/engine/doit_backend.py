@@ -144,14 +144,51 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
     listing = DirListing()
+    inputs = {}
+    for n in order:
+        # A unit's own outputs are never its inputs (``inputs = ["app/*.py"]`` with
+        # ``outputs = ["app/b.py"]``): doit would see a task depending on itself.
+        own = set(output_paths(table[n]))
+        inputs[n] = [p for p in expand_inputs(table[n], listing) if p not in own]
+    _check_file_cycles(table, order, inputs)
     return Session(
         table=table,
         order=order,
         algorithm=algorithm,
         cache=cache,
         checks={n: UnitCheck(table[n], cache, forced=n in forced) for n in order},
-        inputs={n: expand_inputs(table[n], listing) for n in order},
+        inputs=inputs,
     )
+
+
+def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> None:
+    """doit makes a unit whose input another unit outputs depend on that unit; a loop through such
+    files (or ``depends_on``) is a config error naming the units, found before anything runs."""
+    producer = {p: n for n in order for p in output_paths(table[n])}
+    edges = {
+        n: list(dict.fromkeys([*table[n].depends_on, *(producer[p] for p in inputs[n] if producer.get(p, n) != n)]))
+        for n in order
+    }
+    done: set[str] = set()
+    for start in order:
+        if start in done:
+            continue
+        trail, on_trail = [start], {start}
+        stack = [iter(edges[start])]
+        while stack:  # iterative depth-first search: a chain of 10,000 units needs no recursion
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                node = trail.pop()
+                on_trail.discard(node)
+                done.add(node)
+            elif dep in on_trail:
+                cycle = [*trail[trail.index(dep) :], dep]
+                raise ConfigError(f"dependency cycle through inputs and outputs: {' -> '.join(cycle)}")
+            elif dep not in done and dep in edges:
+                stack.append(iter(edges[dep]))
+                trail.append(dep)
+                on_trail.add(dep)
 
 
 class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
