@@ -432,3 +432,18 @@ def test_readme_quick_start_runs_the_example_pipeline(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ---------------------------------------------------------------- docs/architecture.md
+
+
+def test_architecture_names_every_module_and_only_real_ones() -> None:
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = REPO / "orchastration"
+    modules = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    for module in sorted(modules):
+        if not module.endswith("__init__.py") and not module.startswith("cli/cmd_"):  # cli/cmd_*.py: one row
+            assert Path(module).name in text, f"docs/architecture.md does not mention orchastration/{module}"
+    for named in set(re.findall(r"`((?:[a-z_]+/)?[a-z_]+\.py)`", text)):
+        assert any(m == named or m.endswith("/" + named) for m in modules) or (REPO / named).exists(), named
+    assert "cli/cmd_*.py" in text and "```mermaid\nflowchart" in text
