@@ -20,6 +20,7 @@ from orchastration.engine.units import (
     TIMEOUT,
     Unit,
     UnitResult,
+    abs_path,
     output_paths,
     signature,
 )
@@ -128,6 +129,9 @@ class Session:
             return TaskFailed(res.message or status)
         # A declared output the command did not make is left out: the next run reruns the unit.
         saved_outputs = {out: self.cache.state(out) for out in output_paths(unit) if os.path.exists(out)}
+        for out in unit.outputs:
+            if outputs.get(abs_path(os.path.normpath(unit.working_dir), out)) is None:
+                log(_LOG, "warning", f"{name}: declared output not created: {out}", unit=name, file=out)
         return {"run": run_id, "sig": signature(unit), "outputs": saved_outputs, "deps": self.checks[name].dep_runs}
 
     def wait_idle(self, seconds: float) -> None:
