@@ -12,7 +12,8 @@ Convention (USAGE.md):
   ``"duration_ms": 7``, ``7 ms``) match any number, ISO times (``2026-11-24T10:21:47.956108Z``) any time,
   record stamps (``20261124T102147.956108Z``) any stamp.
 - The session's home directory is shown as ``/home/me`` (``~``); trailing spaces are ignored.
-- A command ending in ``# any order`` compares its lines in any order (parallel output).
+- A command ending in a comment that says ``any order`` (``# lines in any order``) compares its lines in any
+  order (parallel output).
 
 ``python tests/doccmds.py USAGE.md`` runs the file the way the test does and rewrites the output of every
 command whose shown output no longer matches with the real one (matching output, ``...`` included, is kept).
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DOC_HOME = "/home/me"
-ANY_ORDER = "# any order"
+_ANY_ORDER_RE = re.compile(r"\s#[^'\"]*\bany order\b[^'\"]*$")  # a shell comment saying "any order"
 _SENTINEL = "@@doccmd {i} rc="
 _SENTINEL_RE = re.compile(r"\n?@@doccmd (\d+) rc=(\d+)@@\n")
 
@@ -55,7 +56,7 @@ class Command:
 
     @property
     def any_order(self) -> bool:
-        return self.text.rstrip().endswith(ANY_ORDER)
+        return bool(_ANY_ORDER_RE.search(self.text))
 
 
 @dataclass
