@@ -7,10 +7,12 @@ lines or text, and durations, ISO times and record stamps may differ. A non-zero
 ``$ echo $?``. ``python tests/doccmds.py`` rewrites the outputs that no longer match.
 
 README.md: each ``orchastration ...`` line of its ```bash blocks is listed in ``README_RUNS`` (the test fails
-when the README gains, loses or changes such a line). Each key lists the concrete invocations that exercise it
+when the README gains, loses or changes such a line). Each entry lists the invocations that exercise the line
 on a copy of the example config: ``AS_WRITTEN`` runs the README line itself, word for word; placeholders
 (``JOB``, ``TASK``, ``[--flag]``) are filled in, and every flag the line shows must appear in one of its runs.
-Each run's exit code is checked, and each regex (MULTILINE, over stdout+stderr) must match.
+Each run's exit code is checked, and each regex (MULTILINE, over stdout+stderr) must match. Shell lines
+(``source <(orchastration completion bash)``) run in that shell (bash, zsh, fish) where it is installed;
+a stub ``gh`` on PATH stands in for GitHub.
 The quick start's ``pip install`` is not run; its orchastration command is, on a fresh copy of ``configs/``.
 """
 
