@@ -30,6 +30,40 @@ def all_command_paths() -> list[list[str]]:
     return paths
 
 
+def test_command_table_matches_what_modules_register() -> None:
+    """COMMAND_OF (used to build only the needed parser) names every top-level command's module."""
+    from orchastration.cli.app import COMMAND_MODULES, COMMAND_OF
+
+    registered = {}
+    for module in COMMAND_MODULES:
+        for path in _paths_of(build_parser(module)):
+            if len(path) == 1:
+                registered[path[0]] = module
+    assert registered == COMMAND_OF
+
+
+def _paths_of(parser: argparse.ArgumentParser) -> list[list[str]]:
+    return [[name] for a in parser._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices]
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["run", "a"], "jobs"),
+        (["--config", "run", "hash"], "hash"),
+        (["--log-level", "debug", "-q", "plan", "list"], "plan"),
+        (["--config=x.toml", "status"], "jobs"),
+        (["--help"], None),
+        (["nope"], None),
+        ([], None),
+    ],
+)
+def test_command_module_skips_global_flags(argv: list[str], module: str | None) -> None:
+    from orchastration.cli.app import command_module
+
+    assert command_module(argv) == module
+
+
 def test_no_command_prints_usage_exit_0(run_main) -> None:
     result = run_main([])
     assert result.code == 0

@@ -91,9 +91,9 @@ def _run(argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str]
     import contextlib
     from pathlib import Path
 
-    from orchastration.cli.app import App, build_parser, version_text
+    from orchastration.cli.app import App, build_parser, command_module, version_text
 
-    parser = build_parser()
+    parser = build_parser(command_module(argv))
     if not argv:
         parser.print_help(out)
         return 0

@@ -39,6 +39,14 @@ COMMAND_MODULES = (
     "completion",
 )
 
+# Top-level command -> its module, so a command line imports and builds only the parser it uses
+# (building all of them costs ~40 ms). tests/test_cli.py checks it against what modules register.
+COMMAND_OF = {
+    **dict.fromkeys(("list", "run", "status", "why", "clean", "forget"), "jobs"),
+    **{name: name for name in COMMAND_MODULES if name != "jobs"},
+}
+_VALUED_GLOBALS = ("--config", "--state-dir", "--log-level", "--log-format")
+
 Handler = Callable[["App"], int]
 if TYPE_CHECKING:  # generic only in typeshed
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -100,8 +108,24 @@ def _help_of(parser: argparse.ArgumentParser) -> Handler:
     return show
 
 
-def build_parser() -> Parser:
-    """The full parser: global flags and every command in ``COMMAND_MODULES``."""
+def command_module(argv: list[str]) -> str | None:
+    """The module of the command ``argv`` names (skipping global flags), or None if unknown."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED_GLOBALS:
+            i += 2
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help", "--"):
+                return None
+            i += 1
+        else:
+            return COMMAND_OF.get(arg)
+    return None
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The parser: global flags and every command in ``COMMAND_MODULES`` (or just module ``only``)."""
     parser = Parser(
         prog="orchastration",
         description="Run jobs, workflow tasks and agent pipelines deterministically, with incremental reruns.",
@@ -110,7 +134,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     _add_global_flags(parser, suppress=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         importlib.import_module(f"orchastration.cli.cmd_{name}").register(sub)
     parser.set_defaults(handler=_help_of(parser))
     return parser
