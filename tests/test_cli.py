@@ -189,3 +189,19 @@ def test_internal_state_dir_override(run_main, tmp_path: Path) -> None:
 
     assert Paths.resolve(str(tmp_path / "s"), {}).state_dir == tmp_path / "s"
     assert Paths.resolve(None, {"ORCHASTRATION_STATE_DIR": str(tmp_path / "e")}).state_dir == tmp_path / "e"
+
+
+def test_log_file_rotates_past_its_limit(cli, env, tmp_path: Path) -> None:
+    from orchastration.logs import LOG_MAX_BYTES
+
+    log_dir = Path(env["XDG_CACHE_HOME"]) / "orchastration"
+    log_dir.mkdir(parents=True)
+    log_file = log_dir / "orchastration.log"
+    log_file.write_bytes(b"{}\n" * (LOG_MAX_BYTES // 3 + 1))
+    (log_dir / "orchastration.log.1").write_text("older\n")
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "SUMS").write_text("0" * 64 + "  f\n")
+    assert cli(["hash", "--check", "SUMS"]).code == 1
+    assert (log_dir / "orchastration.log.2").read_text() == "older\n"
+    assert (log_dir / "orchastration.log.1").stat().st_size > LOG_MAX_BYTES
+    assert "checksum mismatch" in log_file.read_text()
