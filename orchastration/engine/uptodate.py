@@ -148,6 +148,8 @@ def never_run_reason(unit: Unit) -> str:
         if (unit.record_dir / INCOMPLETE).exists():
             return "last run interrupted"
         return "state forgotten"
+    if (unit.record_dir / INCOMPLETE).exists():
+        return "last run interrupted"  # the first run was killed before it wrote a record
     return "never run"
 
 
