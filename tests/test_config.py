@@ -49,7 +49,7 @@ def test_original_config_loads_with_every_table(tmp_path: Path) -> None:
 def test_original_config_validates_through_cli(cli, tmp_path: Path) -> None:
     result = cli(["--config", str(original_config(tmp_path)), "config", "validate"])
     assert result.code == 0, result.err
-    assert "valid (1 jobs, 2 tasks, 2 orchestrations)" in result.out
+    assert "valid (1 job, 2 tasks, 2 orchestrations)" in result.out
 
 
 def test_relative_working_dir_resolves_against_config_dir(tmp_path: Path) -> None:

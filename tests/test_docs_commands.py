@@ -184,7 +184,7 @@ README_RUNS: list[tuple[str, list[Run]]] = [
     ("source <(orchastration completion bash)", [
         R("source <(orchastration completion bash) && complete -p orchastration",
           r"\Acomplete -F _orchastration orchastration\n\Z", shell="bash"),
-        # The line's comment: "zsh: source <(orchastration completion zsh)".
+        # The line's comment: "zsh, after compinit: source <(orchastration completion zsh)".
         R("completion zsh", r"^typeset -gA _orchastration_subcmds"),
         R("autoload -Uz compinit && compinit -u && source <(orchastration completion zsh)"
           " && print -r -- ${+functions[_orchastration]}", r"\A1\n\Z", shell="zsh"),

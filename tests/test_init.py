@@ -15,7 +15,7 @@ def test_init_writes_a_valid_starter(cli, tmp_path: Path) -> None:
     assert result.lines[0] == f"wrote {target}"
     check = cli(["config", "validate"], cwd=tmp_path / "proj")
     assert check.code == 0, check.err
-    assert "valid (1 jobs, 1 tasks, 1 orchestrations)" in check.out
+    assert "valid (1 job, 1 task, 1 orchestration)" in check.out
 
 
 def test_init_refuses_to_overwrite(cli, tmp_path: Path) -> None:

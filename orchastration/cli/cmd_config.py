@@ -57,9 +57,16 @@ def run_validate(app: App) -> int:
         app.err.write(f"orchastration: error: {problem}\n")
     if problems:
         return 2
-    counts = f"{len(config.jobs)} jobs, {len(config.tasks)} tasks, {len(config.orchestrations)} orchestrations"
+    counts = ", ".join(
+        _plural(len(table), word)
+        for table, word in ((config.jobs, "job"), (config.tasks, "task"), (config.orchestrations, "orchestration"))
+    )
     app.print(f"{config.display_path}: valid ({counts})")
     return 0
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _toml_value(value: Any) -> str:
@@ -72,6 +79,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(type(value))
 

@@ -104,7 +104,9 @@ class Session:
             cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
         )
         status = _STATUS[res.status]
-        log(_LOG, "debug", "unit finished", unit=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
+        # Jobs are audited in the log file at info; task builds log their own "task build finished".
+        level = "debug" if "task_name" in unit.extra_record else "info"
+        log(_LOG, level, "job finished", job=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
         if status == INTERRUPTED:
             self.cancel.set()
         outputs = {p: self.cache.hash(p) for p in output_paths(unit)}
