@@ -113,22 +113,26 @@ def state_problems(state_dir: Path) -> list[str]:
 
 
 def last_json_problems(runs_dir: Path) -> list[str]:
-    """In every record directory ``last.json`` is the newest record (after a complete run)."""
+    """In every record directory ``last.json`` is the newest engine run record (after a complete run).
+
+    A task's directory also holds action records (``plan.create``, ``doc.generate``, an up-to-date
+    build); those have no ``run_id`` and never become ``last.json``, which keeps the last build.
+    """
     problems: list[str] = []
     if not runs_dir.is_dir():
         return problems
     for directory in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        records = sorted(p for p in directory.glob("2*.json"))
+        records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("2*.json"))]
+        runs = [r for r in records if "run_id" in r]
         last = directory / "last.json"
-        if not records:
+        if not runs:
             continue
         if not last.exists():
             problems.append(f"{directory.name}: records but no last.json")
             continue
-        newest = json.loads(records[-1].read_text(encoding="utf-8"))
         current = json.loads(last.read_text(encoding="utf-8"))
-        if current != newest:
-            problems.append(f"{directory.name}: last.json is {current.get('run_id')}, newest is {records[-1].stem}")
+        if current != runs[-1]:
+            problems.append(f"{directory.name}: last.json is {current.get('run_id')}, newest is {runs[-1]['run_id']}")
     return problems
 
 
