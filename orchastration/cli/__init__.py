@@ -23,6 +23,14 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def one_line(text: str) -> str:
+    """An error message as one printable line: control characters (a newline or a terminal escape
+    inside a name the user typed) are shown escaped, never written raw to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -63,7 +71,7 @@ def main(
 
             traceback.print_exc(file=err)
         if str(exc):
-            err.write(f"{PROG}: error: {exc}\n")
+            err.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
@@ -80,7 +88,7 @@ def main(
             import traceback
 
             traceback.print_exc(file=err)
-        err.write(f"{PROG}: error: internal error: {type(exc).__name__}: {exc} (rerun with --verbose)\n")
+        err.write(f"{PROG}: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --verbose)\n")
         return EXIT_FAILED
     finally:
         if previous is not None:
