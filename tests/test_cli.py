@@ -205,3 +205,8 @@ def test_log_file_rotates_past_its_limit(cli, env, tmp_path: Path) -> None:
     assert (log_dir / "orchastration.log.2").read_text() == "older\n"
     assert (log_dir / "orchastration.log.1").stat().st_size > LOG_MAX_BYTES
     assert "checksum mismatch" in log_file.read_text()
+
+
+@pytest.mark.parametrize("argv", [["run", "-j", "0"], ["run", "-j", "two"], ["orchestration", "run", "x", "-j", "0"]])
+def test_parallelism_must_be_a_positive_whole_number(run_main, argv: list[str]) -> None:
+    assert_error(run_main(argv), 2, "-j")

@@ -81,6 +81,17 @@ _GLOBAL_PARENT = Parser(add_help=False)
 _add_global_flags(_GLOBAL_PARENT, suppress=True)
 
 
+def positive_int(text: str) -> int:
+    """argparse ``type`` for counts such as ``-j N``: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_command(
     sub: SubParsers, name: str, help: str, handler: Handler | None = None, **kw: Any
 ) -> argparse.ArgumentParser:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App, SubParsers, add_command, positive_int
 from orchastration.errors import EXIT_FAILED, UsageError, exit_code_for
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ def register(sub: SubParsers) -> None:
     p = add_command(sub, "run", "run jobs (and what they depend on) unless up to date", run_run)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="jobs to run (default: every job)")
     p.add_argument("--force", action="store_true", help="rerun the named jobs even if up to date")
-    p.add_argument("-j", "--jobs", dest="parallel", type=_positive, default=1, metavar="N", help="run N at once")
+    p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=1, metavar="N", help="run N at once")
     p.add_argument("--dry-run", action="store_true", help="run nothing; say what would run and why")
     p.add_argument("--json", action="store_true", help="with --dry-run: the ordered plan as JSON")
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
@@ -34,16 +33,6 @@ def register(sub: SubParsers) -> None:
     p = add_command(sub, "forget", "drop jobs' up-to-date state so they run next time", run_forget)
     p.add_argument("jobs", nargs="*", metavar="JOB")
     p.add_argument("--all", action="store_true", help="every job")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: '{text}'")
-    return value
 
 
 def job_config(app: App) -> Any:

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
-from orchastration.cli.app import App, SubParsers, add_command, add_group
+from orchastration.cli.app import App, SubParsers, add_command, add_group, positive_int
 from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
-
-
-def _jobs(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
 
 
 def register(sub: SubParsers) -> None:
@@ -30,7 +18,7 @@ def register(sub: SubParsers) -> None:
     run.add_argument("name", metavar="NAME", help="orchestration name")
     run.add_argument("--goal", default="", metavar="TEXT", help="the goal, in the context as 'goal'")
     run.add_argument("--task", metavar="TASK", help="the task to plan/build/review/document (default: NAME)")
-    run.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="agents run at once (default: widest step)")
+    run.add_argument("-j", "--jobs", type=positive_int, metavar="N", help="agents run at once (default: widest step)")
     run.add_argument("--force", action="store_true", help="rerun every agent, even if up to date")
     run.add_argument("--dry-run", action="store_true", help="show the steps and what would run; run nothing")
 
