@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +16,6 @@ from orchastration.engine.lock import state_lock
 from orchastration.paths import Paths
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def unit(tmp_path: Path, name: str, code: str, **kw: object) -> Unit:
@@ -139,19 +137,6 @@ def test_fastpath_write_check_invalidate(tmp_path: Path) -> None:
     assert fastpath.check(engine, key) == ["a"]
     fastpath.invalidate(engine)
     assert fastpath.check(engine, key) is None
-
-
-def test_bench_quick_runs(tmp_path: Path) -> None:
-    if os.name != "posix":
-        pytest.skip("the workload uses cat")
-    out = subprocess.run(
-        [PY, str(ROOT / "scripts" / "bench.py"), "--quick", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "| no-op rerun 20 x 5 |" in out.stdout and "| one input edited 20 x 5 |" in out.stdout
 
 
 def test_fast_run_accepts_only_plain_run_lines() -> None:

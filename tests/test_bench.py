@@ -1,0 +1,101 @@
+"""scripts/bench.py --quick: the benchmark harness runs end to end and produces a sane table (no timing asserted)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the workloads use a POSIX shell (cat, sleep, seq)")
+
+
+def parse_table(text: str, first_header: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The Markdown table whose first column is ``first_header``: its header and rows by first cell."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells
+    return header, rows
+
+
+def test_quick_mode_measures_every_scenario_with_sane_figures(tmp_path: Path) -> None:
+    # make and doit are always there (doit is a dependency); other peers are optional in CI.
+    out = subprocess.run(
+        [PY, str(SCRIPTS / "bench.py"), "--quick", "--repeat", "1", "--tools", "orchastration,doit,make"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    header, rows = parse_table(out.stdout, "scenario")
+    assert header[:4] == ["scenario", "unit", "orchastration", "doit"]
+    assert "÷ doit" in header and "÷ baseline" in header
+    ours, doit, vs_doit = header.index("orchastration"), header.index("doit"), header.index("÷ doit")
+    expected = [
+        "start-up (`--version`)",
+        "cold build 20 x 5",
+        "no-op rerun 20 x 5",
+        "one input edited 20 x 5",
+        "list 20 x 5",
+        "8 x sleep 0.1 at -j 4 (wall)",
+        "hash 32 MiB (sha256) throughput",
+        "hash 32 MiB: peak RSS",
+        "4 MiB of job output: wall",
+        "4 MiB of job output: peak RSS",
+    ]
+    for scenario in expected:
+        assert scenario in rows, (scenario, out.stdout)
+        value = float(rows[scenario][ours])
+        unit = rows[scenario][1]
+        low, high = {"ms": (0.5, 60_000), "MiB/s": (1, 100_000), "MB": (1, 2_000)}[unit]
+        assert low < value < high, (scenario, value)
+    # Eight 0.1 s sleeps four at a time cannot take less than 0.2 s; they ran in parallel (< serial 0.8 s + start).
+    assert 190 < float(rows["8 x sleep 0.1 at -j 4 (wall)"][ours]) < 5_000
+    # The ratio column is orchastration's figure over doit's.
+    for scenario in ("no-op rerun 20 x 5", "list 20 x 5"):
+        ratio = float(rows[scenario][vs_doit].rstrip("x"))
+        assert ratio == pytest.approx(float(rows[scenario][ours]) / float(rows[scenario][doit]), rel=0.1, abs=0.02)
+    assert rows["start-up (`--version`)"][header.index("baseline")].endswith("(python -c pass)")
+    assert rows["hash 32 MiB (sha256) throughput"][header.index("baseline")].endswith("(sha256sum)")
+    # make has no listing command: its cell is empty, not a made-up number.
+    assert rows["list 20 x 5"][header.index("make")] == "-"
+    _, goals = parse_table(out.stdout, "goal")
+    assert goals["`--version` ≤ 2 x `python -c pass`"][2] in ("met", "**not met**")
+    assert goals["no-op rerun 1,000 x 10 ≤ 0.6 x doit"][1] == "not measured"  # quick mode has no 1,000 x 10
+
+
+def test_a_missing_or_failing_tool_is_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from bench import startup
+        from benchkit import tools
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    failing, missing = tools.Make("false"), tools.Doit(str(tmp_path / "no-such-doit"))
+    failing.name, missing.name = "failing", "missing"
+    [row] = startup([failing, missing], tmp_path, dict(os.environ), repeat=1)
+    assert set(row.values) == {"python -c pass"}
+    err = capsys.readouterr().err
+    assert re.search(r"bench: failing: start-up .*: skipped: false --version exited 1", err), err
+    assert re.search(r"bench: missing: start-up .*: skipped: .*no-such-doit: cannot start", err), err
+
+
+def test_unknown_tool_is_a_usage_error() -> None:
+    out = subprocess.run(
+        [PY, str(SCRIPTS / "bench.py"), "--quick", "--tools", "orchastration,ninja"], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "--tools: unknown ninja" in out.stderr
