@@ -94,3 +94,35 @@ def test_input_produced_by_another_selected_job_orders_it_first(cli: Cli, tmp_pa
     assert res.code == 0, res.err
     assert [line.split()[0] for line in res.out.splitlines()] == ["job=gen", "job=use"]
     assert (root / "use.txt").read_text() == "gg"
+
+
+def test_missing_input_fails_the_job_even_when_another_input_is_new(cli: Cli, tmp_path: Path) -> None:
+    """doit, collecting every reason, let a 'changed' input turn 'input missing' into a run."""
+    root = _project(tmp_path)
+    (root / "present.txt").write_text("x\n")
+    write_config(
+        root,
+        {"g": {"command": [PY, "-c", "open('o.txt','w').close()"], "inputs": ["gone.txt", "present.txt"]}},
+    )
+    res = cli(["run", "g"], cwd=root)
+    assert res.code == 1, (res.out, res.err)
+    assert "job=g status=failed" in res.out and "input missing: gone.txt" in res.out
+    assert not (root / "o.txt").exists()
+
+
+def test_missing_input_with_braces_in_its_name(cli: Cli, tmp_path: Path) -> None:
+    """doit formats a missing file's name twice: '{' or '}' in it used to be an internal error."""
+    root = _project(tmp_path)
+    write_config(root, {"g": {"command": [PY, "-c", "pass"], "inputs": ["{", "a}b", "{x}.txt"]}})
+    dry = cli(["run", "--dry-run"], cwd=root)
+    assert dry.code == 0, dry.err
+    assert "input missing: {x}.txt" in dry.out
+    res = cli(["run", "g"], cwd=root)
+    assert res.code == 1 and "internal error" not in res.err, res.err
+    assert "input missing: a}b" in res.out and "input missing: {" in res.out
+    (root / "{").write_text("1")
+    (root / "a}b").write_text("2")
+    (root / "{x}.txt").write_text("3")
+    ok = cli(["run", "g"], cwd=root)
+    assert ok.code == 0 and "job=g status=ran" in ok.out, (ok.out, ok.err)
+    assert cli(["why", "g"], cwd=root).out.strip() == "up-to-date"

@@ -191,7 +191,22 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
 
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
         never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
-        result = super().get_status(task, tasks_dict, get_log=True)
+        # Two doit quirks around a missing input: its name is passed through str.format twice (a
+        # brace in it raises ValueError), and, collecting every reason (get_log), a later "changed"
+        # reason turns the missing input's "error" back into "run". Braced names are checked here,
+        # and any missing input ends as an error: the unit fails instead of running without it.
+        braced = {d for d in task.file_dep if ("{" in d or "}" in d) and not os.path.exists(d)}
+        task.file_dep -= braced
+        try:
+            result = super().get_status(task, tasks_dict, get_log=True)
+        finally:
+            task.file_dep |= braced
+        for dep in sorted(braced):
+            result.add_reason("missing_file_dep", dep, "error")
+        missing = result.reasons.get("missing_file_dep")
+        if missing:
+            result.status = "error"
+            result.error_reason = "Dependent file '" + missing[0] + "' does not exist."
         check = self.checks.get(task.name)
         unit = self.units.get(task.name)
         if check is not None and unit is not None:
