@@ -79,6 +79,8 @@ class _Reader:
     def string(self, value: Any, key: str) -> str:
         if not isinstance(value, str):
             raise self.fail(key, f"expected a string, got {_kind(value)}")
+        if "\0" in value:  # no path, argument or env value can hold one (the OS refuses it)
+            raise self.fail(key, "must not contain a NUL character")
         return value
 
     def nonempty_string(self, value: Any, key: str) -> str:
@@ -107,6 +109,8 @@ class _Reader:
                 raise self.fail(f"{key}[{i}]", f"expected a string, got {_kind(item)}")
             if not item:
                 raise self.fail(f"{key}[{i}]", "must not be empty")
+            if "\0" in item:
+                raise self.fail(f"{key}[{i}]", "must not contain a NUL character")
         return tuple(value)
 
     def choice(self, choices: tuple[str, ...]) -> Callable[[Any, str], str]:
@@ -126,6 +130,8 @@ class _Reader:
                 raise self.fail(f"{key}.{name}", "invalid environment variable name")
             if isinstance(item, bool) or not isinstance(item, (str, int, float)):
                 raise self.fail(f"{key}.{name}", f"expected a string, got {_kind(item)}")
+            if isinstance(item, str) and "\0" in item:
+                raise self.fail(f"{key}.{name}", "must not contain a NUL character")
             out[name] = str(item)
         return out
 

@@ -346,3 +346,18 @@ def test_random_templates(tmp_path: Path, parts: list[str], which: str) -> None:
         assert (proj / "README.md").read_text(encoding="utf-8") == "# mine\n"
         assert not (proj / "docs").exists()
     shutil.rmtree(proj.parent, ignore_errors=True)
+
+
+def test_nul_characters_in_config_strings_are_config_errors(run_main: Callable[..., Result], tmp_path: Path) -> None:
+    cases = {
+        'inputs = ["a\\u0000b"]': "jobs.g.inputs[0]",
+        'outputs = ["\\u0000"]': "jobs.g.outputs[0]",
+        'env = { X = "a\\u0000" }': "jobs.g.env.X",
+        'working_dir = "a\\u0000"': "jobs.g.working_dir",
+    }
+    for line, key in cases.items():
+        (tmp_path / "orchastration.toml").write_text(f'[jobs.g]\ncommand = ["true"]\n{line}\n', encoding="utf-8")
+        for argv in (["list"], ["run", "--dry-run"], ["run"]):
+            res = run_main(argv)
+            sane(res, (2,))
+            assert f"{key}: must not contain a NUL character" in res.err, res.err
