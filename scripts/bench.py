@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import tools as tk  # noqa: E402
-from benchkit.measure import BenchError, Sample, median_of, rss_floor_mb  # noqa: E402
+from benchkit.measure import BenchError, BenchTimeout, Sample, median_of, rss_floor_mb  # noqa: E402
 from benchkit.report import OURS, Row, goals_table, table  # noqa: E402
 
 SETTLE_SECONDS = 2.2
@@ -45,20 +45,26 @@ FULL = {"sizes": [(100, 10), (1000, 10)], "sleep": (16, 0.5, 8), "hash_mib": 102
 QUICK = {"sizes": [(20, 5)], "sleep": (8, 0.1, 4), "hash_mib": 32, "output_mib": 4, "repeat": 3}
 
 
-def _try(row: Row, tool: str, measure: Callable[[], float]) -> None:
-    """Record one figure; a failing tool is reported and left out of the row."""
+def _try(row: Row, tool: str, measure: Callable[[], Sample], pick: Callable[[Sample], float] = lambda s: s.ms) -> bool:
+    """Record one figure; a failing or timed-out tool is reported and left out of the row."""
     try:
-        row.values[tool] = measure()
+        sample = measure()
     except BenchError as exc:
         print(f"bench: {tool}: {row.scenario}: skipped: {exc}", file=sys.stderr)
+        if isinstance(exc, BenchTimeout):
+            row.notes.append(f"{tool}: killed after {exc.seconds:g} s")
+        return False
+    row.values[tool] = pick(sample)
+    row.runs[tool] = sample.runs
+    return True
 
 
 def startup(tools: list[tk.Tool], work: Path, env: dict[str, str], repeat: int) -> list[Row]:
     """``--version`` of every tool beside ``python -c pass``."""
     row = Row("startup", "start-up (`--version`)", "ms", baseline="python -c pass")
-    _try(row, row.baseline, lambda: median_of([sys.executable, "-c", "pass"], work, env, repeat).ms)
+    _try(row, row.baseline, lambda: median_of([sys.executable, "-c", "pass"], work, env, repeat))
     for t in tools:
-        _try(row, t.name, lambda t=t: median_of(t.version_argv(), work, t.env(env, work), repeat).ms)
+        _try(row, t.name, lambda t=t: median_of(t.version_argv(), work, t.env(env, work), repeat))
     return [row]
 
 
@@ -73,6 +79,7 @@ def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[in
     listing = Row(f"list:{tag}", f"list {label}", "ms")
     dirs = {t.name: work / f"{t.name}-{tag}" for t in tools}
     old = time.time() - 3600  # inputs written "an hour ago", like a checked-out tree
+    live = []  # the tools whose cold build worked: the other scenarios need its tree
     for t in tools:
         d = dirs[t.name]
         (d / "in").mkdir(parents=True)
@@ -81,13 +88,18 @@ def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[in
                 (d / name).write_text(f"{name}\n" * 20)
                 os.utime(d / name, (old, old))
         t.write_build(d, jobs)
-        _try(cold, t.name, lambda t=t, d=d: median_of(
-            t.build_argv(), d, t.env(env, d), min(repeat, 3), before=lambda _i: t.reset(d)).ms)  # fmt: skip
+
+        def reset(_i: int, t: tk.Tool = t, d: Path = d) -> None:
+            t.reset(d)
+
+        if _try(cold, t.name, lambda t=t, d=d, reset=reset: median_of(
+                t.build_argv(), d, t.env(env, d), min(repeat, 3), before=reset)):  # fmt: skip
+            live.append(t)
     time.sleep(SETTLE_SECONDS)
-    for t in tools:
+    for t in live:
         d = dirs[t.name]
-        _try(noop, t.name, lambda t=t, d=d: median_of(t.build_argv(), d, t.env(env, d), repeat, warmup=2).ms)
-    for t in tools:
+        _try(noop, t.name, lambda t=t, d=d: median_of(t.build_argv(), d, t.env(env, d), repeat, warmup=2))
+    for t in live:
         d = dirs[t.name]
 
         def touch(i: int, d: Path = d) -> None:
@@ -95,15 +107,13 @@ def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[in
                 fh.write(f"edit {i}\n")
 
         _try(edit, t.name, lambda t=t, d=d, touch=touch: median_of(
-            t.build_argv(), d, t.env(env, d), repeat, before=touch).ms)  # fmt: skip
-    for t in tools:
+            t.build_argv(), d, t.env(env, d), repeat, before=touch))  # fmt: skip
+    for t in live:
         d, argv = dirs[t.name], t.list_argv()
         if argv is not None:
-            _try(listing, t.name, lambda t=t, d=d, argv=argv: median_of(argv, d, t.env(env, d), repeat).ms)
+            _try(listing, t.name, lambda t=t, d=d, argv=argv: median_of(argv, d, t.env(env, d), repeat))
     for row in (noop, edit):
-        for t in tools:
-            if not t.incremental and t.name in row.values:
-                row.note = f"{t.name} has no up-to-date check: it reruns every job"
+        row.notes += [f"{t.name} has no up-to-date check: it reruns every job" for t in live if not t.incremental]
     return [cold, noop, edit, listing]
 
 
@@ -115,7 +125,7 @@ def sleeps(tools: list[tk.Tool], work: Path, env: dict[str, str], spec: tuple[in
         d = work / f"{t.name}-sleep"
         d.mkdir()
         t.write_sleep(d, count, seconds)
-        _try(row, t.name, lambda t=t, d=d: median_of(t.sleep_argv(count, parallel), d, t.env(env, d), repeat).ms)
+        _try(row, t.name, lambda t=t, d=d: median_of(t.sleep_argv(count, parallel), d, t.env(env, d), repeat))
     return row
 
 
@@ -134,25 +144,17 @@ def hashing(ours: tk.Tool | None, work: Path, env: dict[str, str], mib: int, rep
     argvs = {"sha256sum": [tk.find("sha256sum") or "sha256sum"]}
     if ours is not None:
         argvs[OURS] = [ours.exe, "hash", "--algo", "sha256", "--file"]
-    samples: dict[str, Sample] = {}
     for name, argv in argvs.items():
-        tool_env = ours.env(env, work) if ours is not None and name == OURS else env
-        _try(speed, name, lambda a=argv, n=name, e=tool_env: _keep(
-            samples, n, median_of([*a, str(big)], work, e, repeat, rss=True)).ms)  # fmt: skip
-        if name in samples:
-            speed.values[name] = mib / (samples[name].ms / 1000)
-            rss.values[name] = samples[name].rss_mb
-        _try(rss_small, name, lambda a=argv, e=tool_env: median_of([*a, str(small)], work, e, repeat, rss=True).rss_mb)
+        e = ours.env(env, work) if ours is not None and name == OURS else env
+        _pair(speed, rss, name, lambda a=argv, e=e: median_of([*a, str(big)], work, e, repeat, rss=True),
+              pick=lambda s: mib / (s.ms / 1000))  # fmt: skip
+        _try(rss_small, name, lambda a=argv, e=e: median_of([*a, str(small)], work, e, repeat, rss=True),
+             pick=lambda s: s.rss_mb)  # fmt: skip
     return [speed, rss, rss_small]
 
 
 def _mib_label(mib: int) -> str:
     return f"{mib // 1024} GiB" if mib >= 1024 and mib % 1024 == 0 else f"{mib} MiB"
-
-
-def _keep(samples: dict[str, Sample], name: str, sample: Sample) -> Sample:
-    samples[name] = sample
-    return sample
 
 
 def output(tools: list[tk.Tool], work: Path, env: dict[str, str], mib: int, repeat: int) -> list[Row]:
@@ -164,13 +166,22 @@ def output(tools: list[tk.Tool], work: Path, env: dict[str, str], mib: int, repe
         d.mkdir()
         tk.write_chunk(d)
         t.write_output(d, mib << 20)
-        try:
-            sample = median_of(t.output_argv(), d, t.env(env, d), repeat, rss=True)
-        except BenchError as exc:
-            print(f"bench: {t.name}: {wall.scenario}: skipped: {exc}", file=sys.stderr)
-            continue
-        wall.values[t.name], rss.values[t.name] = sample.ms, sample.rss_mb
+        _pair(wall, rss, t.name, lambda t=t, d=d: median_of(t.output_argv(), d, t.env(env, d), repeat, rss=True))
     return [wall, rss]
+
+
+def _pair(
+    wall: Row, rss: Row, tool: str, measure: Callable[[], Sample], pick: Callable[[Sample], float] = lambda s: s.ms
+) -> None:
+    """One measurement filling two rows: its time (or throughput) and its peak RSS."""
+    kept: list[Sample] = []
+
+    def keep() -> Sample:
+        kept.append(measure())
+        return kept[0]
+
+    if _try(wall, tool, keep, pick):
+        rss.values[tool], rss.runs[tool] = kept[0].rss_mb, kept[0].runs
 
 
 def tool_versions(tools: list[tk.Tool]) -> str:
@@ -252,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         "hash": _mib_label(int(mode["hash_mib"])),
         "output": f"{mode['output_mib']} MiB",
     }
-    notes = [f"- {r.scenario}: {r.note}." for r in rows if r.note]
+    notes = [f"- {r.scenario}: {note}." for r in rows for note in r.notes]
+    notes += [
+        f"- {r.scenario}: {tool}: {n} run{'s' if n > 1 else ''} only (over the time budget per figure)."
+        for r in rows
+        for tool, n in r.runs.items()
+        if n < min(repeat, 3)
+    ]
     floor = rss_floor_mb()
     if floor:
         notes.append(f"- peak RSS figures below {floor:.0f} MB are the harness's own (no GNU time here).")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +20,26 @@ class BenchError(Exception):
     """A command under test failed: its tool is reported and skipped for that scenario."""
 
 
+class BenchTimeout(BenchError):
+    """A command ran past its time limit (its process group was killed)."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 @dataclass(frozen=True)
 class Sample:
-    """One run: wall time in ms and the peak RSS in MB of the largest process of its tree."""
+    """Wall time in ms and peak RSS in MB of the largest process of the tree (medians of ``runs``)."""
 
     ms: float
     rss_mb: float
+    runs: int = 1
 
 
 GNU_TIME = "/usr/bin/time"
+BUDGET_SECONDS = 60.0  # per figure: a tool slower than this gets fewer runs
+TIMEOUT_SECONDS = 600.0  # per run
 
 
 def rss_floor_mb() -> float:
@@ -41,13 +55,14 @@ def _gnu_time() -> bool:
     return os.path.exists(GNU_TIME) and sys.platform.startswith("linux")
 
 
-def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False) -> Sample:
+def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False, timeout: float = 0) -> Sample:
     """Run one whole process (stdout discarded, stderr kept for the error message) and measure it.
 
     Peak RSS is the largest process of the tree (the tool or one of its jobs), as ``wait4`` reports
     it. The child of a fork inherits its parent's high-water mark until it execs, so the harness's
     own RSS (~15 MB of Python) would be a floor: with ``rss=True`` the command runs under GNU
-    ``time -f %M`` (a ~2 MB process) instead, when there is one.
+    ``time -f %M`` (a ~2 MB process) instead, when there is one. ``timeout`` (s, 0: none) kills
+    the command's process group and raises BenchTimeout.
     """
     report = None
     if rss and _gnu_time():
@@ -57,9 +72,21 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False)
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+            )
         except OSError as exc:
             raise BenchError(f"{argv[0]}: cannot start: {exc}") from None
+        fired = threading.Event()
+
+        def kill() -> None:
+            fired.set()
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer is not None:
+            timer.start()
         if hasattr(os, "wait4"):
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = (time.perf_counter() - start) * 1000
@@ -69,6 +96,10 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False)
             proc.wait()
             elapsed = (time.perf_counter() - start) * 1000
             rss = 0.0
+        if timer is not None:
+            timer.cancel()
+        if fired.is_set():
+            raise BenchTimeout(f"{' '.join(argv[:4])}: killed after {timeout:g} s", timeout)
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-600:]
@@ -92,13 +123,20 @@ def median_of(
     """Median wall time (and the median peak RSS) of ``repeat`` runs after ``warmup`` unmeasured ones.
 
     ``before(i)`` runs untimed before each run (warm-ups included): e.g. reset a tree for a cold
-    build, or edit one input.
+    build, or edit one input. A slow tool gets fewer runs: once ``BUDGET_SECONDS`` are spent the
+    runs so far are the sample (a warm-up over budget counts as the one run); ``Sample.runs`` says
+    how many. Each run is killed after ``TIMEOUT_SECONDS``.
     """
-    samples = []
+    samples: list[Sample] = []
+    spent = 0.0
     for i in range(warmup + repeat):
         if before is not None:
             before(i)
-        sample = run_once(argv, cwd, env, rss)
-        if i >= warmup:
+        sample = run_once(argv, cwd, env, rss, TIMEOUT_SECONDS)
+        spent += sample.ms / 1000
+        if i >= warmup or spent > BUDGET_SECONDS:
             samples.append(sample)
-    return Sample(statistics.median(s.ms for s in samples), statistics.median(s.rss_mb for s in samples))
+        if samples and spent > BUDGET_SECONDS:
+            break
+    ms = statistics.median(s.ms for s in samples)
+    return Sample(ms, statistics.median(s.rss_mb for s in samples), len(samples))

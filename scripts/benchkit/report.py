@@ -17,7 +17,8 @@ class Row:
     unit: str  # "ms", "MiB/s", "MB"
     values: dict[str, float] = field(default_factory=dict)
     baseline: str = ""  # the baseline's name; its figure is values[baseline]
-    note: str = ""  # e.g. "reruns all" for a tool without incremental builds
+    notes: list[str] = field(default_factory=list)  # e.g. "just reruns every job"
+    runs: dict[str, int] = field(default_factory=dict)  # measured runs behind each figure
 
     def ratio(self, peer: str) -> float | None:
         """orchastration / peer (for MiB/s too: above 1 is faster there, below 1 is faster for ms)."""
