@@ -37,8 +37,8 @@ def generate(
     tasks documented at once into one README both keep their sections.
     """
     renderer = renderer_for(config, task)
-    doc_path = _target(task.working_dir / doc_relpath(task.name))
-    readme_path = _target(task.working_dir / README)
+    doc_path = _inside(task, doc_relpath(task.name))
+    readme_path = _inside(task, README)
     written = {task.working_dir.absolute() / README}
     context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent, written=written)
     doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
@@ -78,6 +78,20 @@ def _target(path: Path) -> Path:
     """The file to write: a symlinked README is updated where it points, not replaced by a copy."""
     path = path.absolute()
     return path.resolve() if path.is_symlink() else path
+
+
+def _inside(task: TaskConfig, relative: str | os.PathLike[str]) -> Path:
+    """The file to write for ``relative``, if it really lies in the task's working_dir: a symlink
+    (the README, ``docs/``) leading out of it is refused before anything is written."""
+    link = task.working_dir / relative
+    path = _target(link)
+    root = os.path.realpath(task.working_dir)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        raise InputError(
+            f"{link.absolute()}: refusing to write outside the task's working_dir {root} (it leads to {real})"
+        )
+    return path
 
 
 def _mode_of(path: Path) -> int:
