@@ -38,6 +38,7 @@ def _crash(args: argparse.Namespace, base: Path, figures: dict[str, object]) -> 
         figures[f"crash.{kind}"] = {
             "kill_points": summary.points,
             "killed_mid_run": summary.killed,
+            "of_which_sigterm": summary.terminated,
             "finished_before_the_kill": summary.points - summary.killed,
             "survived": summary.points - len({p.split(":")[0] for p in summary.problems}),
             "seconds": round(time.monotonic() - started, 1),

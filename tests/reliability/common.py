@@ -51,6 +51,7 @@ class Done:
     err: str
     killed: bool = False
     seconds: float = 0.0
+    signal: str = ""  # the signal sent, when it was
 
 
 def run(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float = 120) -> Done:
@@ -62,11 +63,11 @@ def run(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float =
     return Done(proc.returncode, proc.stdout, proc.stderr, False, time.monotonic() - started)
 
 
-def run_killed(argv: Sequence[str], cwd: Path, env: Mapping[str, str], delay: float) -> Done:
-    """Start the CLI and SIGKILL it after ``delay`` seconds (if it is still running).
+def run_killed(argv: Sequence[str], cwd: Path, env: Mapping[str, str], delay: float, sig: int | None = None) -> Done:
+    """Start the CLI and send it ``sig`` (default SIGKILL) after ``delay`` seconds if still running.
 
-    Only the orchastration process dies, as when the OS kills it: the commands it started run
-    in their own sessions and live on, as they would.
+    With SIGKILL only the orchastration process dies, as when the OS kills it: the commands it
+    started run in their own sessions and live on. With SIGTERM it stops them and exits 130.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -81,7 +82,8 @@ def run_killed(argv: Sequence[str], cwd: Path, env: Mapping[str, str], delay: fl
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL if os.name == "posix" else signal.SIGTERM)
+        default = signal.SIGKILL if os.name == "posix" else signal.SIGTERM
+        proc.send_signal(default if sig is None else sig)
         killed = True
     out, err = proc.communicate(timeout=60)
     return Done(proc.returncode, out, err, killed, time.monotonic() - started)
@@ -153,8 +155,9 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def settle_orphans(pids: Sequence[int], kill: bool, timeout: float = 30) -> None:
-    """After the CLI died, end the commands it left: kill them (a crash of everything) or wait."""
+def settle_orphans(pids: Sequence[int], kill: bool, timeout: float = 30) -> list[int]:
+    """After the CLI died, end the commands it left: kill them (a crash of everything) or wait.
+    Returns those still alive at the end."""
     if kill and os.name == "posix":
         for pid in pids:
             try:
@@ -165,6 +168,7 @@ def settle_orphans(pids: Sequence[int], kill: bool, timeout: float = 30) -> None
     deadline = time.monotonic() + timeout
     while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
+    return [p for p in pids if pid_alive(p)]
 
 
 def tree_snapshot(root: Path, skip: Sequence[Path] = ()) -> dict[str, tuple[int, int]]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import signal
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,7 @@ class Outcome:
 
     killed: bool
     problems: list[str] = field(default_factory=list)
+    signal: str = ""
 
 
 class Scenario:
@@ -81,6 +84,7 @@ class Scenario:
         self.state = Path(self.env["ORCHASTRATION_STATE_DIR"])
         self.full_seconds = 1.0
         self.iterations = 0
+        self.term_problems: list[str] = []
 
     def cli(self, *argv: str) -> Done:
         return run(argv, self.root, self.env)
@@ -96,22 +100,36 @@ class Scenario:
         return out
 
     def kill_at(self, argv: list[str], rng: random.Random) -> tuple[Done, list[tuple[str, str, int]]]:
-        """Run ``argv``, kill it at a random point, settle what it left; the journal lines it made."""
+        """Run ``argv``, kill it at a random point, settle what it left; the journal lines it made.
+
+        One kill in four is a SIGTERM (POSIX): the CLI must stop its commands and exit 130.
+        """
         before = len(self.journal())
         delay = rng.uniform(0.0, self.full_seconds * 1.15)
-        done = run_killed(argv, self.root, self.env, delay)
+        term = os.name == "posix" and rng.random() < 0.25
+        done = run_killed(argv, self.root, self.env, delay, signal.SIGTERM if term else None)
+        done.signal = "SIGTERM" if term and done.killed else ("SIGKILL" if done.killed else "")
         lines = self.journal()[before:]
         ended = {pid for event, _, pid in lines if event == "end"}
         orphans = [pid for event, _, pid in lines if event == "start" and pid not in ended]
-        settle_orphans(orphans, kill=rng.random() < 0.5)
+        left = settle_orphans(orphans, kill=not term and rng.random() < 0.5, timeout=10 if term else 30)
+        if term and left:
+            self.term_problems.append(f"SIGTERM left commands running: {left}")
+            settle_orphans(left, kill=True)
         return done, self.journal()[before:]
 
     def check_codes(self, done: Done, allowed: tuple[int, ...] = (0, 1)) -> list[str]:
+        problems, self.term_problems = self.term_problems, []
+        if done.signal == "SIGTERM":
+            # 130 (interrupted), 0 (it had just finished), or -15 (it had not yet started Python's handler)
+            if done.code not in (0, 130, -signal.SIGTERM) or "Traceback" in done.err:
+                problems.append(f"SIGTERM: exit {done.code}: {done.err.strip()[-500:]}")
+            return problems
         if done.killed:
-            return []
+            return problems
         if done.code not in allowed or "Traceback" in done.err:
-            return [f"unkilled run ended {done.code}: {done.err.strip()[-500:]}"]
-        return []
+            problems.append(f"unkilled run ended {done.code}: {done.err.strip()[-500:]}")
+        return problems
 
 
 def _new_records(directory: Path, since: str) -> list[dict[str, Any]]:
@@ -219,7 +237,7 @@ class JobsScenario(Scenario):
         self.mutate(rng)
         since = _stamp_now()
         done, lines = self.kill_at(self.argv(rng), rng)
-        outcome = Outcome(done.killed, self.check_codes(done))
+        outcome = Outcome(done.killed, self.check_codes(done), done.signal)
         outcome.problems += state_problems(self.state)
         started = {name for event, name, _ in lines if event == "start"}
         unfinished = {
@@ -312,7 +330,7 @@ agents = ["PlannerAgent", "BuilderAgent", "Note", "ReviewerAgent", "DocAgent"]
         if rng.random() < 0.15:
             argv.append("--force")
         done, lines = self.kill_at(argv, rng)
-        outcome = Outcome(done.killed, self.check_codes(done))
+        outcome = Outcome(done.killed, self.check_codes(done), done.signal)
         outcome.problems += state_problems(self.state) + self.readme_problems() + self.doc_problems()
         build_started = any(event == "start" for event, _, _ in lines)
         built = any(r.get("status") == "ran" for r in _new_records(self.state / "runs" / "o", since))
@@ -371,7 +389,7 @@ command = ["echo", "other"]
         readme, doc = self.root / "README.md", self.root / "docs" / "tasks" / "t.md"
         old_readme, old_doc = readme.read_bytes(), doc.read_bytes()
         done, _ = self.kill_at(["doc", "generate", "t"], rng)
-        outcome = Outcome(done.killed, self.check_codes(done, (0,)))
+        outcome = Outcome(done.killed, self.check_codes(done, (0,)), done.signal)
         mid_readme, mid_doc = readme.read_bytes(), doc.read_bytes()
         outcome.problems += state_problems(self.state)
         rerun = self.cli("doc", "generate", "t")
@@ -403,6 +421,7 @@ class Summary:
 
     points: int = 0
     killed: int = 0
+    terminated: int = 0  # of the killed: by SIGTERM rather than SIGKILL
     problems: list[str] = field(default_factory=list)
 
 
@@ -416,5 +435,6 @@ def run_scenario(kind: str, base: Path, points: int, seed: int, summary: Summary
         outcome = scenario.iteration(rng)
         summary.points += 1
         summary.killed += outcome.killed
+        summary.terminated += outcome.signal == "SIGTERM"
         summary.problems += [f"{kind} #{i + 1} (seed {seed}): {p}" for p in outcome.problems]
     return summary
