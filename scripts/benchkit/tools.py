@@ -186,11 +186,16 @@ class Doit(Tool):
         return [self.exe]
 
 
+_NO_BUILTINS = "MAKEFLAGS += --no-builtin-rules\n.SUFFIXES:\n"
+
+
 class Make(Tool):
     name = exe_name = "make"
 
     def write_build(self, d: Path, jobs: list[Job]) -> None:
-        lines = [".PHONY: all\nall: " + " ".join(job.output for job in jobs) + "\n"]
+        # No built-in implicit rules: otherwise make looks for a rule to remake each of the
+        # N x M inputs (RCS, SCCS, %.txt,v ...): 2.3 s of a 1,000 x 10 no-op instead of ~20 ms.
+        lines = [_NO_BUILTINS, ".PHONY: all\nall: " + " ".join(job.output for job in jobs) + "\n"]
         for job in jobs:
             lines.append(f"{job.output}: {' '.join(job.inputs)}\n\t{job.command}\n")
         (d / "Makefile").write_text("".join(lines))
@@ -201,13 +206,13 @@ class Make(Tool):
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         names = [f"s{i}" for i in range(count)]
         rules = "".join(f"{n}:\n\tsleep {seconds}\n" for n in names)
-        (d / "Makefile").write_text(f".PHONY: all {' '.join(names)}\nall: {' '.join(names)}\n{rules}")
+        (d / "Makefile").write_text(f"{_NO_BUILTINS}.PHONY: all {' '.join(names)}\nall: {' '.join(names)}\n{rules}")
 
     def sleep_argv(self, count: int, parallel: int) -> list[str]:
         return [self.exe, "-s", "-j", str(parallel)]
 
     def write_output(self, d: Path, nbytes: int) -> None:
-        (d / "Makefile").write_text(f".PHONY: out\nout:\n\t{output_command(nbytes)}\n")
+        (d / "Makefile").write_text(f"{_NO_BUILTINS}.PHONY: out\nout:\n\t{output_command(nbytes)}\n")
 
     def output_argv(self) -> list[str]:
         return [self.exe, "-s"]
