@@ -70,12 +70,14 @@ def setup(base: Path) -> tuple[Path, dict[str, str]]:
             f'outputs = ["{task}.out"]',
             "",
         ]
+    lines += ["[orchestrations.o]", 'agents = ["PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent"]', ""]
     (root / "orchastration.toml").write_text("\n".join(lines), encoding="utf-8")
     return root, isolated_env(base)
 
 
 def invocations(count: int, rng: random.Random) -> list[list[str]]:
-    """A mix: overlapping and disjoint job sets, forced reruns, -j, task builds, docs, readers."""
+    """A mix: overlapping and disjoint job sets, forced reruns, -j, task builds, docs, orchestrations
+    of the same tasks, readers."""
     fixed = [
         ["run", "a", "b"],
         ["run", "b", "c"],
@@ -90,6 +92,8 @@ def invocations(count: int, rng: random.Random) -> list[list[str]]:
         ["doc", "generate", "t1"],
         ["doc", "generate", "t1"],
         ["doc", "generate", "t2"],
+        ["orchestration", "run", "o", "--task", "t1"],
+        ["orchestration", "run", "o", "--task", "t2", "-j", "2"],
         ["status", "--json"],
         ["why", "c"],
         ["run", "--dry-run"],
