@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -164,3 +165,22 @@ def test_last_json_newest_wins_when_runs_finish_out_of_order(tmp_path: Path) -> 
     update_last(d, "20261124T101500.000001Z", older)  # finished later, started earlier
     assert json.loads((d / "last.json").read_text())["run_id"] == "20261124T101500.000002Z"
     assert not list(d.glob(".last.*.tmp"))
+
+
+def test_light_doit_skips_the_command_line_layer_until_asked_for() -> None:
+    # In a fresh interpreter: the engine imports doit's runner without doit_cmd/importlib.metadata,
+    # and the rest of the package still appears on first use.
+    code = (
+        "import sys\n"
+        "from orchastration.engine import lightdoit\n"
+        "lightdoit.install()\n"
+        "import doit.control, doit.dependency, doit.runner, doit.task\n"
+        "assert 'doit.doit_cmd' not in sys.modules and 'importlib.metadata' not in sys.modules\n"
+        "from doit import get_var, create_after\n"
+        "import doit\n"
+        "assert doit.__version__ and callable(doit.run) and callable(get_var) and callable(create_after)\n"
+        "assert 'doit.doit_cmd' in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr

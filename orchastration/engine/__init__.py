@@ -20,6 +20,7 @@ __all__ = ["PlanItem", "Unit", "UnitResult", "doit_tasks", "forget", "plan", "ru
 
 def run_units(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[UnitResult]:
     """Run ``targets`` and their dependencies through doit (see ``doit_backend.run_units``)."""
+    _light_doit()
     from orchastration.engine import doit_backend
 
     return doit_backend.run_units(units, targets, **kw)
@@ -27,6 +28,7 @@ def run_units(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[
 
 def plan(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[PlanItem]:
     """What would run, in order, with reasons (see ``doit_backend.plan``)."""
+    _light_doit()
     from orchastration.engine import doit_backend
 
     return doit_backend.plan(units, targets, **kw)
@@ -34,6 +36,7 @@ def plan(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[PlanI
 
 def why(units: Iterable[Unit], name: str, *, paths: Paths, hash_algorithm: str) -> list[str]:
     """Every reason ``name`` would run now, or ``[]`` when it is up to date."""
+    _light_doit()
     from orchastration.engine import doit_backend
 
     return doit_backend.why(units, name, paths=paths, hash_algorithm=hash_algorithm)
@@ -41,9 +44,17 @@ def why(units: Iterable[Unit], name: str, *, paths: Paths, hash_algorithm: str) 
 
 def forget(names: Iterable[str] | None, *, paths: Paths) -> None:
     """Drop the up-to-date state of ``names`` (all when None)."""
+    _light_doit()
     from orchastration.engine import doit_backend
 
     doit_backend.forget(names, paths=paths)
+
+
+def _light_doit() -> None:
+    """Before doit_backend loads: import only doit's engine modules, not its command line (see lightdoit)."""
+    from orchastration.engine import lightdoit
+
+    lightdoit.install()
 
 
 def doit_tasks(config_path: str | os.PathLike[str], **kw: Any) -> Iterator[dict[str, Any]]:
