@@ -184,3 +184,26 @@ def test_light_doit_skips_the_command_line_layer_until_asked_for() -> None:
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
+
+
+def test_run_units_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, paths: Paths) -> None:
+    # The backend pauses the collector while loading a run and freezes what it loaded.
+    import gc
+
+    ok = unit(tmp_path, "ok", "pass")
+    orphan = unit(tmp_path, "orphan", "pass", depends_on=("nowhere",))
+    assert gc.isenabled()
+    [result] = run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256")
+    assert result.status == "ran"
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert [i.name for i in plan([ok], ["ok"], paths=paths, hash_algorithm="sha256")] == ["ok"]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with pytest.raises(ValueError, match="unknown unit"):  # an error while loading
+        run_units([orphan], ["orphan"], paths=paths, hash_algorithm="sha256")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:  # a caller that turned it off keeps it off
+        run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256", force=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -5,6 +5,8 @@ Importing this package is cheap: doit is imported only when a function that need
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,8 @@ def run_units(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[
     _light_doit()
     from orchastration.engine import doit_backend
 
-    return doit_backend.run_units(units, targets, **kw)
+    with _gc_restored():
+        return doit_backend.run_units(units, targets, **kw)
 
 
 def plan(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[PlanItem]:
@@ -31,7 +34,9 @@ def plan(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[PlanI
     _light_doit()
     from orchastration.engine import doit_backend
 
-    return doit_backend.plan(units, targets, **kw)
+    with _gc_restored():
+        gc.disable()  # only loads and checks: no cycles worth collecting (see doit_backend.run_units)
+        return doit_backend.plan(units, targets, **kw)
 
 
 def why(units: Iterable[Unit], name: str, *, paths: Paths, hash_algorithm: str) -> list[str]:
@@ -48,6 +53,18 @@ def forget(names: Iterable[str] | None, *, paths: Paths) -> None:
     from orchastration.engine import doit_backend
 
     doit_backend.forget(names, paths=paths)
+
+
+@contextlib.contextmanager
+def _gc_restored() -> Iterator[None]:
+    """Leave the cycle collector as found: the backend pauses and freezes around loading a run."""
+    enabled = gc.isenabled()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _light_doit() -> None:
