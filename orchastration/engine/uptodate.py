@@ -189,6 +189,14 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
         self.produced = {p for unit in units.values() for p in output_paths(unit)}
         self.reasons: dict[str, list[str]] = {}
 
+    def save_success(self, task: Any, result_hash: str | None = None) -> None:
+        # A unit's action returns a dict: doit saves it as the task's values and, again, whole as
+        # its "result:" (read only by doit's result_dep, which units never use). The run id stands
+        # in for the second copy: half the database to decode on every run.
+        if result_hash is None and isinstance(task.values, dict) and "run" in task.values:
+            result_hash = str(task.values["run"])
+        super().save_success(task, result_hash)
+
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
         never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
         # Two doit quirks around a missing input: its name is passed through str.format twice (a
