@@ -33,6 +33,7 @@ from orchastration.engine.units import (
     expand_inputs,
     index,
     is_glob,
+    literal_producers,
     output_paths,
 )
 from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
@@ -141,7 +142,7 @@ def _compile(session: Session) -> list[Any]:
 
 def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, force: bool | Iterable[str]) -> Session:
     table = index(units)
-    order = closure(table, targets)
+    order = closure(table, targets, literal_producers(table))
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
     listing = DirListing()
@@ -162,14 +163,20 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
     )
 
 
-def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> None:
-    """doit makes a unit whose input another unit outputs depend on that unit; a loop through such
-    files (or ``depends_on``) is a config error naming the units, found before anything runs."""
+def _edges(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each unit's dependencies: its ``depends_on`` and the units that output one of its inputs
+    (doit makes a unit depend on the producer of its file_dep)."""
     producer = {p: n for n in order for p in output_paths(table[n])}
-    edges = {
+    return {
         n: list(dict.fromkeys([*table[n].depends_on, *(producer[p] for p in inputs[n] if producer.get(p, n) != n)]))
         for n in order
     }
+
+
+def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> None:
+    """A loop through inputs and outputs (or ``depends_on``) is a config error naming the units,
+    found before anything runs."""
+    edges = _edges(table, order, inputs)
     done: set[str] = set()
     for start in order:
         if start in done:
@@ -337,10 +344,11 @@ def plan(
     session.dep = dep
     items: list[PlanItem] = []
     will_run: set[str] = set()
+    edges = _edges(session.table, session.order, session.inputs)
     for name in session.order:
         dep.get_status(tasks[name], tasks)
         reasons = list(dep.reasons.get(name, ()))
-        reasons += [f"dependency will run: {d}" for d in session.table[name].depends_on if d in will_run]
+        reasons += [f"dependency will run: {d}" for d in edges[name] if d in will_run]
         reasons = [r for r in reasons if not (r.startswith("dependency ran: ") and r[16:] in will_run)]
         if reasons:
             will_run.add(name)

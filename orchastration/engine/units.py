@@ -161,22 +161,42 @@ def display_path(unit: Unit, path: str) -> str:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
-def closure(units: Mapping[str, Unit], targets: Sequence[str]) -> list[str]:
-    """``targets`` and everything they depend on, dependencies first (stable, config order otherwise)."""
+def closure(
+    units: Mapping[str, Unit], targets: Sequence[str], producers: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """``targets`` and everything they depend on, dependencies first (stable, config order otherwise).
+
+    ``producers`` adds implicit dependencies (see ``literal_producers``), as make builds a
+    prerequisite that has a rule even when the target names no dependency.
+    """
     order: list[str] = []
     seen: set[str] = set()
+    extra = producers or {}
 
     def visit(name: str) -> None:
         if name in seen:
             return
         seen.add(name)
-        for dep in units[name].depends_on:
+        for dep in (*units[name].depends_on, *extra.get(name, ())):
             visit(dep)
         order.append(name)
 
     for name in targets:
         visit(name)
     return order
+
+
+def literal_producers(units: Mapping[str, Unit]) -> dict[str, list[str]]:
+    """For each unit, the other units whose declared outputs are among its literal (non-glob) inputs."""
+    producer = {path: u.name for u in units.values() for path in output_paths(u)}
+    found: dict[str, list[str]] = {}
+    for unit in units.values():
+        wd = os.path.normpath(unit.working_dir)
+        names = [producer.get(abs_path(wd, i)) for i in unit.inputs if not is_glob(i)]
+        deps = [n for n in dict.fromkeys(names) if n is not None and n != unit.name]
+        if deps:
+            found[unit.name] = deps
+    return found
 
 
 def index(units: Iterable[Unit]) -> dict[str, Unit]:
