@@ -203,7 +203,8 @@ def tool_versions(tools: list[tk.Tool]) -> str:
     for t in tools:
         try:
             out = subprocess.run(t.version_argv(), capture_output=True, text=True, timeout=60).stdout
-            parts.append(f"{t.name} {(out.strip().splitlines() or ['?'])[0].removeprefix(t.exe_name).strip()}")
+            first = (out.strip().splitlines() or ["?"])[0].split()
+            parts.append(f"{t.name} {first[-1] if first else '?'}")  # "GNU Make 4.3" -> "make 4.3"
         except (OSError, subprocess.SubprocessError):
             parts.append(f"{t.name} ?")
     return ", ".join(parts)
