@@ -315,4 +315,8 @@ def write_doc(text: str, tools: list[tk.Tool], repeat: int, args: argparse.Names
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # the command under test was stopped too (benchkit.measure.run_once)
+        print("bench: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

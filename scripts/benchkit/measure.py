@@ -87,17 +87,22 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False,
         timer = threading.Timer(timeout, kill) if timeout else None
         if timer is not None:
             timer.start()
-        if hasattr(os, "wait4"):
-            _, status, usage = os.wait4(proc.pid, 0)
-            elapsed = (time.perf_counter() - start) * 1000
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            rss = usage.ru_maxrss / 1024  # KiB on Linux
-        else:  # pragma: no cover - Windows: wall time only
-            proc.wait()
-            elapsed = (time.perf_counter() - start) * 1000
-            rss = 0.0
-        if timer is not None:
-            timer.cancel()
+        try:
+            if hasattr(os, "wait4"):
+                _, status, usage = os.wait4(proc.pid, 0)
+                elapsed = (time.perf_counter() - start) * 1000
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                rss = usage.ru_maxrss / 1024  # KiB on Linux
+            else:  # pragma: no cover - Windows: wall time only
+                proc.wait()
+                elapsed = (time.perf_counter() - start) * 1000
+                rss = 0.0
+        except BaseException:  # Ctrl-C: the command is in its own session, so stop it here
+            kill()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         if fired.is_set():
             raise BenchTimeout(f"{' '.join(argv[:4])}: killed after {timeout:g} s", timeout)
         if proc.returncode != 0:
