@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +200,8 @@ _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors name the file, line and column."""
+    import tomllib  # here, not at the top: runs answered from the parsed-config cache never need it
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
