@@ -1,0 +1,38 @@
+"""Input globs expand to exactly what ``glob`` + ``isfile`` would give, on the fast one-level path too."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+
+from orchastration.engine.units import _scan_one_level
+
+
+@pytest.fixture
+def messy(tmp_path: Path) -> Path:
+    for name in ("a.txt", ".hidden.txt", "b.py", "c.TXT", "x1.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "dir.txt").mkdir()
+    if os.name == "posix":
+        os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
+        os.symlink(tmp_path / "nowhere", tmp_path / "broken.txt")
+    return tmp_path
+
+
+@pytest.mark.parametrize("pattern", ["*.txt", ".*.txt", "*", ".*", "?.py", "x[0-9].txt", "*.TXT", "nomatch*"])
+def test_one_level_scan_matches_glob(messy: Path, pattern: str) -> None:
+    found: set[str] = set()
+    assert _scan_one_level(os.path.join(messy, pattern), found)
+    expected = {os.path.normpath(m) for m in glob.iglob(os.path.join(messy, pattern)) if os.path.isfile(m)}
+    assert found == expected
+    assert expected or pattern in ("nomatch*",)
+
+
+def test_other_shapes_fall_back_to_glob(tmp_path: Path) -> None:
+    found: set[str] = set()
+    assert not _scan_one_level(os.path.join(tmp_path, "**", "*.txt"), found)
+    assert not _scan_one_level(os.path.join(tmp_path, "*", "a.txt"), found)
+    assert _scan_one_level(os.path.join(tmp_path, "missing", "*.txt"), found) and not found
