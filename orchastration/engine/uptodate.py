@@ -99,7 +99,7 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
             reasons.append("always_run")
         if not values or "run" not in values:
             reasons.append(never_run_reason(unit))
-        elif (unit.record_dir / INCOMPLETE).exists():
+        elif os.path.exists(f"{unit.record_dir}{os.sep}{INCOMPLETE}"):  # str, not pathlib: hot for many units
             reasons.append(never_run_reason(unit))  # a run that did not finish: "last run interrupted"
         else:
             saved_sig = values.get("sig", {})
