@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.records import build_record, finish_run, run_command, start_run
 from orchastration.engine.units import Unit, expand_inputs, output_paths, signature
 from orchastration.hashing import hash_file
 from orchastration.state import utc_now
@@ -37,21 +37,8 @@ def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
     """Run one unit in the foreground (output to this process's stdout/stderr) and record it."""
     from doit.exceptions import TaskFailed
 
-    from orchastration.process import run_process
-
     run_id, started = start_run(unit)
-    out_log, err_log = log_paths(unit, run_id)
-    res = run_process(
-        unit.command,
-        shell=unit.shell,
-        cwd=unit.working_dir,
-        env=unit.env,
-        timeout=unit.timeout_seconds,
-        stdout_path=out_log,
-        stderr_path=err_log,
-        console=sys.stdout,
-        err_console=sys.stderr,
-    )
+    res = run_command(unit, run_id, console=sys.stdout, err_console=sys.stderr)
     status = {"ok": "ran", "not_found": "failed"}.get(res.status, res.status)
     record = build_record(
         unit,

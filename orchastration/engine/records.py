@@ -7,7 +7,10 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchastration.process import ProcessResult
 
 from orchastration.engine.units import INCOMPLETE, Unit, display_path, env_summary
 from orchastration.state import (
@@ -31,6 +34,26 @@ def start_run(unit: Unit) -> tuple[str, datetime]:
 def log_paths(unit: Unit, run_id: str) -> tuple[Path, Path]:
     """The ``.stdout.log`` / ``.stderr.log`` of a run."""
     return unit.record_dir / f"{run_id}.stdout.log", unit.record_dir / f"{run_id}.stderr.log"
+
+
+def run_command(unit: Unit, run_id: str, **streams: Any) -> ProcessResult:
+    """Run the unit's command as configured, its output saved to the run's log files.
+
+    ``streams`` are run_process's console options (console, err_console, prefix, cancel).
+    """
+    from orchastration.process import run_process
+
+    out_log, err_log = log_paths(unit, run_id)
+    return run_process(
+        unit.command,
+        shell=unit.shell,
+        cwd=unit.working_dir,
+        env=unit.env,
+        timeout=unit.timeout_seconds,
+        stdout_path=out_log,
+        stderr_path=err_log,
+        **streams,
+    )
 
 
 def build_record(

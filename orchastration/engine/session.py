@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from doit.exceptions import TaskFailed
 
-from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.records import build_record, finish_run, run_command, start_run
 from orchastration.engine.units import (
     FAILED,
     INTERRUPTED,
@@ -26,7 +26,7 @@ from orchastration.engine.units import (
 )
 from orchastration.engine.uptodate import HashCache, UnitCheck
 from orchastration.logs import get_logger, log
-from orchastration.process import resolve_program, run_process
+from orchastration.process import resolve_program
 from orchastration.state import utc_now
 
 _LOG = get_logger("engine")
@@ -82,7 +82,6 @@ class Session:
             self.outcomes[name] = UnitResult(name, NOT_RUN, None, 0, None, reasons, "run interrupted")
             return TaskFailed("run interrupted")
         run_id, started = start_run(unit)
-        out_log, err_log = log_paths(unit, run_id)
         inputs = {p: self.cache.hash(p) for p in self.inputs[name]}
         if self.on_start is not None:
             self.on_start(name)
@@ -90,14 +89,9 @@ class Session:
         program = None
         if not unit.shell and not isinstance(unit.command, str) and unit.command:
             program = resolve_program(unit.command[0], unit.working_dir, {**os.environ, **unit.env})
-        res = run_process(
-            unit.command,
-            shell=unit.shell,
-            cwd=unit.working_dir,
-            env=unit.env,
-            timeout=unit.timeout_seconds,
-            stdout_path=out_log,
-            stderr_path=err_log,
+        res = run_command(
+            unit,
+            run_id,
             console=self.console,
             err_console=self.err_console,
             prefix=f"[{name}] " if self.prefixed else "",
