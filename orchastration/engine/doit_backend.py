@@ -191,7 +191,9 @@ def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[st
                 on_trail.discard(node)
                 done.add(node)
             elif dep in on_trail:
-                cycle = [*trail[trail.index(dep) :], dep]
+                loop = trail[trail.index(dep) :]
+                first = loop.index(min(loop))  # start at the smallest name: one message per loop
+                cycle = [*loop[first:], *loop[:first], loop[first]]
                 raise ConfigError(f"dependency cycle through inputs and outputs: {' -> '.join(cycle)}")
             elif dep not in done and dep in edges:
                 stack.append(iter(edges[dep]))
