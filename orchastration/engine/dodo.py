@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from orchastration.engine.records import build_record, finish_run, run_command, start_run
-from orchastration.engine.units import Unit, expand_inputs, output_paths, signature
+from orchastration.engine.units import RAN, STATUS_OF_PROCESS, Unit, expand_inputs, output_paths, signature
 from orchastration.hashing import hash_file
 from orchastration.state import utc_now
 
@@ -39,7 +39,7 @@ def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
 
     run_id, started = start_run(unit)
     res = run_command(unit, run_id, console=sys.stdout, err_console=sys.stderr)
-    status = {"ok": "ran", "not_found": "failed"}.get(res.status, res.status)
+    status = STATUS_OF_PROCESS[res.status]
     record = build_record(
         unit,
         run_id=run_id,
@@ -56,7 +56,7 @@ def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
         algorithm=algorithm,
     )
     finish_run(unit, run_id, record)
-    if status != "ran":
+    if status != RAN:
         return TaskFailed(f"job {unit.name}: {res.message or status}")
     return True
 

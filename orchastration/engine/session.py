@@ -13,11 +13,10 @@ from doit.exceptions import TaskFailed
 
 from orchastration.engine.records import build_record, finish_run, run_command, start_run
 from orchastration.engine.units import (
-    FAILED,
     INTERRUPTED,
     NOT_RUN,
     RAN,
-    TIMEOUT,
+    STATUS_OF_PROCESS,
     Unit,
     UnitResult,
     abs_path,
@@ -30,7 +29,6 @@ from orchastration.process import resolve_program
 from orchastration.state import utc_now
 
 _LOG = get_logger("engine")
-_STATUS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
 ResultCallback = Callable[[UnitResult], None]
 
 
@@ -97,7 +95,7 @@ class Session:
             prefix=f"[{name}] " if self.prefixed else "",
             cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
         )
-        status = _STATUS[res.status]
+        status = STATUS_OF_PROCESS[res.status]
         # Jobs are audited in the log file at info; task builds log their own "task build finished".
         level = "debug" if "task_name" in unit.extra_record else "info"
         log(_LOG, level, "job finished", job=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)

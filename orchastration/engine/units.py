@@ -20,6 +20,8 @@ INCOMPLETE = ".incomplete"  # marker in a record_dir while a run has not finishe
 
 # UnitResult statuses; "not_run" = never started (a dependency failed, or the run stopped early).
 RAN, SKIPPED, FAILED, TIMEOUT, INTERRUPTED, NOT_RUN = "ran", "skipped", "failed", "timeout", "interrupted", "not_run"
+# A unit's status from how its process ended (orchastration.process.ProcessResult.status).
+STATUS_OF_PROCESS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
 
 
 @dataclass(frozen=True)
