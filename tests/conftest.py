@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from reliability.common import cli_command, isolated_env
 
 from orchastration.cli import main
 
@@ -32,19 +30,7 @@ class Result:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """An environment isolated from the developer's config, cache and state."""
-    home = tmp_path / "home"
-    home.mkdir()
-    e = {k: v for k, v in os.environ.items() if not k.startswith("ORCHASTRATION_")}
-    e.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        ORCHASTRATION_STATE_DIR=str(tmp_path / "state"),
-        NO_COLOR="1",
-    )
-    e.pop("APPDATA", None)
-    e.pop("LOCALAPPDATA", None)
-    return e
+    return isolated_env(tmp_path)
 
 
 @pytest.fixture
@@ -62,15 +48,6 @@ def run_main(env: dict[str, str], tmp_path: Path) -> Callable[..., Result]:
         return Result(code, out.getvalue(), err.getvalue())
 
     return call
-
-
-def cli_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m orchastration``."""
-    script = Path(sys.executable).parent / ("orchastration.exe" if os.name == "nt" else "orchastration")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("orchastration")
-    return [found] if found else [sys.executable, "-m", "orchastration"]
 
 
 @pytest.fixture

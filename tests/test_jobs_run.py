@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Result, assert_error, cli_command
 from jobs_helpers import PY, concat_job, last_record, project, records, result_fields, statuses, write_config
+from reliability.common import pid_alive
 
 Cli = Callable[..., Result]
 
@@ -53,17 +54,6 @@ def test_command_not_found(cli: Cli, tmp_path: Path, state_dir: Path) -> None:
     assert last_record(state_dir, "nf")["exit_code"] == 127
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 GRANDCHILD = (
     "import subprocess, sys, time\n"
     "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
@@ -85,9 +75,9 @@ def test_timeout_kills_grandchildren(cli: Cli, tmp_path: Path, state_dir: Path) 
     assert fields["status"] == "timeout" and fields["exit"] == "-1"
     pid = int((root / "grandchild.pid").read_text())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     assert last_record(state_dir, "slow")["status"] == "timeout"
 
 
@@ -180,9 +170,9 @@ def test_sigint_gives_130_and_interrupted_record(
     assert record["status"] == "interrupted" and record["exit_code"] == 130
     pid = int((root / "grandchild.pid").read_text())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     # an interrupted run is never up to date
     why = subprocess.run([*cli_command(), "why", "long"], cwd=root, env=env, capture_output=True, text=True)
     assert why.stdout.strip() == "last run interrupted"

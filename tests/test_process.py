@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from reliability.common import pid_alive
 
 from orchastration.process import command_text, resolve_program, run_process
 
@@ -111,27 +112,10 @@ def _tree_script(tmp_path: Path) -> str:
     )
 
 
-def _alive(pid: int) -> bool:
-    if os.name == "nt":
-        import subprocess
-
-        out = subprocess.run(["tasklist", "/FI", f"PID eq {pid}"], capture_output=True, text=True).stdout
-        return str(pid) in out
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (reparented, not yet reaped) counts as dead.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _wait_dead(pid: int, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.05)
     return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +22,10 @@ PY = sys.executable
 def cli_command() -> list[str]:
     """The installed console script next to this interpreter, else ``python -m orchastration``."""
     script = Path(sys.executable).parent / ("orchastration.exe" if os.name == "nt" else "orchastration")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "orchastration"]
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("orchastration")
+    return [found] if found else [sys.executable, "-m", "orchastration"]
 
 
 def isolated_env(base: Path, **extra: str) -> dict[str, str]:
@@ -139,9 +143,10 @@ def last_json_problems(runs_dir: Path) -> list[str]:
 
 
 def pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (and is not a zombie of ours)."""
-    if os.name != "posix":
-        return False
+    """True while ``pid`` runs (a zombie, reparented and not yet reaped, counts as dead)."""
+    if os.name == "nt":
+        out = subprocess.run(["tasklist", "/FI", f"PID eq {pid}"], capture_output=True, text=True).stdout
+        return str(pid) in out
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
