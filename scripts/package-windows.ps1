@@ -22,20 +22,8 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Name = 'package-windows.ps1'
 
-function Fail([string]$Message) {
-    [Console]::Error.WriteLine("${Name}: error: $Message")
-    exit 2
-}
-
-function Say([string]$Message) {
-    [Console]::Error.WriteLine("${Name}: $Message")
-}
-
-function Get-Setting([string]$Variable, [string]$Default) {
-    $value = [Environment]::GetEnvironmentVariable($Variable)
-    if ([string]::IsNullOrEmpty($value)) { return $Default }
-    return $value
-}
+# Fail, Say and Get-Setting, shared with the other Windows script (they use $Name).
+. (Join-Path $PSScriptRoot 'windows-common.ps1')
 
 # UTF-8 without a byte-order mark and LF line ends, as the Linux packages write them.
 function Write-Utf8([string]$Path, [string]$Text) {
