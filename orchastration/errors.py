@@ -39,18 +39,6 @@ class GitError(OrchastrationError):
     """A git helper could not do what was asked; the repository is untouched."""
 
 
-class RunFailed(OrchastrationError):
-    """A job, task, agent or check failed; the message is already reported."""
-
-    exit_code = EXIT_FAILED
-
-
-class Interrupted(OrchastrationError):
-    """The run was interrupted by SIGINT or SIGTERM."""
-
-    exit_code = EXIT_INTERRUPTED
-
-
 def exit_code_for(statuses: list[str]) -> int:
     """Reduce outcome statuses (ran, skipped, failed, timeout, interrupted...) to an exit code."""
     if any(s == "interrupted" for s in statuses):

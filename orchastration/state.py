@@ -136,11 +136,6 @@ def write_new_record(directory: Path, record: dict[str, Any], when: datetime | N
     return target
 
 
-def record_base(path: Path) -> str:
-    """``<dir>/<timestamp>`` of a record path, for its ``.stdout.log`` / ``.stderr.log`` siblings."""
-    return str(path.with_suffix(""))
-
-
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
