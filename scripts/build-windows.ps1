@@ -30,8 +30,20 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Name = 'build-windows.ps1'
 
-# Fail, Say and Get-Setting, shared with the other Windows script (they use $Name).
-. (Join-Path $PSScriptRoot 'windows-common.ps1')
+function Fail([string]$Message) {
+    [Console]::Error.WriteLine("${Name}: error: $Message")
+    exit 2
+}
+
+function Say([string]$Message) {
+    [Console]::Error.WriteLine("${Name}: $Message")
+}
+
+function Get-Setting([string]$Variable, [string]$Default) {
+    $value = [Environment]::GetEnvironmentVariable($Variable)
+    if ([string]::IsNullOrEmpty($value)) { return $Default }
+    return $value
+}
 
 # Native commands do not stop the script on failure (Windows PowerShell 5.1): check every exit code.
 function Invoke-Native([string]$What, [string]$Program, [string[]]$Arguments) {

@@ -22,8 +22,20 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Name = 'package-windows.ps1'
 
-# Fail, Say and Get-Setting, shared with the other Windows script (they use $Name).
-. (Join-Path $PSScriptRoot 'windows-common.ps1')
+function Fail([string]$Message) {
+    [Console]::Error.WriteLine("${Name}: error: $Message")
+    exit 2
+}
+
+function Say([string]$Message) {
+    [Console]::Error.WriteLine("${Name}: $Message")
+}
+
+function Get-Setting([string]$Variable, [string]$Default) {
+    $value = [Environment]::GetEnvironmentVariable($Variable)
+    if ([string]::IsNullOrEmpty($value)) { return $Default }
+    return $value
+}
 
 # UTF-8 without a byte-order mark and LF line ends, as the Linux packages write them.
 function Write-Utf8([string]$Path, [string]$Text) {
