@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from orchastration.paths import Paths
 
 
-def job_unit(job: JobConfig, paths: Paths) -> Unit:
+def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None) -> Unit:
     """One job as an engine unit (its records go to ``state/runs/<job>/``)."""
     from orchastration.engine.units import Unit
 
@@ -33,14 +33,15 @@ def job_unit(job: JobConfig, paths: Paths) -> Unit:
         outputs=job.outputs,
         depends_on=job.depends_on,
         always_run=job.always_run,
-        record_dir=paths.runs_dir / job.name,
+        record_dir=(runs_dir or paths.runs_dir) / job.name,
         extra_record={"job_name": job.name},
     )
 
 
 def job_units(config: Config, paths: Paths) -> list[Unit]:
     """Every configured job as a unit, in sorted order."""
-    return [job_unit(config.jobs[name], paths) for name in sorted(config.jobs)]
+    runs_dir = paths.runs_dir
+    return [job_unit(config.jobs[name], paths, runs_dir) for name in sorted(config.jobs)]
 
 
 def select(config: Config, names: Sequence[str]) -> list[str]:

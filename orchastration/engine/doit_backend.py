@@ -150,7 +150,7 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
     for n in order:
         # A unit's own outputs are never its inputs (``inputs = ["app/*.py"]`` with
         # ``outputs = ["app/b.py"]``): doit would see a task depending on itself.
-        own = set(output_paths(table[n]))
+        own = set(table[n].abs_outputs)
         inputs[n] = [p for p in expand_inputs(table[n], listing) if p not in own]
     _check_file_cycles(table, order, inputs)
     return Session(
@@ -166,7 +166,7 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
 def _edges(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> dict[str, list[str]]:
     """Each unit's dependencies: its ``depends_on`` and the units that output one of its inputs
     (doit makes a unit depend on the producer of its file_dep)."""
-    producer = {p: n for n in order for p in output_paths(table[n])}
+    producer = {p: n for n in order for p in table[n].abs_outputs}
     return {
         n: list(dict.fromkeys([*table[n].depends_on, *(producer[p] for p in inputs[n] if producer.get(p, n) != n)]))
         for n in order
@@ -305,7 +305,7 @@ def run_units(
         always = any(session.table[n].always_run for n in session.order)  # never a no-op
         # Only a run where nothing ran leaves a summary: a unit that just ran has fresh (racy) outputs.
         if fast_key and not always and all(r.status == SKIPPED for r in results):
-            files = [p for n in session.order for p in (*session.inputs[n], *output_paths(session.table[n]))]
+            files = [p for n in session.order for p in (*session.inputs[n], *session.table[n].abs_outputs)]
             db = [str(paths.engine_dir / DB_NAME)]  # a database removed by hand voids the summary
             fastpath.write(paths.engine_dir, fast_key, session.order, files, _patterns(session), anchors=db)
     if interrupted and not any(r.status == INTERRUPTED for r in results):

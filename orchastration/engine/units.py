@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,34 @@ class Unit:
     always_run: bool
     record_dir: Path  # state/runs/<name>/: <timestamp>.json, .stdout.log, .stderr.log, last.json
     extra_record: Mapping[str, Any] = field(default_factory=dict)  # merged into each run record
+
+    # Derived once per unit (a run of 1,000 units asks for each several times). cached_property
+    # writes the instance dict directly, so it works on a frozen dataclass.
+    @cached_property
+    def abs_outputs(self) -> tuple[str, ...]:
+        """The declared outputs, absolute."""
+        wd = os.path.normpath(self.working_dir)
+        return tuple(abs_path(wd, out) for out in self.outputs)
+
+    @cached_property
+    def abs_inputs(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The declared inputs, absolute: (literal paths, glob patterns), each in config order."""
+        wd = os.path.normpath(self.working_dir)
+        literals: list[str] = []
+        globs: list[str] = []
+        for pattern in self.inputs:
+            (globs if is_glob(pattern) else literals).append(abs_path(wd, pattern))
+        return tuple(literals), tuple(globs)
+
+    @cached_property
+    def signature(self) -> dict[str, str]:
+        """See ``signature()``."""
+        command = self.command if isinstance(self.command, str) else tuple(self.command)
+        return {
+            "command": _quick_digest((command, self.shell)),
+            "env": _quick_digest(tuple(sorted(self.env.items()))),
+            "working_dir": str(self.working_dir),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,12 +110,7 @@ def _quick_digest(value: tuple[Any, ...]) -> str:
 
 def signature(unit: Unit) -> dict[str, str]:
     """What besides files decides up-to-date: command, env (hashed: values may be secrets), working_dir."""
-    command = unit.command if isinstance(unit.command, str) else tuple(unit.command)
-    return {
-        "command": _quick_digest((command, unit.shell)),
-        "env": _quick_digest(tuple(sorted(unit.env.items()))),
-        "working_dir": str(unit.working_dir),
-    }
+    return dict(unit.signature)
 
 
 def env_summary(env: Mapping[str, str]) -> dict[str, Any]:
@@ -118,11 +142,20 @@ class DirListing:
     def kind(self, path: str) -> str:
         """``file``, ``dir`` or ``missing``."""
         parent, _, name = path.rpartition(os.sep)  # path is normalised: no trailing separator
+        is_dir = self.entries(parent).get(name)
+        return "missing" if is_dir is None else ("dir" if is_dir else "file")
+
+    def entries(self, parent: str) -> dict[str, bool]:
+        """The names in directory ``parent`` (empty when unreadable), each with whether it is a directory.
+
+        ``parent`` is what ``rpartition(os.sep)`` leaves of an absolute path: ``""`` is the root
+        directory, ``"C:"`` the root of that drive."""
         entries = self._dirs.get(parent)
         if entries is None:
             entries = {}
+            where = parent if parent and not parent.endswith(":") else parent + os.sep
             try:
-                with os.scandir(parent or ".") as it:
+                with os.scandir(where) as it:
                     for entry in it:
                         try:
                             entries[entry.name] = entry.is_dir()
@@ -131,8 +164,7 @@ class DirListing:
             except OSError:
                 pass
             self._dirs[parent] = entries
-        is_dir = entries.get(name)
-        return "missing" if is_dir is None else ("dir" if is_dir else "file")
+        return entries
 
 
 def expand_inputs(unit: Unit, listing: DirListing | None = None) -> list[str]:
@@ -140,20 +172,30 @@ def expand_inputs(unit: Unit, listing: DirListing | None = None) -> list[str]:
     to the files they match; a literal path is kept even when missing, so doit orders the unit
     that produces it first, or reports ``input missing``."""
     found: set[str] = set()
-    wd = os.path.normpath(unit.working_dir)
-    for pattern in unit.inputs:
-        path = abs_path(wd, pattern)
+    literals, globs = unit.abs_inputs
+    expand = list(globs)
+    if listing is None:
         # Without a shared listing, one stat: a DirListing made for one unit would scan a whole
         # directory per unit (1,000 units with inputs in one 10,000-file directory: seconds).
-        if is_glob(pattern) and _scan_one_level(path, found):
+        for path in literals:
+            if os.path.isdir(path):
+                expand.append(os.path.join(path, "**", "*"))
+            else:
+                found.add(path)
+    else:
+        sep, entries = os.sep, listing.entries
+        for path in literals:  # hot: 1,000 units x 10 inputs
+            parent, _, name = path.rpartition(sep)  # normalised: no trailing separator
+            if entries(parent).get(name):
+                expand.append(os.path.join(path, "**", "*"))
+            else:
+                found.add(path)
+    for pattern in expand:
+        if _scan_one_level(pattern, found):
             continue
-        if is_glob(pattern) or (listing.kind(path) == "dir" if listing else os.path.isdir(path)):
-            base = path if is_glob(pattern) else os.path.join(path, "**", "*")
-            for match in glob.iglob(base, recursive=True):
-                if os.path.isfile(match):
-                    found.add(os.path.normpath(match))
-        else:
-            found.add(path)
+        for match in glob.iglob(pattern, recursive=True):
+            if os.path.isfile(match):
+                found.add(os.path.normpath(match))
     return sorted(found)
 
 
@@ -188,8 +230,7 @@ def _scan_one_level(path: str, found: set[str]) -> bool:
 
 def output_paths(unit: Unit) -> list[str]:
     """The unit's declared outputs, absolute."""
-    wd = os.path.normpath(unit.working_dir)
-    return [abs_path(wd, out) for out in unit.outputs]
+    return list(unit.abs_outputs)
 
 
 def display_path(unit: Unit, path: str) -> str:
@@ -228,11 +269,10 @@ def closure(
 
 def literal_producers(units: Mapping[str, Unit]) -> dict[str, list[str]]:
     """For each unit, the other units whose declared outputs are among its literal (non-glob) inputs."""
-    producer = {path: u.name for u in units.values() for path in output_paths(u)}
+    producer = {path: u.name for u in units.values() for path in u.abs_outputs}
     found: dict[str, list[str]] = {}
     for unit in units.values():
-        wd = os.path.normpath(unit.working_dir)
-        names = [producer.get(abs_path(wd, i)) for i in unit.inputs if not is_glob(i)]
+        names = [producer.get(path) for path in unit.abs_inputs[0]]
         deps = [n for n in dict.fromkeys(names) if n is not None and n != unit.name]
         if deps:
             found[unit.name] = deps

@@ -12,7 +12,7 @@ from typing import Any
 
 from doit.dependency import Dependency, FileChangedChecker, UptodateCalculator
 
-from orchastration.engine.units import INCOMPLETE, Unit, display_path, output_paths, signature
+from orchastration.engine.units import INCOMPLETE, Unit, display_path
 from orchastration.hashing import hash_file
 from orchastration.state import read_json
 
@@ -103,7 +103,7 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
             reasons.append(never_run_reason(unit))  # a run that did not finish: "last run interrupted"
         else:
             saved_sig = values.get("sig", {})
-            for key, now in signature(unit).items():
+            for key, now in unit.signature.items():
                 if saved_sig.get(key) != now:
                     reasons.append(f"{key} changed")
             reasons += self._output_reasons(values.get("outputs", {}))
@@ -120,8 +120,8 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
 
     def _output_reasons(self, saved: Mapping[str, Any]) -> list[str]:
         reasons = []
-        current = output_paths(self.unit)
-        if sorted(saved) != sorted(current):
+        current = self.unit.abs_outputs
+        if len(saved) != len(current) or sorted(saved) != sorted(current):
             reasons.append("outputs changed")
         for path in current:
             try:
@@ -186,7 +186,7 @@ class ExplainingDependency(Dependency):  # type: ignore[misc]
     def __init__(self, *args: Any, checks: Mapping[str, UnitCheck], units: Mapping[str, Unit], **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.checks, self.units = checks, units
-        self.produced = {p for unit in units.values() for p in output_paths(unit)}
+        self.produced = {p for unit in units.values() for p in unit.abs_outputs}
         self.reasons: dict[str, list[str]] = {}
 
     def save_success(self, task: Any, result_hash: str | None = None) -> None:
