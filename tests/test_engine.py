@@ -120,10 +120,11 @@ def test_fastpath_write_check_invalidate(tmp_path: Path) -> None:
     f = tmp_path / "f.txt"
     f.write_text("one")
     key = fastpath.make_key(b"config", "/c.toml", ["a"])
-    assert not fastpath.write(engine, key, ["a"], [str(f)], [])  # too fresh: not trusted
+    assert fastpath.write(engine, key, ["a"], [("a", [str(f)], [])]) == 0  # too fresh: not trusted
+    assert not fastpath.summary_path(engine, key).exists()
     old = time.time() - 60
     os.utime(f, (old, old))
-    assert fastpath.write(engine, key, ["a"], [str(f)], [str(tmp_path / "*.txt")])
+    assert fastpath.write(engine, key, ["a"], [("a", [str(f)], [str(tmp_path / "*.txt")])]) == 1
     assert fastpath.check(engine, key) == ["a"]
     assert fastpath.check(engine, fastpath.make_key(b"config2", "/c.toml", ["a"])) is None
     (tmp_path / "g.txt").write_text("new file matching the glob")
@@ -137,6 +138,34 @@ def test_fastpath_write_check_invalidate(tmp_path: Path) -> None:
     os.utime(f, (old, old))
     assert fastpath.check(engine, key) == ["a"]
     fastpath.invalidate(engine)
+    assert fastpath.check(engine, key) is None
+
+
+def test_fastpath_vouches_per_unit_and_anchors_void_everything(tmp_path: Path) -> None:
+    engine = tmp_path / "engine"
+    files = {n: tmp_path / f"{n}.txt" for n in ("a", "b", "c", "db")}
+    old = time.time() - 60
+    for path in files.values():
+        path.write_text(path.name)
+        os.utime(path, (old, old))
+    fresh = tmp_path / "fresh.txt"
+    fresh.write_text("just written")
+    key = fastpath.make_key(b"config", "/c.toml", [])
+    units = [("a", [str(files["a"])], []), ("b", [str(files["b"])], []), ("c", [str(files["c"]), str(fresh)], [])]
+    # c has a file modified within RACY_SECONDS: no entry, so the run is never a no-op
+    assert fastpath.write(engine, key, ["a", "b", "c"], units, anchors=[str(files["db"])]) == 2
+    assert fastpath.check(engine, key) is None
+    summary = fastpath.trusted(engine, key)
+    assert summary is not None and summary.order == ["a", "b", "c"] and sorted(summary.entries) == ["a", "b"]
+    assert fastpath.entry_files(summary.entries["a"]) == [str(files["a"])]
+    files["b"].write_text("an edit")
+    fastpath.invalidate(engine)  # (drops this process's memo of the files checked, as a run does)
+    # carried entries are written as they were: a changed file is still seen by the next check
+    assert fastpath.write(engine, key, ["a", "b"], [], anchors=[str(files["db"])], carried=summary.entries) == 2
+    again = fastpath.trusted(engine, key)
+    assert again is not None and sorted(again.entries) == ["a"]
+    files["db"].write_text("the database changed under the summary")
+    assert fastpath.trusted(engine, key) is None
     assert fastpath.check(engine, key) is None
 
 

@@ -131,6 +131,7 @@ def run_run(app: App) -> int:
 
     from orchastration.engine import run_units
 
+    no_summary = bool(app.environ.get("ORCHASTRATION_NO_FASTPATH"))  # doit decides every job
     try:
         results = run_units(
             units,
@@ -145,7 +146,7 @@ def run_run(app: App) -> int:
             on_result=on_result,
             on_start=progress.start if progress is not None else None,
             on_lock_wait=on_lock_wait,
-            fast_key=fast_key(config.path, config_bytes(config), args.jobs),
+            fast_key=None if no_summary else fast_key(config.path, config_bytes(config), args.jobs),
         )
     finally:
         if progress is not None:

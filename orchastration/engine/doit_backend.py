@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import queue
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,19 +29,18 @@ from orchastration.engine.units import (
     PlanItem,
     Unit,
     UnitResult,
-    abs_path,
     closure,
     expand_inputs,
     index,
-    is_glob,
     literal_producers,
-    output_paths,
 )
 from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
 from orchastration.errors import ConfigError
+from orchastration.logs import get_logger, log
 from orchastration.paths import Paths
 
 DB_NAME = "doit.sqlite3"
+_LOG = get_logger("engine")
 
 
 class _Reporter:
@@ -120,17 +120,18 @@ class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
         _stopping(self, self.session)
 
 
-def _compile(session: Session) -> list[Any]:
-    """One doit Task per unit: inputs -> file_dep, outputs -> targets, depends_on -> task_dep."""
+def _compile(session: Session, names: Iterable[str] | None = None) -> list[Any]:
+    """One doit Task per unit (``names``, default all): inputs -> file_dep, outputs -> targets,
+    depends_on -> task_dep."""
     tasks = []
-    for name in session.order:
+    for name in session.order if names is None else names:
         unit = session.table[name]
         tasks.append(
             Task(
                 name,
                 actions=[(session.execute, [name])],
                 file_dep=session.inputs[name],
-                targets=output_paths(unit),
+                targets=list(unit.abs_outputs),
                 task_dep=list(unit.depends_on),
                 uptodate=[session.checks[name]],
                 verbosity=0,
@@ -140,18 +141,52 @@ def _compile(session: Session) -> list[Any]:
     return tasks
 
 
-def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, force: bool | Iterable[str]) -> Session:
+def _for_doit(session: Session, trusted: Set[str], forced: Set[str]) -> list[str]:
+    """The units doit has to decide, in run order: every unit the summary does not vouch for (or
+    forced, or always_run), everything downstream of one, and what those depend on (doit needs
+    their tasks to order them, and decides them too)."""
+    edges = _edges(session.table, session.order, session.inputs)
+    changed = {n for n in session.order if n not in trusted or n in forced or session.table[n].always_run}
+    if not changed:
+        return []
+    affected: set[str] = set()
+    for name in session.order:  # dependencies come first in run order: one pass finds every dependent
+        if name in changed or any(dep in affected for dep in edges[name]):
+            affected.add(name)
+    needed: set[str] = set()
+    stack = list(affected)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(edges[name])
+    return [n for n in session.order if n in needed]
+
+
+def _session(
+    units: Iterable[Unit],
+    targets: Sequence[str],
+    algorithm: str,
+    force: bool | Iterable[str],
+    summary: fastpath.Summary | None = None,
+) -> Session:
+    """The run's units in order with their expanded inputs. With a ``summary`` of the same config
+    and targets, its order stands and the inputs of the units it vouches for are its own lists
+    (their files and globs are unchanged): only the other units are expanded again."""
     table = index(units)
-    order = closure(table, targets, literal_producers(table))
+    order = summary.order if summary is not None else closure(table, targets, literal_producers(table))
+    known = summary.entries if summary is not None else {}
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
     listing = DirListing()
-    inputs = {}
+    inputs: dict[str, list[str]] = {}
     for n in order:
         # A unit's own outputs are never its inputs (``inputs = ["app/*.py"]`` with
         # ``outputs = ["app/b.py"]``): doit would see a task depending on itself.
         own = set(table[n].abs_outputs)
-        inputs[n] = [p for p in expand_inputs(table[n], listing) if p not in own]
+        entry = known.get(n)
+        files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
+        inputs[n] = [p for p in files if p not in own]
     _check_file_cycles(table, order, inputs)
     return Session(
         table=table,
@@ -160,6 +195,7 @@ def _session(units: Iterable[Unit], targets: Sequence[str], algorithm: str, forc
         cache=cache,
         checks={n: UnitCheck(table[n], cache, forced=n in forced) for n in order},
         inputs=inputs,
+        forced=forced,
     )
 
 
@@ -202,18 +238,30 @@ def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[st
 
 
 class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
-    """doit's sqlite3 backend, read in one query instead of one per task (1,000 tasks: ~40 ms less)."""
+    """doit's sqlite3 backend, read in one query instead of one per task (1,000 tasks: ~40 ms less).
+    ``only``: the tasks to read, when a run needs a few of many (others load on demand, as in doit)."""
 
-    def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
+    def __init__(self, name: str, codec: Any, *, module_name: str | None = None, only: Sequence[str] = ()) -> None:
         super().__init__(name, codec, module_name=module_name)
-        for row in self._conn.execute("select task_id, task_data from doit"):
+        query = "select task_id, task_data from doit"
+        rows = (
+            self._conn.execute(f"{query} where task_id in ({','.join('?' * len(only))})", list(only))
+            if 0 < len(only) <= _FEW
+            else self._conn.execute(query)
+        )
+        for row in rows:
             self._cache[row["task_id"]] = row["task_data"]
 
 
-def _dependency(session: Session, db_path: Path, read_only: bool = False) -> Any:
+_FEW = 200  # below this many tasks, read just those rows (sqlite allows 999 parameters everywhere)
+
+
+def _dependency(session: Session, db_path: Path, read_only: bool = False, only: Sequence[str] = ()) -> Any:
     # sqlite3: every commit is atomic and journaled, so a crash mid-run never corrupts the database.
     # Read-only callers with no database yet use an in-memory JSON one that is never written.
-    db_class = JsonDB if read_only and not db_path.exists() else _PreloadedSqliteDB
+    db_class: Any = JsonDB if read_only and not db_path.exists() else _PreloadedSqliteDB
+    if only and db_class is _PreloadedSqliteDB:
+        db_class = functools.partial(_PreloadedSqliteDB, only=only)
     return ExplainingDependency(
         db_class,
         str(db_path),
@@ -246,9 +294,13 @@ def run_units(
     ``force``: True forces ``targets`` (not their dependencies), or give the names to force.
     ``dry_run`` runs nothing: each unit comes back ``skipped`` (up to date) or ``not_run`` with
     its reasons. Takes the state lock (``on_lock_wait`` is called if another run holds it).
-    ``fast_key``: write a no-op summary under this key when everything ends ran/skipped.
+    ``fast_key``: the up-to-date summary's key (see engine/fastpath.py): units the summary of the
+    last run under this key still vouches for are reported ``skipped`` without asking doit, and a
+    new summary is written for the units that end up to date.
     """
     from orchastration.engine.lock import state_lock
+
+    units = list(units)
 
     if dry_run:
         items = plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force)
@@ -263,68 +315,101 @@ def run_units(
     # (engine.run_units unfreezes and restores the collector, whatever happens).
     collecting = gc.isenabled()
     gc.disable()
-    session = _session(units, targets, hash_algorithm, force)
-    session.console, session.err_console = console, err_console
-    session.prefixed = jobs > 1 if prefix_output is None else prefix_output
-    session.threaded = jobs > 1
-    session.on_start, session.on_result = on_start, on_result
     interrupted = False
     with state_lock(paths.engine_dir, on_lock_wait):
+        # Units the last run's summary still vouches for are up to date; doit decides the rest and
+        # everything downstream of them. No summary: doit decides every unit.
+        summary = fastpath.trusted(paths.engine_dir, fast_key) if fast_key else None
         fastpath.invalidate(paths.engine_dir)
-        try:
-            control = TaskControl(_compile(session))
-            control.process(list(targets))
-        except (InvalidTask, InvalidDodoFile) as exc:
-            raise ConfigError(f"cannot build the task graph: {exc}") from None
-        session.dep = _dependency(session, paths.engine_dir / DB_NAME)
-        gc.freeze()
+        if summary is not None and not set(summary.order).issubset(u.name for u in units):
+            summary = None  # not these units (cannot happen with a matching key; be safe)
+        session = _session(units, targets, hash_algorithm, force, summary)
+        session.console, session.err_console = console, err_console
+        session.prefixed = jobs > 1 if prefix_output is None else prefix_output
+        session.threaded = jobs > 1
+        session.on_start, session.on_result = on_start, on_result
+        carried = summary.entries if summary is not None else {}
+        names = _for_doit(session, carried.keys(), session.forced) if carried else list(session.order)
+        chosen = set(names)
+        if fast_key:
+            by_summary = len(session.order) - len(names)
+            log(_LOG, "info", "up-to-date check", units=len(session.order), by_summary=by_summary)
+        for name in session.order:
+            if name not in chosen:
+                session.report(UnitResult(name, SKIPPED, 0, 0, None, (), ""))
+        errors: list[str] = []
+        if names:
+            # All of them: doit starts from what was asked for, as it would on its own.
+            process = list(targets) if len(names) == len(session.order) else names
+            interrupted = _run_doit(session, names, process, paths, jobs, keep_going, collecting, errors)
         if collecting:
             gc.enable()
-        reporter = _Reporter(session)
-        runner_args = (session, session.dep, reporter)
-        runner: Any = (
-            _ThreadRunner(*runner_args, continue_=keep_going, num_process=jobs)
-            if jobs > 1
-            else _SerialRunner(*runner_args, continue_=keep_going)
-        )
-        try:
-            runner.run_all(control.task_dispatcher())
-        except KeyboardInterrupt:
-            interrupted = True
-            session.cancel.set()
-            session.wait_idle(30)
-            for outcome in list(session.outcomes.values()):
-                session.report(outcome)
         for name in session.order:  # never started: a dependency failed, or the run stopped
             if name not in session.results:
                 why = "run interrupted" if session.cancel.is_set() else "run stopped after a failure"
                 session.report(UnitResult(name, NOT_RUN, None, 0, None, (), f"not run: {why}"))
         results = [session.results[n] for n in session.results]
-        if reporter.errors and not any(r.status in (FAILED, TIMEOUT, INTERRUPTED) for r in results):
-            raise ConfigError(reporter.errors[0].strip())
-        always = any(session.table[n].always_run for n in session.order)  # never a no-op
-        # Only a run where nothing ran leaves a summary: a unit that just ran has fresh (racy) outputs.
-        if fast_key and not always and all(r.status == SKIPPED for r in results):
-            files = [p for n in session.order for p in (*session.inputs[n], *session.table[n].abs_outputs)]
-            db = [str(paths.engine_dir / DB_NAME)]  # a database removed by hand voids the summary
-            fastpath.write(paths.engine_dir, fast_key, session.order, files, _patterns(session), anchors=db)
+        if errors and not any(r.status in (FAILED, TIMEOUT, INTERRUPTED) for r in results):
+            raise ConfigError(errors[0].strip())
+        if fast_key and not interrupted:
+            fresh = [
+                (n, [*session.inputs[n], *session.table[n].abs_outputs], _patterns(session.table[n]))
+                for n in names
+                if session.results[n].status == SKIPPED and not session.table[n].always_run
+            ]
+            kept = {n: e for n, e in carried.items() if n not in chosen}
+            db = [str(paths.engine_dir / DB_NAME)]  # a database changed by anything else voids the summary
+            fastpath.write(paths.engine_dir, fast_key, session.order, fresh, anchors=db, carried=kept)
     if interrupted and not any(r.status == INTERRUPTED for r in results):
         raise KeyboardInterrupt
     return results
 
 
-def _patterns(session: Session) -> list[str]:
-    """Every glob the inputs expand (a literal directory counts as ``dir/**/*``), absolute."""
-    patterns = []
-    for name in session.order:
-        unit = session.table[name]
-        for pattern in unit.inputs:
-            path = abs_path(os.path.normpath(unit.working_dir), pattern)
-            if is_glob(pattern):
-                patterns.append(path)
-            elif os.path.isdir(path):
-                patterns.append(os.path.join(path, "**", "*"))
-    return patterns
+def _run_doit(
+    session: Session,
+    names: list[str],
+    process: list[str],
+    paths: Paths,
+    jobs: int,
+    keep_going: bool,
+    collecting: bool,
+    errors: list[str],
+) -> bool:
+    """Let doit order, check and run the units ``names`` (starting from ``process``); True when
+    interrupted. doit's runtime errors are appended to ``errors``."""
+    try:
+        control = TaskControl(_compile(session, names))
+        control.process(process)
+    except (InvalidTask, InvalidDodoFile) as exc:
+        raise ConfigError(f"cannot build the task graph: {exc}") from None
+    session.dep = _dependency(session, paths.engine_dir / DB_NAME, only=names)
+    gc.freeze()
+    if collecting:
+        gc.enable()
+    reporter = _Reporter(session)
+    runner_args = (session, session.dep, reporter)
+    runner: Any = (
+        _ThreadRunner(*runner_args, continue_=keep_going, num_process=jobs)
+        if jobs > 1
+        else _SerialRunner(*runner_args, continue_=keep_going)
+    )
+    interrupted = False
+    try:
+        runner.run_all(control.task_dispatcher())
+    except KeyboardInterrupt:
+        interrupted = True
+        session.cancel.set()
+        session.wait_idle(30)
+        for outcome in list(session.outcomes.values()):
+            session.report(outcome)
+    errors.extend(reporter.errors)
+    return interrupted
+
+
+def _patterns(unit: Unit) -> list[str]:
+    """Every glob the unit's inputs expand (a literal directory counts as ``dir/**/*``), absolute."""
+    literals, globs = unit.abs_inputs
+    return [*globs, *(os.path.join(path, "**", "*") for path in literals if os.path.isdir(path))]
 
 
 def plan(

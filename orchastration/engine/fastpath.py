@@ -1,13 +1,16 @@
-"""The no-op fast path: a compact stat summary, written after a fully successful run, that lets an
-unchanged rerun answer "all up to date" before doit (or even the config model) is imported.
+"""The up-to-date summary: a compact record of the files of every unit doit last judged up to date,
+so an unchanged rerun answers before doit (or even the config model) is imported, and a rerun where
+little changed hands doit only the units that changed and what depends on them.
 
-The summary is only a cache of doit's verdict. It is keyed by the config file's bytes and the
-requested names; every run that goes through doit deletes all summaries first (under the state
-lock) and writes a fresh one only when every unit ended ran or skipped. A summary is trusted only
-if every file still has the recorded (mtime_ns, size, inode) — the shortcut doit's own checker
-takes — and glob patterns still match the same files. Files modified within ``RACY_SECONDS`` of
-writing are not trusted (a same-size edit in the same timestamp tick would be invisible), so no
-summary is written then and the next run asks doit again.
+The summary is only a cache of doit's verdicts. It is keyed by the config file's bytes and the
+requested names, and lists, per unit that ended ``skipped`` in the last run, the (mtime_ns, size,
+inode) of each of its inputs and outputs — the shortcut doit's own checker takes — and a digest of
+what each of its globs matched. Every run that goes through doit reads it under the state lock,
+deletes all summaries, and writes a fresh one after the run. A unit's entry is trusted only if every
+one of those is unchanged; a unit that ran, failed or was never seen has no entry, and files
+modified within ``RACY_SECONDS`` of writing are not trusted (a same-size edit in the same timestamp
+tick would be invisible), so such a unit has no entry either and the next run asks doit again. The
+doit database is an anchor: if it changed, nothing in the summary is trusted.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ import glob
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from orchastration import __version__
 
-FORMAT = "orchastration-fastpath 1"
+FORMAT = "orchastration-fastpath 2"
 RACY_SECONDS = 2.0
 _DIR = "fast"
+
+# One unit of the last run as the summary holds it: its ``F``/``G`` lines, verbatim.
+Entry = tuple[str, ...]
 
 
 def make_key(config_bytes: bytes, config_path: str, names: Sequence[str], kind: str = "jobs") -> str:
@@ -43,6 +50,7 @@ def summary_path(engine_dir: Path, key: str) -> Path:
 
 def invalidate(engine_dir: Path) -> None:
     """Drop every summary (done under the state lock before any run or state change)."""
+    _LAST.clear()
     directory = engine_dir / _DIR
     try:
         names = os.listdir(directory)
@@ -62,36 +70,97 @@ def write(
     engine_dir: Path,
     key: str,
     order: Sequence[str],
-    files: Iterable[str],
-    globs: Iterable[str],
+    units: Iterable[tuple[str, Iterable[str], Iterable[str]]],
     anchors: Iterable[str] = (),
-) -> bool:
-    """Write the summary for a run that ended fully up to date; False when a file is too fresh or gone.
+    carried: Mapping[str, Entry] | None = None,
+) -> int:
+    """Write the summary of a run; returns how many units it vouches for (0: no summary written).
 
-    ``anchors`` (the dependency database) must stay the same file but are exempt from the
-    freshness rule: their content is not what the summary vouches for."""
+    ``units``: (name, files, glob patterns) of units doit just judged up to date; a unit with a file
+    missing or modified within ``RACY_SECONDS`` is left out. ``carried``: entries of units this run
+    trusted from the previous summary (checked at its start), kept as they were. ``anchors`` (the
+    dependency database) must stay the same file but are exempt from the freshness rule: their
+    content is not what the summary vouches for."""
     from orchastration.state import atomic_write_text
 
-    now_ns = time.time_ns()
-    racy_from = now_ns - int(RACY_SECONDS * 1e9)
+    _LAST.clear()
+    racy_from = time.time_ns() - int(RACY_SECONDS * 1e9)
     lines = [FORMAT, key, "\t".join(order)]
-    for pattern in sorted(set(globs)):
-        lines.append(f"G\t{_glob_digest(pattern)}\t{pattern}")
-    anchor_set = set(anchors)
-    for path in sorted(set(files) | anchor_set):
+    for path in sorted(set(anchors)):
         try:
             st = os.stat(path)
         except OSError:
-            return False
-        if st.st_mtime_ns >= racy_from and path not in anchor_set:
-            return False
+            return 0
+        lines.append(f"A\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}")
+    count = 0
+    for name, entry in (carried or {}).items():
+        lines.append(f"U\t{name}")
+        lines.extend(entry)
+        count += 1
+    for name, files, globs in units:
+        fresh = _entry(files, globs, racy_from)
+        if fresh is not None:
+            lines.append(f"U\t{name}")
+            lines.extend(fresh)
+            count += 1
+    if count:
+        atomic_write_text(summary_path(engine_dir, key), "\n".join(lines) + "\n")
+    return count
+
+
+def _entry(files: Iterable[str], globs: Iterable[str], racy_from: int) -> Entry | None:
+    lines = [f"G\t{_glob_digest(pattern)}\t{pattern}" for pattern in sorted(set(globs))]
+    for path in sorted(set(files)):
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if st.st_mtime_ns >= racy_from:
+            return None
         lines.append(f"F\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}")
-    atomic_write_text(summary_path(engine_dir, key), "\n".join(lines) + "\n")
-    return True
+    return tuple(lines)
 
 
-def check(engine_dir: Path, key: str) -> list[str] | None:
-    """The names in run order when the summary for ``key`` still holds, else None."""
+class _Checker:
+    """Checks summary lines against the file system, each file and glob at most once."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bool] = {}
+        self._globs: dict[str, str] = {}
+
+    def holds(self, line: str) -> bool:
+        kind = line[:1]
+        if kind in ("F", "A"):
+            _, mtime, size, ino, path = line.split("\t", 4)
+            known = self._files.get(line)
+            if known is None:
+                try:
+                    st = os.stat(path)
+                    known = st.st_mtime_ns == int(mtime) and st.st_size == int(size) and st.st_ino == int(ino)
+                except (OSError, ValueError):
+                    known = False
+                self._files[line] = known
+            return known
+        if kind == "G":
+            _, want, pattern = line.split("\t", 2)
+            digest = self._globs.get(pattern)
+            if digest is None:
+                digest = self._globs[pattern] = _glob_digest(pattern)
+            return digest == want
+        return False
+
+
+# The checker of the last no-op test in this process. One ``run`` reads its summary twice: the
+# no-op test before the parser (``check``), then the check under the state lock (``trusted``); the
+# files are stat'ed once, a snapshot taken at the first read (an edit racing with the start of a
+# run is seen by the next run). Used once, and only for a summary with the same text.
+_LAST: dict[tuple[str, str], tuple[str, _Checker]] = {}
+
+
+def _read(engine_dir: Path, key: str, reuse: bool) -> tuple[list[str], _Checker] | None:
+    """The summary's lines and a checker (``reuse``: the one ``check`` left for this summary)."""
+    last = _LAST.pop((str(engine_dir), key), None)
+    _LAST.clear()
     try:
         with open(summary_path(engine_dir, key), encoding="utf-8", errors="surrogateescape") as fh:
             text = fh.read()
@@ -100,20 +169,63 @@ def check(engine_dir: Path, key: str) -> list[str] | None:
     lines = text.split("\n")
     if len(lines) < 4 or lines[0] != FORMAT or lines[1] != key or lines[-1] != "":
         return None
-    stat = os.stat
+    if reuse and last is not None and last[0] == text:
+        return lines, last[1]
+    checker = _Checker()
+    if not reuse:
+        _LAST[(str(engine_dir), key)] = (text, checker)
+    return lines, checker
+
+
+def check(engine_dir: Path, key: str) -> list[str] | None:
+    """The names in run order when the summary for ``key`` vouches for every unit, else None
+    (stops at the first change: this is the no-op test run before anything else loads)."""
+    read = _read(engine_dir, key, reuse=False)
+    if read is None:
+        return None
+    lines, checker = read
+    order = lines[2].split("\t") if lines[2] else []
+    seen: set[str] = set()
     for line in lines[3:-1]:
-        if line[0] == "F":
-            _, mtime, size, ino, path = line.split("\t", 4)
-            try:
-                st = stat(path)
-            except OSError:
-                return None
-            if st.st_mtime_ns != int(mtime) or st.st_size != int(size) or st.st_ino != int(ino):
-                return None
-        elif line[0] == "G":
-            _, want, pattern = line.split("\t", 2)
-            if _glob_digest(pattern) != want:
+        if line[:2] == "U\t":
+            seen.add(line[2:])
+        elif not checker.holds(line):
+            return None
+    return order if seen.issuperset(order) else None
+
+
+class Summary(NamedTuple):
+    """What a summary still vouches for: the last run's order and the entries of unchanged units."""
+
+    order: list[str]
+    entries: dict[str, Entry]
+
+
+def trusted(engine_dir: Path, key: str) -> Summary | None:
+    """The units the summary for ``key`` still vouches for, with their entries (to carry over);
+    None without a summary, or when its anchors changed."""
+    read = _read(engine_dir, key, reuse=True)
+    if read is None:
+        return None
+    lines, checker = read
+    found: dict[str, Entry] = {}
+    name: str | None = None
+    entry: list[str] = []
+    ok = True
+    for line in [*lines[3:-1], "U\t"]:
+        if line[:2] == "U\t":
+            if name is not None and ok:
+                found[name] = tuple(entry)
+            name, entry, ok = line[2:], [], True
+        elif name is None:  # an anchor: if it changed, nothing here holds
+            if not checker.holds(line):
                 return None
         else:
-            return None
-    return lines[2].split("\t") if lines[2] else []
+            entry.append(line)
+            ok = ok and checker.holds(line)
+    return Summary(lines[2].split("\t") if lines[2] else [], found)
+
+
+def entry_files(entry: Entry) -> list[str]:
+    """The files (inputs and outputs) of a unit's entry, sorted."""
+    return [line.split("\t", 4)[4] for line in entry if line[:1] == "F"]

@@ -42,6 +42,7 @@ class Session:
     cache: HashCache
     checks: dict[str, UnitCheck]
     inputs: dict[str, list[str]]
+    forced: set[str] = field(default_factory=set)
     console: IO[str] | None = None
     err_console: IO[str] | None = None
     prefixed: bool = False
