@@ -178,7 +178,9 @@ def _session(
     known = summary.entries if summary is not None else {}
     forced = set(targets) if force is True else set(force or ())
     cache = HashCache(algorithm)
-    listing = DirListing()
+    # One scandir per input directory pays off for many units; for the few a summary leaves, a stat
+    # per literal input is cheaper than listing a 10,000-file directory.
+    listing = DirListing() if len(order) - len(known) > _FEW_TO_LIST else None
     inputs: dict[str, list[str]] = {}
     for n in order:
         # A unit's own outputs are never its inputs (``inputs = ["app/*.py"]`` with
@@ -253,6 +255,7 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
             self._cache[row["task_id"]] = row["task_data"]
 
 
+_FEW_TO_LIST = 50
 _FEW = 200  # below this many tasks, read just those rows (sqlite allows 999 parameters everywhere)
 
 
