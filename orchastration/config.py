@@ -15,8 +15,10 @@ from typing import Any
 
 from orchastration.errors import ConfigError
 
-CONFIG_ENV = "ORCHASTRATION_CONFIG"
-PROJECT_FILE = "orchastration.toml"
+# Locating the file lives in paths.py (the no-op run needs it without this module's model).
+from orchastration.paths import CONFIG_ENV, PROJECT_FILE, find_config
+
+__all__ = ["CONFIG_ENV", "PROJECT_FILE", "Config", "find_config", "load_config"]
 
 BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
 HASH_ALGORITHMS = ("sha256", "sha1", "sha512", "md5", "blake2b", "sha3_256")
@@ -166,33 +168,6 @@ def suggest(word: str, choices: Any) -> str:
     if not close:  # abbreviations and extensions: 'dir' for 'directory', 'algo' for 'algorithm'
         close = [c for c in options if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def find_config(
-    explicit: str | os.PathLike[str] | None,
-    environ: Mapping[str, str],
-    cwd: Path,
-    user_config: Path,
-) -> tuple[Path | None, str]:
-    """Apply the lookup order; return the file (or None) and why it was chosen."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found (from --config)")
-        return path.absolute(), "--config"
-    env_value = environ.get(CONFIG_ENV)
-    if env_value:
-        path = Path(env_value).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found (from ${CONFIG_ENV})")
-        return path.absolute(), f"${CONFIG_ENV}"
-    for directory in (cwd, *cwd.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return candidate.absolute(), f"{PROJECT_FILE} in {directory}"
-    if user_config.is_file():
-        return user_config, "user config file"
-    return None, f"no config file found (looked for {PROJECT_FILE} and {user_config}): built-in defaults"
 
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")

@@ -53,37 +53,6 @@ def select(config: Config, names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def fast_key(config_path: Path | None, config_bytes: bytes, names: Sequence[str]) -> str:
-    """The no-op summary key of a ``run`` of ``names`` (empty: every job) with this config file."""
-    from orchastration.engine.fastpath import make_key
-
-    return make_key(config_bytes, str(config_path or ""), sorted(set(names)) or ["*"], kind="jobs")
-
-
-def fast_noop(config_path: Path | None, engine_dir: Path, names: Sequence[str]) -> list[str] | None:
-    """The jobs of a run that is known to be a no-op (order of the last run), without loading the
-    config model or doit; None when doit has to decide."""
-    if config_path is None:
-        return None
-    from orchastration.engine import fastpath
-
-    try:
-        data = config_path.read_bytes()
-    except OSError:
-        return None
-    key = (str(engine_dir), fast_key(config_path, data, names))
-    if key in _MISSED:
-        return None  # already checked in this process (the pre-parser route): don't pay twice
-    found = fastpath.check(engine_dir, key[1])
-    if found is None:
-        _MISSED.add(key)
-    return found
-
-
-# Summaries found stale in this process. Only ever makes a later check go to doit (slower, never wrong).
-_MISSED: set[tuple[str, str]] = set()
-
-
 def config_bytes(config: Config) -> bytes:
     """The config file's bytes (for the summary key), or nothing for built-in defaults."""
     if config.path is None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+from orchastration.errors import ConfigError
 
 APP = "orchastration"
+CONFIG_ENV = "ORCHASTRATION_CONFIG"
+PROJECT_FILE = "orchastration.toml"
 
 
 def _is_windows(platform: str) -> bool:
@@ -45,9 +49,9 @@ def user_cache_dir(environ: Mapping[str, str], platform: str = sys.platform) -> 
     return Path(environ.get("HOME") or Path.home()) / ".cache" / APP
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where config, state and logs live for one invocation."""
+class Paths(NamedTuple):
+    """Where config, state and logs live for one invocation (a NamedTuple, not a dataclass: the
+    no-op ``run`` builds one before anything heavier than ``os`` and ``pathlib`` loads)."""
 
     user_config: Path
     state_dir: Path
@@ -88,3 +92,30 @@ class Paths:
     def engine_dir(self) -> Path:
         """Private engine data (doit database, up-to-date summaries, the lock)."""
         return self.state_dir / "engine"
+
+
+def find_config(
+    explicit: str | os.PathLike[str] | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+    user_config: Path,
+) -> tuple[Path | None, str]:
+    """Apply the lookup order; return the file (or None) and why it was chosen."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from --config)")
+        return path.absolute(), "--config"
+    env_value = environ.get(CONFIG_ENV)
+    if env_value:
+        path = Path(env_value).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (from ${CONFIG_ENV})")
+        return path.absolute(), f"${CONFIG_ENV}"
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate.absolute(), f"{PROJECT_FILE} in {directory}"
+    if user_config.is_file():
+        return user_config, "user config file"
+    return None, f"no config file found (looked for {PROJECT_FILE} and {user_config}): built-in defaults"

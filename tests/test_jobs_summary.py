@@ -9,6 +9,8 @@ depends on it, reruns exactly when it would without the summary.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -146,3 +148,21 @@ def test_no_fastpath_makes_doit_decide_every_job(cli: Cli, tmp_path: Path, env: 
     assert _by_summary(env)[-1] == 0
     assert set(_run(cli, root).values()) == {"skipped"}  # not even the no-op answer: doit decided it
     assert _by_summary(env)[-1] == 0
+
+
+def test_the_no_op_answer_loads_neither_doit_nor_the_config_model(
+    cli: Cli, tmp_path: Path, env: dict[str, str]
+) -> None:
+    root = project(tmp_path)
+    write_config(root, _chain(root))
+    _run(cli, root)
+    _settle(root)
+    _run(cli, root)
+    code = (
+        "import sys\nfrom orchastration.cli import main\nrc = main(['-q', 'run'])\n"
+        "heavy = ('doit', 'orchastration.config', 'orchastration.engine.units', 'dataclasses', 'tomllib')\n"
+        "print(rc, sorted(m for m in sys.modules if m in heavy or m.split('.')[0] == 'doit'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+    assert out.stdout.splitlines()[-1] == "0 []", (out.stdout, out.stderr)
+    assert len(out.stdout.splitlines()) == 6  # five skipped lines, then the check

@@ -92,7 +92,8 @@ def run_run(app: App) -> int:
         code = _fast_noop(app)
         if code is not None:
             return code
-    from orchastration.jobs import config_bytes, fast_key, job_units, select
+    from orchastration.engine.fastpath import jobs_key
+    from orchastration.jobs import config_bytes, job_units, select
 
     config = job_config(app)
     names = select(config, args.jobs)
@@ -146,7 +147,7 @@ def run_run(app: App) -> int:
             on_result=on_result,
             on_start=progress.start if progress is not None else None,
             on_lock_wait=on_lock_wait,
-            fast_key=None if no_summary else fast_key(config.path, config_bytes(config), args.jobs),
+            fast_key=None if no_summary else jobs_key(config.path, config_bytes(config), args.jobs),
         )
     finally:
         if progress is not None:
@@ -158,11 +159,11 @@ def _fast_noop(app: App) -> int | None:
     """Answer a fully up-to-date run from the no-op summary, before the config model or doit load."""
     if app.environ.get("ORCHASTRATION_NO_FASTPATH"):
         return None
-    from orchastration.config import find_config
-    from orchastration.jobs import fast_noop
+    from orchastration.engine.fastpath import jobs_noop
+    from orchastration.paths import find_config
 
     path, _ = find_config(app.args.config, app.environ, app.cwd, app.paths.user_config)
-    names = fast_noop(path, app.paths.engine_dir, app.args.jobs)
+    names = jobs_noop(path, app.paths.engine_dir, app.args.jobs)
     if names is None:
         return None
     for name in names:

@@ -53,13 +53,12 @@ def try_fast_run(argv: Sequence[str], out: IO[str], environ: Mapping[str, str] |
     if env.get("ORCHASTRATION_NO_FASTPATH"):
         return None
     try:
-        from orchastration.config import find_config
-        from orchastration.jobs import fast_noop
-        from orchastration.paths import Paths
+        from orchastration.engine.fastpath import jobs_noop
+        from orchastration.paths import Paths, find_config
 
         paths = Paths.resolve(values.get("--state-dir"), env)
         path, _ = find_config(values.get("--config"), env, (cwd or Path.cwd()).absolute(), paths.user_config)
-        done = fast_noop(path, paths.engine_dir, names)
+        done = jobs_noop(path, paths.engine_dir, names)
     except Exception:  # any doubt (a missing --config file, ...): the normal path reports it
         return None
     if done is None:

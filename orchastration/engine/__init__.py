@@ -10,14 +10,23 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchastration.engine.units import PlanItem, Unit, UnitResult
-
 if TYPE_CHECKING:
     import os
 
+    from orchastration.engine.units import PlanItem, Unit, UnitResult
     from orchastration.paths import Paths
 
 __all__ = ["PlanItem", "Unit", "UnitResult", "doit_tasks", "forget", "plan", "run_units", "why"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Unit``, ``UnitResult`` and ``PlanItem`` load on first use: the no-op ``run`` imports
+    ``engine.fastpath`` without the units' dataclasses."""
+    if name in ("PlanItem", "Unit", "UnitResult"):
+        from orchastration.engine import units
+
+        return getattr(units, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_units(units: Iterable[Unit], targets: Sequence[str], **kw: Any) -> list[UnitResult]:

@@ -43,6 +43,33 @@ def make_key(config_bytes: bytes, config_path: str, names: Sequence[str], kind: 
     return h.hexdigest()[:32]
 
 
+def jobs_key(config_path: Path | None, config_bytes: bytes, names: Sequence[str]) -> str:
+    """The summary key of a ``run`` of the jobs ``names`` (empty: every job) with this config file."""
+    return make_key(config_bytes, str(config_path or ""), sorted(set(names)) or ["*"], kind="jobs")
+
+
+def jobs_noop(config_path: Path | None, engine_dir: Path, names: Sequence[str]) -> list[str] | None:
+    """The jobs of a ``run`` known to be a no-op (in the last run's order), answered without loading
+    the config model or doit; None when doit has to decide."""
+    if config_path is None:
+        return None
+    try:
+        data = config_path.read_bytes()
+    except OSError:
+        return None
+    key = (str(engine_dir), jobs_key(config_path, data, names))
+    if key in _MISSED:
+        return None  # already checked in this process (the pre-parser route): don't pay twice
+    found = check(engine_dir, key[1])
+    if found is None:
+        _MISSED.add(key)
+    return found
+
+
+# Summaries found stale in this process. Only ever makes a later check go to doit (slower, never wrong).
+_MISSED: set[tuple[str, str]] = set()
+
+
 def summary_path(engine_dir: Path, key: str) -> Path:
     """Where the summary for ``key`` lives."""
     return engine_dir / _DIR / f"{key}.txt"
