@@ -53,6 +53,16 @@ def _chain(root: Path) -> dict[str, dict[str, object]]:
     }
 
 
+def _summarised_chain(cli: Cli, tmp_path: Path) -> Path:
+    """The chain project, built, settled and rerun once: its summary vouches for all five jobs."""
+    root = project(tmp_path)
+    write_config(root, _chain(root))
+    _run(cli, root)
+    _settle(root)
+    _run(cli, root)
+    return root
+
+
 def test_an_edit_reruns_what_changed_and_its_dependents_only(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
     root = project(tmp_path)
     write_config(root, _chain(root))
@@ -75,11 +85,7 @@ def test_an_edit_reruns_what_changed_and_its_dependents_only(cli: Cli, tmp_path:
 
 
 def test_a_trusted_unit_downstream_of_a_change_goes_to_doit(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
-    root = project(tmp_path)
-    write_config(root, _chain(root))
-    _run(cli, root)
-    _settle(root)
-    _run(cli, root)
+    root = _summarised_chain(cli, tmp_path)
     # follower's own files are unchanged, but solo (which it depends on) reruns: follower must too
     (root / "src" / "c.txt").write_text("GAMMA, longer\n")
     _settle(root)
@@ -136,11 +142,7 @@ def test_force_always_run_glob_output_and_failure_go_to_doit(cli: Cli, tmp_path:
 
 
 def test_no_fastpath_makes_doit_decide_every_job(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
-    root = project(tmp_path)
-    write_config(root, _chain(root))
-    _run(cli, root)
-    _settle(root)
-    _run(cli, root)
+    root = _summarised_chain(cli, tmp_path)
     (root / "src" / "c.txt").write_text("GAMMA, longer\n")
     env["ORCHASTRATION_NO_FASTPATH"] = "1"
     got = _run(cli, root)
@@ -153,11 +155,7 @@ def test_no_fastpath_makes_doit_decide_every_job(cli: Cli, tmp_path: Path, env: 
 def test_the_no_op_answer_loads_neither_doit_nor_the_config_model(
     cli: Cli, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    root = project(tmp_path)
-    write_config(root, _chain(root))
-    _run(cli, root)
-    _settle(root)
-    _run(cli, root)
+    root = _summarised_chain(cli, tmp_path)
     code = (
         "import sys\nfrom orchastration.cli import main\nrc = main(['-q', 'run'])\n"
         "heavy = ('doit', 'orchastration.config', 'orchastration.engine.units', 'dataclasses', 'tomllib')\n"
