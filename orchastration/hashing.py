@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,13 +28,20 @@ def normalize_algorithm(name: str, source: str = "--algo") -> str:
     return algo
 
 
-def hash_file(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks into one reused buffer."""
+def hash_file(path: Path | str, algorithm: str = "sha256") -> str:
+    """Hex digest of a file: read whole when it is under 1 MiB, else in 1 MiB blocks into one reused
+    buffer (a run hashes thousands of small inputs: zero-filling a 1 MiB buffer for each was most of
+    the cost)."""
     digest = hashlib.new(algorithm)
-    buf = bytearray(BLOCK_SIZE)
-    view = memoryview(buf)
     try:
         with open(path, "rb", buffering=0) as fh:
+            if os.fstat(fh.fileno()).st_size < BLOCK_SIZE:
+                data = fh.read(BLOCK_SIZE)
+                digest.update(data)
+                if len(data) < BLOCK_SIZE:  # else the file grew past 1 MiB meanwhile: read on in blocks
+                    return digest.hexdigest()
+            buf = bytearray(BLOCK_SIZE)
+            view = memoryview(buf)
             while True:
                 n = fh.readinto(buf)
                 if not n:

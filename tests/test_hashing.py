@@ -72,6 +72,15 @@ def test_large_file_streams_in_blocks(tmp_path: Path) -> None:
     assert hash_file(big, "sha256") == hashlib.sha256(big.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("size", [0, 1, 240, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE + 7])
+def test_small_files_read_whole_and_large_ones_in_blocks_hash_alike(tmp_path: Path, size: int) -> None:
+    data = bytes((i * 7 + size) % 251 for i in range(size))
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    for algo in ("sha256", "md5", "blake2b"):
+        assert hash_file(path, algo) == hashlib.new(algo, data).hexdigest()
+
+
 @pytest.mark.parametrize("tool", ["sha256sum", "sha1sum", "sha512sum", "md5sum"])
 def test_check_accepts_coreutils_manifests(cli, tmp_path: Path, tool: str) -> None:
     if not shutil.which(tool):
