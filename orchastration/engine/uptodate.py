@@ -7,7 +7,6 @@ import inspect
 import os
 import threading
 from collections.abc import Mapping, Set
-from pathlib import Path
 from typing import Any
 
 from doit.dependency import Dependency, FileChangedChecker, UptodateCalculator
@@ -32,7 +31,7 @@ class HashCache:
         with self._lock:
             known = self._hashes.get(key)
         if known is None:
-            known = hash_file(Path(path), self.algorithm)
+            known = hash_file(path, self.algorithm)
             with self._lock:
                 self._hashes[key] = known
         return [st.st_mtime_ns, st.st_size, known]
