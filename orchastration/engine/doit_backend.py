@@ -342,7 +342,7 @@ def run_units(
                 session.report(UnitResult(name, SKIPPED, 0, 0, None, (), ""))
         errors: list[str] = []
         if names:
-            # All of them: doit starts from what was asked for, as it would on its own.
+            # Every unit: doit starts from the targets, as it would on its own; a subset: from each unit in it.
             process = list(targets) if len(names) == len(session.order) else names
             interrupted = _run_doit(session, names, process, paths, jobs, keep_going, collecting, errors)
         if collecting:
