@@ -155,8 +155,15 @@ def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
     if name in table:
         return table[name]
     hint = suggest(name, table)
-    known = ", ".join(sorted(table)) or "none configured"
+    names = sorted(table)
+    known = ", ".join(names[:_KNOWN_SHOWN]) or "none configured"
+    if len(names) > _KNOWN_SHOWN:  # one line, even for a config of 1,000 jobs
+        known += f", ... {len(names)} in all: orchastration {_LIST_COMMAND[kind]}"
     raise UsageError(f"unknown {kind} '{name}'{hint} (known: {known})")
+
+
+_KNOWN_SHOWN = 10
+_LIST_COMMAND = {"job": "list", "task": "plan list", "orchestration": "orchestration list"}
 
 
 def suggest(word: str, choices: Any) -> str:

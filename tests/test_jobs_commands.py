@@ -161,3 +161,12 @@ def test_progress_line_on_a_tty_plain_lines_otherwise(tmp_path: Path, env: dict[
     assert statuses(out.decode()) == {f"j{i}": "ran" for i in range(5)}
     plain = subprocess.run([*cli_command(), "run", "--force"], cwd=root, env=env, capture_output=True, text=True)
     assert "\x1b[" not in plain.stderr + plain.stdout
+
+
+def test_unknown_job_among_many_is_one_short_line(cli: Cli, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    write_config(root, {f"job{i:02d}": {"command": [PY, "-c", "pass"]} for i in range(15)})
+    res = cli(["why", "nosuch"], cwd=root)
+    assert res.code == 2 and len(res.err.splitlines()) == 1, res.err
+    assert "known: job00, job01," in res.err and "job09, ... 15 in all: orchastration list)" in res.err
+    assert "job14" not in res.err
