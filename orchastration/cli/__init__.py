@@ -95,6 +95,29 @@ def main(
             signal.signal(signal.SIGTERM, previous)
 
 
+def entry() -> None:
+    """The ``orchastration`` console script: ``main()``, then exit without tearing the interpreter down.
+
+    Freeing every object of a run one by one at exit costs ~20 ms after a run over 1,000 jobs. By the
+    time ``main`` returns every file this tool wrote is closed and every child reaped; the standard
+    streams are flushed and the exit handlers (logging's flush and close among them) run as usual,
+    then ``os._exit``. ``python -m orchastration`` exits the ordinary way (profilers, coverage).
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more to say there
+            continue
+    import atexit
+
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # not CPython: the ordinary exit
+        sys.exit(code)
+    run_exit_handlers()
+    os._exit(code)
+
+
 def _run(argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str] | None, cwd: Path | None) -> int:
     import contextlib
     from pathlib import Path
