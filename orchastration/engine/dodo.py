@@ -17,41 +17,30 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from orchastration.engine.records import build_record, finish_run, run_command, start_run
 from orchastration.engine.units import RAN, STATUS_OF_PROCESS, Unit, expand_inputs, output_paths, signature
-from orchastration.hashing import hash_file
-from orchastration.state import utc_now
-
-
-def _hash(path: str, algorithm: str) -> str | None:
-    try:
-        return hash_file(Path(path), algorithm)
-    except Exception:  # missing or unreadable: recorded as null
-        return None
 
 
 def run_unit_action(unit: Unit, algorithm: str, inputs: list[str]) -> Any:
     """Run one unit in the foreground (output to this process's stdout/stderr) and record it."""
     from doit.exceptions import TaskFailed
 
+    from orchastration.engine.uptodate import HashCache
+
     run_id, started = start_run(unit)
     res = run_command(unit, run_id, console=sys.stdout, err_console=sys.stderr)
     status = STATUS_OF_PROCESS[res.status]
+    cache = HashCache(algorithm)
     record = build_record(
         unit,
         run_id=run_id,
         started=started,
-        ended=utc_now(),
-        status=status,
-        exit_code=res.exit_code,
-        duration_ms=res.duration_ms,
-        message=res.message,
+        result=res,
         program=None,
-        inputs={p: _hash(p, algorithm) for p in inputs},
-        outputs={p: _hash(p, algorithm) for p in output_paths(unit)},
+        inputs={p: cache.hash(p) for p in inputs},
+        outputs={p: cache.hash(p) for p in unit.abs_outputs},
         reasons=("doit",),
         algorithm=algorithm,
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
-from orchastration.engine.units import INCOMPLETE, Unit, display_path, env_summary
+from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
 from orchastration.state import (
     atomic_write_json,
     claim_run_slot,
@@ -20,6 +20,7 @@ from orchastration.state import (
     iso,
     read_json,
     unique_now,
+    utc_now,
     write_record,
 )
 
@@ -61,18 +62,15 @@ def build_record(
     *,
     run_id: str,
     started: datetime,
-    ended: datetime,
-    status: str,
-    exit_code: int,
-    duration_ms: int,
-    message: str,
+    result: ProcessResult,
     program: str | None,
     inputs: Mapping[str, str | None],
     outputs: Mapping[str, str | None],
     reasons: Sequence[str],
     algorithm: str,
 ) -> dict[str, Any]:
-    """The record of one run: SPEC's fields plus hashes, reasons and the doit task name (no env values)."""
+    """The record of one run that just ended with ``result``: SPEC's fields plus hashes, reasons and the
+    doit task name (no env values)."""
     out_log, err_log = log_paths(unit, run_id)
     command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
     record: dict[str, Any] = {
@@ -80,11 +78,11 @@ def build_record(
         "name": unit.name,
         "doit_task": unit.name,
         "start_time": iso(started),
-        "end_time": iso(ended),
-        "duration_ms": duration_ms,
-        "exit_code": exit_code,
-        "status": status,
-        "message": message,
+        "end_time": iso(utc_now()),
+        "duration_ms": result.duration_ms,
+        "exit_code": result.exit_code,
+        "status": STATUS_OF_PROCESS[result.status],
+        "message": result.message,
         "stdout_path": str(out_log),
         "stderr_path": str(err_log),
         **host_info(),

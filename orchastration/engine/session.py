@@ -19,14 +19,11 @@ from orchastration.engine.units import (
     STATUS_OF_PROCESS,
     Unit,
     UnitResult,
-    abs_path,
-    output_paths,
     signature,
 )
 from orchastration.engine.uptodate import HashCache, UnitCheck
 from orchastration.logs import get_logger, log
 from orchastration.process import resolve_program
-from orchastration.state import utc_now
 
 _LOG = get_logger("engine")
 ResultCallback = Callable[[UnitResult], None]
@@ -102,16 +99,12 @@ class Session:
         log(_LOG, level, "job finished", job=name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
         if status == INTERRUPTED:
             self.cancel.set()
-        outputs = {p: self.cache.hash(p) for p in output_paths(unit)}
+        outputs = {p: self.cache.hash(p) for p in unit.abs_outputs}
         record = build_record(
             unit,
             run_id=run_id,
             started=started,
-            ended=utc_now(),
-            status=status,
-            exit_code=res.exit_code,
-            duration_ms=res.duration_ms,
-            message=res.message,
+            result=res,
             program=program,
             inputs=inputs,
             outputs=outputs,
@@ -123,9 +116,9 @@ class Session:
         if status != RAN:
             return TaskFailed(res.message or status)
         # A declared output the command did not make is left out: the next run reruns the unit.
-        saved_outputs = {out: self.cache.state(out) for out in output_paths(unit) if os.path.exists(out)}
-        for out in unit.outputs:
-            if outputs.get(abs_path(os.path.normpath(unit.working_dir), out)) is None:
+        saved_outputs = {out: self.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
+        for out, target in zip(unit.outputs, unit.abs_outputs, strict=True):
+            if outputs[target] is None:
                 log(_LOG, "warning", f"{name}: declared output not created: {out}", unit=name, file=out)
         return {"run": run_id, "sig": signature(unit), "outputs": saved_outputs, "deps": self.checks[name].dep_runs}
 
