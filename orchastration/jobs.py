@@ -20,17 +20,10 @@ if TYPE_CHECKING:
 
 def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None) -> Unit:
     """One job as an engine unit (its records go to ``state/runs/<job>/``)."""
-    from orchastration.engine.units import Unit
+    from orchastration.engine.units import command_unit
 
-    return Unit(
-        name=job.name,
-        command=job.command,
-        shell=job.shell,
-        working_dir=job.working_dir,
-        env=dict(job.env),
-        timeout_seconds=job.timeout_seconds,
-        inputs=job.inputs,
-        outputs=job.outputs,
+    return command_unit(
+        job,
         depends_on=job.depends_on,
         always_run=job.always_run,
         record_dir=(runs_dir or paths.runs_dir) / job.name,

@@ -12,7 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchastration.config import JobConfig, TaskConfig
 
 GLOB_CHARS = frozenset("*?[")
 # A relative POSIX path with no empty, "." or ".." segment and no trailing slash.
@@ -69,6 +72,31 @@ class Unit:
             "env": _quick_digest(tuple(sorted(self.env.items()))),
             "working_dir": str(self.working_dir),
         }
+
+
+def command_unit(
+    cfg: JobConfig | TaskConfig,
+    *,
+    depends_on: tuple[str, ...],
+    always_run: bool,
+    record_dir: Path,
+    extra_record: Mapping[str, Any],
+) -> Unit:
+    """A configured command (a job, a task's build) as a unit: what both configs share, plus the rest."""
+    return Unit(
+        name=cfg.name,
+        command=cfg.command,
+        shell=cfg.shell,
+        working_dir=cfg.working_dir,
+        env=dict(cfg.env),
+        timeout_seconds=cfg.timeout_seconds,
+        inputs=cfg.inputs,
+        outputs=cfg.outputs,
+        depends_on=depends_on,
+        always_run=always_run,
+        record_dir=record_dir,
+        extra_record=extra_record,
+    )
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,10 @@ def task_unit(paths: Paths, task: TaskConfig) -> Unit:
     Without declared inputs or outputs there is nothing to compare, so it always runs
     (SPEC: a build is incremental only "with inputs/outputs declared").
     """
-    from orchastration.engine import Unit
+    from orchastration.engine.units import command_unit
 
-    return Unit(
-        name=task.name,
-        command=task.command,
-        shell=task.shell,
-        working_dir=task.working_dir,
-        env=dict(task.env),
-        timeout_seconds=task.timeout_seconds,
-        inputs=task.inputs,
-        outputs=task.outputs,
+    return command_unit(
+        task,
         depends_on=(),
         always_run=not (task.inputs or task.outputs),
         record_dir=paths.runs_dir / task.name,
