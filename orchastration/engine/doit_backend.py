@@ -145,7 +145,7 @@ def _for_doit(session: Session, trusted: Set[str], forced: Set[str]) -> list[str
     """The units doit has to decide, in run order: every unit the summary does not vouch for (or
     forced, or always_run), everything downstream of one, and what those depend on (doit needs
     their tasks to order them, and decides them too)."""
-    edges = _edges(session.table, session.order, session.inputs)
+    edges = session.edges
     changed = {n for n in session.order if n not in trusted or n in forced or session.table[n].always_run}
     if not changed:
         return []
@@ -189,7 +189,8 @@ def _session(
         entry = known.get(n)
         files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
         inputs[n] = [p for p in files if p not in own]
-    _check_file_cycles(table, order, inputs)
+    edges = _edges(table, order, inputs)
+    _check_file_cycles(order, edges)
     return Session(
         table=table,
         order=order,
@@ -197,6 +198,7 @@ def _session(
         cache=cache,
         checks={n: UnitCheck(table[n], cache, forced=n in forced) for n in order},
         inputs=inputs,
+        edges=edges,
         forced=forced,
     )
 
@@ -211,10 +213,9 @@ def _edges(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]
     }
 
 
-def _check_file_cycles(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> None:
+def _check_file_cycles(order: list[str], edges: dict[str, list[str]]) -> None:
     """A loop through inputs and outputs (or ``depends_on``) is a config error naming the units,
     found before anything runs."""
-    edges = _edges(table, order, inputs)
     done: set[str] = set()
     for start in order:
         if start in done:
@@ -434,7 +435,7 @@ def plan(
     session.dep = dep
     items: list[PlanItem] = []
     will_run: set[str] = set()
-    edges = _edges(session.table, session.order, session.inputs)
+    edges = session.edges
     for name in session.order:
         dep.get_status(tasks[name], tasks)
         reasons = list(dep.reasons.get(name, ()))

@@ -39,6 +39,7 @@ class Session:
     cache: HashCache
     checks: dict[str, UnitCheck]
     inputs: dict[str, list[str]]
+    edges: dict[str, list[str]] = field(default_factory=dict)  # each unit's dependencies (doit_backend._edges)
     forced: set[str] = field(default_factory=set)
     console: IO[str] | None = None
     err_console: IO[str] | None = None
