@@ -92,7 +92,6 @@ def run_run(app: App) -> int:
         code = _fast_noop(app)
         if code is not None:
             return code
-    from orchastration.engine.fastpath import jobs_key
     from orchastration.jobs import config_bytes, job_units, select
 
     config = job_config(app)
@@ -130,9 +129,11 @@ def run_run(app: App) -> int:
         app.err.write("orchastration: waiting for the state lock held by another run...\n")
         app.err.flush()
 
-    from orchastration.engine import run_units
+    from orchastration.engine import fastpath, run_units
 
-    no_summary = bool(app.environ.get("ORCHASTRATION_NO_FASTPATH"))  # doit decides every job
+    summary_key = None  # ORCHASTRATION_NO_FASTPATH: no summary read or written, doit decides every job
+    if not fastpath.disabled(app.environ):
+        summary_key = fastpath.jobs_key(config.path, config_bytes(config), args.jobs)
     try:
         results = run_units(
             units,
@@ -147,7 +148,7 @@ def run_run(app: App) -> int:
             on_result=on_result,
             on_start=progress.start if progress is not None else None,
             on_lock_wait=on_lock_wait,
-            fast_key=None if no_summary else jobs_key(config.path, config_bytes(config), args.jobs),
+            fast_key=summary_key,
         )
     finally:
         if progress is not None:
@@ -157,9 +158,10 @@ def run_run(app: App) -> int:
 
 def _fast_noop(app: App) -> int | None:
     """Answer a fully up-to-date run from the no-op summary, before the config model or doit load."""
-    if app.environ.get("ORCHASTRATION_NO_FASTPATH"):
+    from orchastration.engine.fastpath import disabled, jobs_noop
+
+    if disabled(app.environ):
         return None
-    from orchastration.engine.fastpath import jobs_noop
     from orchastration.paths import find_config
 
     path, _ = find_config(app.args.config, app.environ, app.cwd, app.paths.user_config)

@@ -50,10 +50,11 @@ def try_fast_run(argv: Sequence[str], out: IO[str], environ: Mapping[str, str] |
         return None
     values, names = parsed
     env = os.environ if environ is None else environ
-    if env.get("ORCHASTRATION_NO_FASTPATH"):
-        return None
     try:
-        from orchastration.engine.fastpath import jobs_noop
+        from orchastration.engine.fastpath import disabled, jobs_noop
+
+        if disabled(env):
+            return None
         from orchastration.paths import Paths, find_config
 
         paths = Paths.resolve(values.get("--state-dir"), env)

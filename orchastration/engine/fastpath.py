@@ -70,6 +70,11 @@ def jobs_noop(config_path: Path | None, engine_dir: Path, names: Sequence[str]) 
 _MISSED: set[tuple[str, str]] = set()
 
 
+def disabled(environ: Mapping[str, str]) -> bool:
+    """``ORCHASTRATION_NO_FASTPATH`` set: no summary is read or written, doit decides every job."""
+    return bool(environ.get("ORCHASTRATION_NO_FASTPATH"))
+
+
 def summary_path(engine_dir: Path, key: str) -> Path:
     """Where the summary for ``key`` lives."""
     return engine_dir / _DIR / f"{key}.txt"
@@ -118,7 +123,7 @@ def write(
             st = os.stat(path)
         except OSError:
             return 0
-        lines.append(f"A\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}")
+        lines.append(_file_line("A", path, st))
     count = 0
     for name, entry in (carried or {}).items():
         lines.append(f"U\t{name}")
@@ -144,8 +149,13 @@ def _entry(files: Iterable[str], globs: Iterable[str], racy_from: int) -> Entry 
             return None
         if st.st_mtime_ns >= racy_from:
             return None
-        lines.append(f"F\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}")
+        lines.append(_file_line("F", path, st))
     return tuple(lines)
+
+
+def _file_line(kind: str, path: str, st: os.stat_result) -> str:
+    """A file's line: ``F`` (a unit's input or output) or ``A`` (an anchor), its stat shortcut, the path."""
+    return f"{kind}\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{path}"
 
 
 class _Checker:
@@ -158,13 +168,12 @@ class _Checker:
     def holds(self, line: str) -> bool:
         kind = line[:1]
         if kind in ("F", "A"):
-            _, mtime, size, ino, path = line.split("\t", 4)
             known = self._files.get(line)
             if known is None:
+                path = line.split("\t", 4)[-1]
                 try:
-                    st = os.stat(path)
-                    known = st.st_mtime_ns == int(mtime) and st.st_size == int(size) and st.st_ino == int(ino)
-                except (OSError, ValueError):
+                    known = _file_line(kind, path, os.stat(path)) == line
+                except OSError:
                     known = False
                 self._files[line] = known
             return known
