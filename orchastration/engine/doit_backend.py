@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import queue
 from collections.abc import Callable, Iterable, Sequence, Set
 from pathlib import Path
@@ -32,6 +31,7 @@ from orchastration.engine.units import (
     closure,
     expand_inputs,
     index,
+    input_patterns,
     literal_producers,
 )
 from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitCheck, checker_class
@@ -357,7 +357,7 @@ def run_units(
             raise ConfigError(errors[0].strip())
         if fast_key and not interrupted:
             fresh = [
-                (n, [*session.inputs[n], *session.table[n].abs_outputs], _patterns(session.table[n]))
+                (n, [*session.inputs[n], *session.table[n].abs_outputs], input_patterns(session.table[n])[0])
                 for n in names
                 if session.results[n].status == SKIPPED and not session.table[n].always_run
             ]
@@ -408,12 +408,6 @@ def _run_doit(
             session.report(outcome)
     errors.extend(reporter.errors)
     return interrupted
-
-
-def _patterns(unit: Unit) -> list[str]:
-    """Every glob the unit's inputs expand (a literal directory counts as ``dir/**/*``), absolute."""
-    literals, globs = unit.abs_inputs
-    return [*globs, *(os.path.join(path, "**", "*") for path in literals if os.path.isdir(path))]
 
 
 def plan(
