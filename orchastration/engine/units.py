@@ -167,12 +167,6 @@ class DirListing:
     def __init__(self) -> None:
         self._dirs: dict[str, dict[str, bool]] = {}
 
-    def kind(self, path: str) -> str:
-        """``file``, ``dir`` or ``missing``."""
-        parent, _, name = path.rpartition(os.sep)  # path is normalised: no trailing separator
-        is_dir = self.entries(parent).get(name)
-        return "missing" if is_dir is None else ("dir" if is_dir else "file")
-
     def entries(self, parent: str) -> dict[str, bool]:
         """The names in directory ``parent`` (empty when unreadable), each with whether it is a directory.
 
