@@ -120,7 +120,7 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
     def _output_reasons(self, saved: Mapping[str, Any]) -> list[str]:
         reasons = []
         current = self.unit.abs_outputs
-        if len(saved) != len(current) or sorted(saved) != sorted(current):
+        if sorted(saved) != sorted(current):
             reasons.append("outputs changed")
         for path in current:
             try:
