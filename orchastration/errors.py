@@ -1,16 +1,18 @@
-"""Error hierarchy and the one mapping of outcomes to exit codes.
+"""Error hierarchy: user mistakes are exceptions with an exit code (outcomes are values: ``outcomes.py``).
 
 User mistakes (bad config, unknown names, missing files) are exceptions under
 ``OrchastrationError``; job/task/agent outcomes are status values that the CLI
-reduces to an exit code with ``exit_code_for``.
+reduces to an exit code with ``outcomes.exit_code_for``.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from orchastration.outcomes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code_for
+
+__all__ = [
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "ConfigError", "GitError", "InputError",
+    "OrchastrationError", "TemplateError", "UsageError", "exit_code_for",
+]  # fmt: skip
 
 
 class OrchastrationError(Exception):
@@ -37,12 +39,3 @@ class TemplateError(OrchastrationError):
 
 class GitError(OrchastrationError):
     """A git helper could not do what was asked; the repository is untouched."""
-
-
-def exit_code_for(statuses: list[str]) -> int:
-    """Reduce outcome statuses (ran, skipped, failed, timeout, interrupted...) to an exit code."""
-    if any(s == "interrupted" for s in statuses):
-        return EXIT_INTERRUPTED
-    if any(s in ("failed", "timeout", "error") for s in statuses):
-        return EXIT_FAILED
-    return EXIT_OK
