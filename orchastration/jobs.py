@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchastration.config import Config, JobConfig
-    from orchastration.engine.units import PlanItem, Unit
+    from orchastration.engine.fastpath import Summaries
+    from orchastration.engine.units import PlanItem, Unit, UnitResult
     from orchastration.paths import Paths
 
 
@@ -54,6 +55,52 @@ def config_bytes(config: Config) -> bytes:
         return config.path.read_bytes()
     except OSError:
         return b""
+
+
+def run(
+    config: Config,
+    paths: Paths,
+    names: Sequence[str],
+    *,
+    environ: Mapping[str, str],
+    parallel: int = 1,
+    force: bool = False,
+    keep_going: bool = False,
+    dry_run: bool = False,
+    console: IO[str] | None = None,
+    err_console: IO[str] | None = None,
+    on_result: Callable[[UnitResult], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+    summaries: Summaries | None = None,
+) -> list[UnitResult]:
+    """Run the jobs ``names`` (every job when empty) and what they depend on; results as they finish
+    (also to ``on_result``). An empty list: no jobs are configured. The up-to-date summary of the
+    last run of these names answers for the jobs it still vouches for (``summaries``: the reader the
+    no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ``."""
+    from orchastration.engine import fastpath, run_units
+
+    chosen = select(config, names)
+    if not chosen:
+        return []
+    key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names)
+    return run_units(
+        job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
+        force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
+        err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
+        summaries=summaries, summary_key=key,
+    )  # fmt: skip
+
+
+def plan(config: Config, paths: Paths, names: Sequence[str], *, force: bool = False) -> list[PlanItem] | None:
+    """What a ``run`` of ``names`` (every job when empty) would run, in order, with the reasons;
+    None when no jobs are configured."""
+    from orchastration.engine import plan as engine_plan
+
+    chosen = select(config, names)
+    if not chosen:
+        return None
+    return engine_plan(job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force)
 
 
 CONFIG_CACHE_DIR = "config-cache"
@@ -160,15 +207,12 @@ class JobStatus:
 
 def status(config: Config, paths: Paths) -> list[JobStatus]:
     """Every job's last record and whether it is up to date now."""
-    from orchastration.engine import plan
     from orchastration.state import read_json
 
     names = sorted(config.jobs)
     if not names:
         return []
-    items: dict[str, PlanItem] = {
-        i.name: i for i in plan(job_units(config, paths), names, paths=paths, hash_algorithm=config.hash.algorithm)
-    }
+    items: dict[str, PlanItem] = {i.name: i for i in plan(config, paths, names) or []}
     out = []
     for name in names:
         last_path = paths.runs_dir / name / "last.json"

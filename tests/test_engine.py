@@ -17,6 +17,7 @@ from orchastration.engine.lock import state_lock
 from orchastration.paths import Paths
 
 PY = sys.executable
+ENV = dict(os.environ)
 
 
 def unit(tmp_path: Path, name: str, code: str, **kw: object) -> Unit:
@@ -56,7 +57,9 @@ def test_task_style_units_callbacks_and_extra_record(tmp_path: Path, paths: Path
     started: list[str] = []
     console = io.StringIO()
     kw = {"paths": paths, "hash_algorithm": "sha256"}
-    results = run_units([build], ["task:build"], console=console, on_result=seen.append, on_start=started.append, **kw)
+    results = run_units(
+        [build], ["task:build"], console=console, on_result=seen.append, on_start=started.append, environ=ENV, **kw
+    )
     assert [r.status for r in results] == ["ran"] and seen == results and started == ["task:build"]
     assert console.getvalue() == "made\n"
     record = results[0].record_path
@@ -65,10 +68,10 @@ def test_task_style_units_callbacks_and_extra_record(tmp_path: Path, paths: Path
 
     data = json.loads(record.read_text())
     assert (data["task_name"], data["action"], data["doit_task"]) == ("build", "build.run", "task:build")
-    assert run_units([build], ["task:build"], **kw)[0].status == "skipped"
+    assert run_units([build], ["task:build"], environ=ENV, **kw)[0].status == "skipped"
     assert why([build], "task:build", **kw) == []
-    assert [r.status for r in run_units([build], ["task:build"], force=True, **kw)] == ["ran"]
-    dry = run_units([build], ["task:build"], dry_run=True, **kw)
+    assert [r.status for r in run_units([build], ["task:build"], force=True, environ=ENV, **kw)] == ["ran"]
+    dry = run_units([build], ["task:build"], dry_run=True, environ=ENV, **kw)
     assert (dry[0].status, dry[0].reasons) == ("skipped", ())
     forget(["task:build"], paths=paths)
     assert plan([build], ["task:build"], **kw) == [PlanItem("task:build", ("state forgotten",))]
@@ -78,19 +81,25 @@ def test_failures_dependencies_and_force_by_name(tmp_path: Path, paths: Paths) -
     kw = {"paths": paths, "hash_algorithm": "md5"}
     base = unit(tmp_path, "base", "pass")
     top = unit(tmp_path, "top", "pass", depends_on=("base",))
-    assert [r.name for r in run_units([base, top], ["top"], **kw)] == ["base", "top"]
-    got = run_units([base, top], ["top"], force=["base"], **kw)
+    assert [r.name for r in run_units([base, top], ["top"], environ=ENV, **kw)] == ["base", "top"]
+    got = run_units([base, top], ["top"], force=["base"], environ=ENV, **kw)
     assert [(r.name, r.status) for r in got] == [("base", "ran"), ("top", "ran")]
     assert got[0].reasons == ("forced",) and got[1].reasons == ("dependency ran: base",)
     bad = unit(tmp_path, "base", "import sys; sys.exit(4)")
-    got = run_units([bad, top], ["top"], force=True, **kw)
+    got = run_units([bad, top], ["top"], force=True, environ=ENV, **kw)
     assert [(r.name, r.status, r.exit_code) for r in got] == [("base", "failed", 4), ("top", "not_run", None)]
     assert why([bad, top], "base", **kw) == ["last run failed"]
 
 
 def test_unknown_dependency_is_a_programming_error(tmp_path: Path, paths: Paths) -> None:
     with pytest.raises(ValueError, match="unknown unit 'nope'"):
-        run_units([unit(tmp_path, "a", "pass", depends_on=("nope",))], ["a"], paths=paths, hash_algorithm="sha256")
+        run_units(
+            [unit(tmp_path, "a", "pass", depends_on=("nope",))],
+            ["a"],
+            paths=paths,
+            hash_algorithm="sha256",
+            environ=ENV,
+        )
 
 
 def test_lock_waiter_is_told(tmp_path: Path, paths: Paths) -> None:
@@ -109,7 +118,7 @@ def test_lock_waiter_is_told(tmp_path: Path, paths: Paths) -> None:
     holder_ready.wait(10)
     threading.Timer(0.5, release.set).start()
     results = run_units(
-        [unit(tmp_path, "a", "pass")], ["a"], paths=paths, hash_algorithm="sha256", on_lock_wait=told.set
+        [unit(tmp_path, "a", "pass")], ["a"], paths=paths, hash_algorithm="sha256", environ=ENV, on_lock_wait=told.set
     )
     t.join(10)
     assert told.is_set() and results[0].status == "ran"
@@ -117,32 +126,34 @@ def test_lock_waiter_is_told(tmp_path: Path, paths: Paths) -> None:
 
 def test_fastpath_write_check_invalidate(tmp_path: Path) -> None:
     engine = tmp_path / "engine"
+    summaries = fastpath.Summaries(engine)
     f = tmp_path / "f.txt"
     f.write_text("one")
     key = fastpath.make_key(b"config", "/c.toml", ["a"])
-    assert fastpath.write(engine, key, ["a"], [("a", [str(f)], [])]) == 0  # too fresh: not trusted
-    assert not fastpath.summary_path(engine, key).exists()
+    assert summaries.write(key, ["a"], [("a", [str(f)], [])]) == 0  # too fresh: not trusted
+    assert not summaries.path(key).exists()
     old = time.time() - 60
     os.utime(f, (old, old))
-    assert fastpath.write(engine, key, ["a"], [("a", [str(f)], [str(tmp_path / "*.txt")])]) == 1
-    assert fastpath.check(engine, key) == ["a"]
-    assert fastpath.check(engine, fastpath.make_key(b"config2", "/c.toml", ["a"])) is None
+    assert summaries.write(key, ["a"], [("a", [str(f)], [str(tmp_path / "*.txt")])]) == 1
+    assert summaries.check(key) == ["a"]
+    assert summaries.check(fastpath.make_key(b"config2", "/c.toml", ["a"])) is None
     (tmp_path / "g.txt").write_text("new file matching the glob")
-    assert fastpath.check(engine, key) is None
+    assert summaries.check(key) is None
     (tmp_path / "g.txt").unlink()
-    assert fastpath.check(engine, key) == ["a"]
+    assert summaries.check(key) == ["a"]
     f.write_text("longer")  # a different size, even with the old mtime put back
     os.utime(f, (old, old))
-    assert fastpath.check(engine, key) is None
+    assert summaries.check(key) is None
     f.write_text("one")
     os.utime(f, (old, old))
-    assert fastpath.check(engine, key) == ["a"]
-    fastpath.invalidate(engine)
-    assert fastpath.check(engine, key) is None
+    assert summaries.check(key) == ["a"]
+    summaries.invalidate()
+    assert summaries.check(key) is None
 
 
 def test_fastpath_vouches_per_unit_and_anchors_void_everything(tmp_path: Path) -> None:
     engine = tmp_path / "engine"
+    summaries = fastpath.Summaries(engine)
     files = {n: tmp_path / f"{n}.txt" for n in ("a", "b", "c", "db")}
     old = time.time() - 60
     for path in files.values():
@@ -153,20 +164,20 @@ def test_fastpath_vouches_per_unit_and_anchors_void_everything(tmp_path: Path) -
     key = fastpath.make_key(b"config", "/c.toml", [])
     units = [("a", [str(files["a"])], []), ("b", [str(files["b"])], []), ("c", [str(files["c"]), str(fresh)], [])]
     # c has a file modified within RACY_SECONDS: no entry, so the run is never a no-op
-    assert fastpath.write(engine, key, ["a", "b", "c"], units, anchors=[str(files["db"])]) == 2
-    assert fastpath.check(engine, key) is None
-    summary = fastpath.trusted(engine, key)
+    assert summaries.write(key, ["a", "b", "c"], units, anchors=[str(files["db"])]) == 2
+    assert summaries.check(key) is None
+    summary = summaries.trusted(key)
     assert summary is not None and summary.order == ["a", "b", "c"] and sorted(summary.entries) == ["a", "b"]
     assert fastpath.entry_files(summary.entries["a"]) == [str(files["a"])]
     files["b"].write_text("an edit")
-    fastpath.invalidate(engine)  # (drops this process's memo of the files checked, as a run does)
+    summaries.invalidate()  # (drops this process's memo of the files checked, as a run does)
     # carried entries are written as they were: a changed file is still seen by the next check
-    assert fastpath.write(engine, key, ["a", "b"], [], anchors=[str(files["db"])], carried=summary.entries) == 2
-    again = fastpath.trusted(engine, key)
+    assert summaries.write(key, ["a", "b"], [], anchors=[str(files["db"])], carried=summary.entries) == 2
+    again = summaries.trusted(key)
     assert again is not None and sorted(again.entries) == ["a"]
     files["db"].write_text("the database changed under the summary")
-    assert fastpath.trusted(engine, key) is None
-    assert fastpath.check(engine, key) is None
+    assert summaries.trusted(key) is None
+    assert summaries.check(key) is None
 
 
 def test_fast_run_accepts_only_plain_run_lines() -> None:
@@ -201,8 +212,7 @@ def test_light_doit_skips_the_command_line_layer_until_asked_for() -> None:
     # and the rest of the package still appears on first use.
     code = (
         "import sys\n"
-        "from orchastration.engine import lightdoit\n"
-        "lightdoit.install()\n"
+        "import orchastration.engine.doit_adapter\n"
         "import doit.control, doit.dependency, doit.runner, doit.task\n"
         "assert 'doit.doit_cmd' not in sys.modules and 'importlib.metadata' not in sys.modules\n"
         "from doit import get_var, create_after\n"
@@ -222,17 +232,17 @@ def test_run_units_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path, pat
     ok = unit(tmp_path, "ok", "pass")
     orphan = unit(tmp_path, "orphan", "pass", depends_on=("nowhere",))
     assert gc.isenabled()
-    [result] = run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256")
+    [result] = run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256", environ=ENV)
     assert result.status == "ran"
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert [i.name for i in plan([ok], ["ok"], paths=paths, hash_algorithm="sha256")] == ["ok"]
     assert gc.isenabled() and gc.get_freeze_count() == 0
     with pytest.raises(ValueError, match="unknown unit"):  # an error while loading
-        run_units([orphan], ["orphan"], paths=paths, hash_algorithm="sha256")
+        run_units([orphan], ["orphan"], paths=paths, hash_algorithm="sha256", environ=ENV)
     assert gc.isenabled() and gc.get_freeze_count() == 0
     gc.disable()
     try:  # a caller that turned it off keeps it off
-        run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256", force=True)
+        run_units([ok], ["ok"], paths=paths, hash_algorithm="sha256", environ=ENV, force=True)
         assert not gc.isenabled()
     finally:
         gc.enable()

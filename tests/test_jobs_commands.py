@@ -117,7 +117,7 @@ def test_doit_tasks_loader_in_a_real_dodo(tmp_path: Path, env: dict[str, str], s
         },
     )
     (root / "dodo.py").write_text(
-        "from orchastration.engine import doit_tasks\n\n"
+        "from orchastration.dodo import doit_tasks\n\n"
         "def task_jobs():\n    yield from doit_tasks('orchastration.toml')\n"
     )
     doit = [sys.executable, "-m", "doit"]

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from orchastration import __version__
-from orchastration.engine import doit_tasks
+from orchastration.dodo import doit_tasks
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "orchastration.toml"

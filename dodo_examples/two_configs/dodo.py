@@ -10,7 +10,7 @@ in site/. Run records go to ./.orchastration-state (the loader's state_dir), not
 
 from pathlib import Path
 
-from orchastration.engine import doit_tasks
+from orchastration.dodo import doit_tasks
 
 HERE = Path(__file__).parent
 CONFIGS = [HERE / "docs" / "orchastration.toml", HERE / "site" / "orchastration.toml"]

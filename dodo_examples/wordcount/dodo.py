@@ -7,7 +7,7 @@ skips what is up to date.
 
 from pathlib import Path
 
-from orchastration.engine import doit_tasks
+from orchastration.dodo import doit_tasks
 
 CONFIG = Path(__file__).with_name("orchastration.toml")
 

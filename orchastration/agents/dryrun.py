@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchastration.agents import context as ctxmod
-from orchastration.agents.doit_driver import saved_values
 from orchastration.agents.incremental import stale_reasons
 from orchastration.agents.pipeline import OrchestrationRun, review_loop
+from orchastration.engine.stages import saved_values
 
 
 @dataclass(frozen=True)

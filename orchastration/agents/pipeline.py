@@ -17,11 +17,11 @@ from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
 from orchastration.agents.base import FAILED, SKIPPED, AgentContext, AgentResult, Fingerprint, is_builder, is_reviewer
-from orchastration.agents.doit_driver import Events, StageTask, run_tasks
 from orchastration.agents.incremental import hash_files, saved_values, stale_reasons
 from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import Registry, build_registry
 from orchastration.config import Config, OrchestrationConfig, TaskConfig
+from orchastration.engine.stages import Events, StageTask, run_tasks
 from orchastration.errors import ConfigError, TemplateError
 from orchastration.logs import get_logger, log
 from orchastration.paths import Paths

@@ -47,11 +47,13 @@ def main(
     if args_list == ["--version"]:
         out.write(f"{PROG} {__version__}\n")
         return 0
-    # Fast path: a fully up-to-date `run` answers from the jobs' no-op summary (cli/fast_run.py).
+    env = os.environ if environ is None else environ  # the one read of the process environment
+    summaries = None
+    # Fast path: a fully up-to-date `run` answers from the jobs' up-to-date summary (cli/fast_run.py).
     if "run" in args_list:
         from orchastration.cli.fast_run import try_fast_run
 
-        fast = try_fast_run(args_list, out, environ, cwd)
+        fast, summaries = try_fast_run(args_list, out, env, cwd)
         if fast is not None:
             return fast
     import signal
@@ -64,7 +66,7 @@ def main(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return _run(args_list, out, err, environ, cwd)
+        return _run(args_list, out, err, env, cwd, summaries)
     except OrchastrationError as exc:
         if verbose:
             import traceback
@@ -118,7 +120,9 @@ def entry() -> None:
     os._exit(code)
 
 
-def _run(argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str] | None, cwd: Path | None) -> int:
+def _run(
+    argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str], cwd: Path | None, summaries: Any
+) -> int:
     import contextlib
     from pathlib import Path
 
@@ -136,8 +140,8 @@ def _run(argv: list[str], out: IO[str], err: IO[str], environ: Mapping[str, str]
     if args.version:
         out.write(version_text() + "\n")
         return 0
-    app = App(args=args, out=out, err=err, environ=dict(os.environ if environ is None else environ),
-              cwd=(cwd or Path.cwd()).absolute())  # fmt: skip
+    app = App(args=args, out=out, err=err, environ=dict(environ), cwd=(cwd or Path.cwd()).absolute(),
+              summaries=summaries)  # fmt: skip
     app.setup_logging()
     code: int = args.handler(app)
     return code

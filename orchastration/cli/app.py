@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import logging
 
     from orchastration.config import Config
+    from orchastration.engine.fastpath import Summaries
     from orchastration.paths import Paths
 
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
@@ -160,6 +161,7 @@ class App:
     err: IO[str]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
+    summaries: Summaries | None = None  # the up-to-date summaries the no-op test already read (cli/fast_run.py)
     _paths: Paths | None = None
     _config: Config | None = None
 

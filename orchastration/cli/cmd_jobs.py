@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from orchastration.cli.app import App, SubParsers, add_command, positive_int
@@ -92,24 +93,41 @@ def run_run(app: App) -> int:
         code = _fast_noop(app)
         if code is not None:
             return code
-    from orchastration.jobs import config_bytes, job_units, select
-
     config = job_config(app)
-    names = select(config, args.jobs)
-    if not names:
-        app.print("no jobs configured")
-        return 0
-    units = job_units(config, app.paths)
     if args.dry_run:
-        return _dry_run(app, units, names)
-    progress = _progress(app, len(names))
-    console: IO[str] | None = None if app.quiet else app.out
-    err_console: IO[str] | None = None if app.quiet else app.err
-    if progress is not None:
-        from orchastration.cli.jobs_progress import AboveProgress
+        return _dry_run(app, config)
+    progress = _progress(app, len(args.jobs) or len(config.jobs))
+    console, err_console = _consoles(app, progress)
+    from orchastration.jobs import run
 
-        console = cast(IO[str], AboveProgress(app.out, progress)) if console else None
-        err_console = cast(IO[str], AboveProgress(app.err, progress)) if err_console else None
+    try:
+        results = run(
+            config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
+            keep_going=args.keep_going, console=console, err_console=err_console,
+            on_result=_result_printer(app, progress), on_start=progress.start if progress is not None else None,
+            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries,
+        )  # fmt: skip
+    finally:
+        if progress is not None:
+            progress.close()
+    if not results:
+        app.print("no jobs configured")
+    return exit_code_for([r.status for r in results])
+
+
+def _consoles(app: App, progress: Any) -> tuple[IO[str] | None, IO[str] | None]:
+    """Where jobs' output goes: nowhere with -q; above the progress line when there is one."""
+    if app.quiet:
+        return None, None
+    if progress is None:
+        return app.out, app.err
+    from orchastration.cli.jobs_progress import AboveProgress
+
+    return cast(IO[str], AboveProgress(app.out, progress)), cast(IO[str], AboveProgress(app.err, progress))
+
+
+def _result_printer(app: App, progress: Any) -> Callable[[UnitResult], None]:
+    """Print each job's result line as it finishes (and a failed job's message on stderr)."""
 
     def on_result(result: UnitResult) -> None:
         if progress is not None:
@@ -125,47 +143,26 @@ def run_run(app: App) -> int:
         if result.status == "failed" and result.message and not app.quiet:
             app.err.write(f"orchastration: job {result.name} failed: {result.message}\n")
 
+    return on_result
+
+
+def _lock_wait_notice(app: App) -> Callable[[], None]:
     def on_lock_wait() -> None:
         app.err.write("orchastration: waiting for the state lock held by another run...\n")
         app.err.flush()
 
-    from orchastration.engine import fastpath, run_units
-
-    summary_key = None  # ORCHASTRATION_NO_FASTPATH: no summary read or written, doit decides every job
-    if not fastpath.disabled(app.environ):
-        summary_key = fastpath.jobs_key(config.path, config_bytes(config), args.jobs)
-    try:
-        results = run_units(
-            units,
-            names,
-            paths=app.paths,
-            hash_algorithm=config.hash.algorithm,
-            force=bool(args.force),
-            jobs=args.parallel,
-            keep_going=args.keep_going,
-            console=console,
-            err_console=err_console,
-            on_result=on_result,
-            on_start=progress.start if progress is not None else None,
-            on_lock_wait=on_lock_wait,
-            fast_key=summary_key,
-        )
-    finally:
-        if progress is not None:
-            progress.close()
-    return exit_code_for([r.status for r in results])
+    return on_lock_wait
 
 
 def _fast_noop(app: App) -> int | None:
-    """Answer a fully up-to-date run from the no-op summary, before the config model or doit load."""
-    from orchastration.engine.fastpath import disabled, jobs_noop
-
-    if disabled(app.environ):
-        return None
+    """Answer a fully up-to-date run from the up-to-date summary, before the config model or doit load."""
+    from orchastration.engine.fastpath import Summaries
     from orchastration.paths import find_config
 
+    if app.summaries is None:
+        app.summaries = Summaries(app.paths.engine_dir)
     path, _ = find_config(app.args.config, app.environ, app.cwd, app.paths.user_config)
-    names = jobs_noop(path, app.paths.engine_dir, app.args.jobs)
+    names = app.summaries.noop(path, app.args.jobs, app.environ)
     if names is None:
         return None
     for name in names:
@@ -180,10 +177,13 @@ def _fast_noop(app: App) -> int | None:
     return 0
 
 
-def _dry_run(app: App, units: Any, names: list[str]) -> int:
-    from orchastration.engine import plan
+def _dry_run(app: App, config: Any) -> int:
+    from orchastration.jobs import plan
 
-    items = plan(units, names, paths=app.paths, hash_algorithm=app.config.hash.algorithm, force=bool(app.args.force))
+    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force))
+    if items is None:
+        app.print("no jobs configured")
+        return 0
     if app.args.json:
         app.print_json([{"job": i.name, "would_run": i.would_run, "reasons": list(i.reasons)} for i in items])
         return 0

@@ -6,11 +6,13 @@ anything else returns None and takes the normal path, which checks the same summ
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchastration.engine.fastpath import Summaries
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a job name; never a flag
 _FLAGS = {"-q", "--quiet", "--no-color"}
@@ -43,26 +45,26 @@ def _parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
     return (values, names) if seen_run else None
 
 
-def try_fast_run(argv: Sequence[str], out: IO[str], environ: Mapping[str, str] | None, cwd: Path | None) -> int | None:
-    """Print the ``skipped`` lines and return 0 when the run is a known no-op; else None."""
+def try_fast_run(
+    argv: Sequence[str], out: IO[str], environ: Mapping[str, str], cwd: Path | None
+) -> tuple[int | None, Summaries | None]:
+    """Print the ``skipped`` lines and return 0 when the run is a known no-op; else None, with the
+    summary reader that already looked (the full run reuses what it read)."""
     parsed = _parse(argv)
     if parsed is None:
-        return None
+        return None, None
     values, names = parsed
-    env = os.environ if environ is None else environ
     try:
-        from orchastration.engine.fastpath import disabled, jobs_noop
-
-        if disabled(env):
-            return None
+        from orchastration.engine.fastpath import Summaries
         from orchastration.paths import Paths, find_config
 
-        paths = Paths.resolve(values.get("--state-dir"), env)
-        path, _ = find_config(values.get("--config"), env, (cwd or Path.cwd()).absolute(), paths.user_config)
-        done = jobs_noop(path, paths.engine_dir, names)
+        paths = Paths.resolve(values.get("--state-dir"), environ)
+        path, _ = find_config(values.get("--config"), environ, (cwd or Path.cwd()).absolute(), paths.user_config)
+        summaries = Summaries(paths.engine_dir)
+        done = summaries.noop(path, names, environ)
     except Exception:  # any doubt (a missing --config file, ...): the normal path reports it
-        return None
+        return None, None
     if done is None:
-        return None
+        return None, summaries
     out.write("".join(f"job={name} status=skipped exit=0 duration_ms=0\n" for name in done))
-    return 0
+    return 0, summaries

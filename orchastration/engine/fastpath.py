@@ -48,96 +48,14 @@ def jobs_key(config_path: Path | None, config_bytes: bytes, names: Sequence[str]
     return make_key(config_bytes, str(config_path or ""), sorted(set(names)) or ["*"], kind="jobs")
 
 
-def jobs_noop(config_path: Path | None, engine_dir: Path, names: Sequence[str]) -> list[str] | None:
-    """The jobs of a ``run`` known to be a no-op (in the last run's order), answered without loading
-    the config model or doit; None when doit has to decide."""
-    if config_path is None:
-        return None
-    try:
-        data = config_path.read_bytes()
-    except OSError:
-        return None
-    key = (str(engine_dir), jobs_key(config_path, data, names))
-    if key in _MISSED:
-        return None  # already checked in this process (the pre-parser route): don't pay twice
-    found = check(engine_dir, key[1])
-    if found is None:
-        _MISSED.add(key)
-    return found
-
-
-# Summaries found stale in this process. Only ever makes a later check go to doit (slower, never wrong).
-_MISSED: set[tuple[str, str]] = set()
-
-
 def disabled(environ: Mapping[str, str]) -> bool:
     """``ORCHASTRATION_NO_FASTPATH`` set: no summary is read or written, doit decides every job."""
     return bool(environ.get("ORCHASTRATION_NO_FASTPATH"))
 
 
-def summary_path(engine_dir: Path, key: str) -> Path:
-    """Where the summary for ``key`` lives."""
-    return engine_dir / _DIR / f"{key}.txt"
-
-
-def invalidate(engine_dir: Path) -> None:
-    """Drop every summary (done under the state lock before any run or state change)."""
-    _LAST.clear()
-    directory = engine_dir / _DIR
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        with contextlib.suppress(OSError):
-            os.unlink(directory / name)
-
-
 def _glob_digest(pattern: str) -> str:
     matches = sorted(os.path.normpath(m) for m in glob.iglob(pattern, recursive=True) if os.path.isfile(m))
     return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-
-
-def write(
-    engine_dir: Path,
-    key: str,
-    order: Sequence[str],
-    units: Iterable[tuple[str, Iterable[str], Iterable[str]]],
-    anchors: Iterable[str] = (),
-    carried: Mapping[str, Entry] | None = None,
-) -> int:
-    """Write the summary of a run; returns how many units it vouches for (0: no summary written).
-
-    ``units``: (name, files, glob patterns) of units doit just judged up to date; a unit with a file
-    missing or modified within ``RACY_SECONDS`` is left out. ``carried``: entries of units this run
-    trusted from the previous summary (checked at its start), kept as they were. ``anchors`` (the
-    dependency database) must stay the same file but are exempt from the freshness rule: their
-    content is not what the summary vouches for."""
-    from orchastration.state import atomic_write_text
-
-    _LAST.clear()
-    racy_from = time.time_ns() - int(RACY_SECONDS * 1e9)
-    lines = [FORMAT, key, "\t".join(order)]
-    for path in sorted(set(anchors)):
-        try:
-            st = os.stat(path)
-        except OSError:
-            return 0
-        lines.append(_file_line("A", path, st))
-    count = 0
-    for name, entry in (carried or {}).items():
-        lines.append(f"U\t{name}")
-        lines.extend(entry)
-        count += 1
-    for name, files, globs in units:
-        fresh = _entry(files, globs, racy_from)
-        if fresh is not None:
-            lines.append(f"U\t{name}")
-            lines.extend(fresh)
-            count += 1
-    if count:
-        atomic_write_text(summary_path(engine_dir, key), "\n".join(lines) + "\n")
-    return count
 
 
 def _entry(files: Iterable[str], globs: Iterable[str], racy_from: int) -> Entry | None:
@@ -186,50 +104,6 @@ class _Checker:
         return False
 
 
-# The checker of the last no-op test in this process. One ``run`` reads its summary twice: the
-# no-op test before the parser (``check``), then the check under the state lock (``trusted``); the
-# files are stat'ed once, a snapshot taken at the first read (an edit racing with the start of a
-# run is seen by the next run). Used once, and only for a summary with the same text.
-_LAST: dict[tuple[str, str], tuple[str, _Checker]] = {}
-
-
-def _read(engine_dir: Path, key: str, reuse: bool) -> tuple[list[str], _Checker] | None:
-    """The summary's lines and a checker (``reuse``: the one ``check`` left for this summary)."""
-    last = _LAST.pop((str(engine_dir), key), None)
-    _LAST.clear()
-    try:
-        with open(summary_path(engine_dir, key), encoding="utf-8", errors="surrogateescape") as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    lines = text.split("\n")
-    if len(lines) < 4 or lines[0] != FORMAT or lines[1] != key or lines[-1] != "":
-        return None
-    if reuse and last is not None and last[0] == text:
-        return lines, last[1]
-    checker = _Checker()
-    if not reuse:
-        _LAST[(str(engine_dir), key)] = (text, checker)
-    return lines, checker
-
-
-def check(engine_dir: Path, key: str) -> list[str] | None:
-    """The names in run order when the summary for ``key`` vouches for every unit, else None
-    (stops at the first change: this is the no-op test run before anything else loads)."""
-    read = _read(engine_dir, key, reuse=False)
-    if read is None:
-        return None
-    lines, checker = read
-    order = lines[2].split("\t") if lines[2] else []
-    seen: set[str] = set()
-    for line in lines[3:-1]:
-        if line[:2] == "U\t":
-            seen.add(line[2:])
-        elif not checker.holds(line):
-            return None
-    return order if seen.issuperset(order) else None
-
-
 class Summary(NamedTuple):
     """What a summary still vouches for: the last run's order and the entries of unchanged units."""
 
@@ -237,29 +111,152 @@ class Summary(NamedTuple):
     entries: dict[str, Entry]
 
 
-def trusted(engine_dir: Path, key: str) -> Summary | None:
-    """The units the summary for ``key`` still vouches for, with their entries (to carry over);
-    None without a summary, or when its anchors changed."""
-    read = _read(engine_dir, key, reuse=True)
-    if read is None:
-        return None
-    lines, checker = read
-    found: dict[str, Entry] = {}
-    name: str | None = None
-    entry: list[str] = []
-    ok = True
-    for line in [*lines[3:-1], "U\t"]:
-        if line[:2] == "U\t":
-            if name is not None and ok:
-                found[name] = tuple(entry)
-            name, entry, ok = line[2:], [], True
-        elif name is None:  # an anchor: if it changed, nothing here holds
-            if not checker.holds(line):
+class Summaries:
+    """The up-to-date summaries of one state dir, and what this process has already read of them.
+
+    One ``run`` may read its summary twice: the no-op test before the parser (``noop``), then the
+    check under the state lock (``trusted``). The files are stat'ed once, a snapshot taken at the
+    first read (an edit racing with the start of a run is seen by the next run), and a summary found
+    stale is not tested again. The same object serves both reads: the CLI hands it from the one to
+    the other (``cli/fast_run.py`` -> ``jobs.run``)."""
+
+    def __init__(self, engine_dir: Path) -> None:
+        self.engine_dir = engine_dir
+        self._last: tuple[str, str, _Checker] | None = None  # key, text, checker of the last no-op test
+        self._missed: set[str] = set()  # keys found stale in this process: only ever makes a check go to doit
+
+    def path(self, key: str) -> Path:
+        """Where the summary for ``key`` lives."""
+        return self.engine_dir / _DIR / f"{key}.txt"
+
+    def noop(self, config_path: Path | None, names: Sequence[str], environ: Mapping[str, str]) -> list[str] | None:
+        """The jobs of a ``run`` of ``names`` (empty: all) known to be a no-op, in the last run's order,
+        answered without the config model or doit; None when doit has to decide. The one entry point
+        of the no-op answer, before the parser and after it."""
+        if config_path is None or disabled(environ):
+            return None
+        try:
+            data = config_path.read_bytes()
+        except OSError:
+            return None
+        key = jobs_key(config_path, data, names)
+        if key in self._missed:
+            return None
+        found = self.check(key)
+        if found is None:
+            self._missed.add(key)
+        return found
+
+    def _read(self, key: str, reuse: bool) -> tuple[list[str], _Checker] | None:
+        """The summary's lines and a checker (``reuse``: the one the no-op test left for this summary)."""
+        last, self._last = self._last, None
+        try:
+            with open(self.path(key), encoding="utf-8", errors="surrogateescape") as fh:
+                text = fh.read()
+        except OSError:
+            return None
+        lines = text.split("\n")
+        if len(lines) < 4 or lines[0] != FORMAT or lines[1] != key or lines[-1] != "":
+            return None
+        if reuse and last is not None and last[:2] == (key, text):
+            return lines, last[2]
+        checker = _Checker()
+        if not reuse:
+            self._last = (key, text, checker)
+        return lines, checker
+
+    def check(self, key: str) -> list[str] | None:
+        """The names in run order when the summary for ``key`` vouches for every unit, else None
+        (stops at the first change: this is the no-op test run before anything else loads)."""
+        read = self._read(key, reuse=False)
+        if read is None:
+            return None
+        lines, checker = read
+        order = lines[2].split("\t") if lines[2] else []
+        seen: set[str] = set()
+        for line in lines[3:-1]:
+            if line[:2] == "U\t":
+                seen.add(line[2:])
+            elif not checker.holds(line):
                 return None
-        else:
-            entry.append(line)
-            ok = ok and checker.holds(line)
-    return Summary(lines[2].split("\t") if lines[2] else [], found)
+        return order if seen.issuperset(order) else None
+
+    def trusted(self, key: str) -> Summary | None:
+        """The units the summary for ``key`` still vouches for, with their entries (to carry over);
+        None without a summary, or when its anchors changed."""
+        read = self._read(key, reuse=True)
+        if read is None:
+            return None
+        lines, checker = read
+        found: dict[str, Entry] = {}
+        name: str | None = None
+        entry: list[str] = []
+        ok = True
+        for line in [*lines[3:-1], "U\t"]:
+            if line[:2] == "U\t":
+                if name is not None and ok:
+                    found[name] = tuple(entry)
+                name, entry, ok = line[2:], [], True
+            elif name is None:  # an anchor: if it changed, nothing here holds
+                if not checker.holds(line):
+                    return None
+            else:
+                entry.append(line)
+                ok = ok and checker.holds(line)
+        return Summary(lines[2].split("\t") if lines[2] else [], found)
+
+    def invalidate(self) -> None:
+        """Drop every summary (done under the state lock before any run or state change)."""
+        self._last = None
+        directory = self.engine_dir / _DIR
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(directory / name)
+
+    def write(
+        self,
+        key: str,
+        order: Sequence[str],
+        units: Iterable[tuple[str, Iterable[str], Iterable[str]]],
+        anchors: Iterable[str] = (),
+        carried: Mapping[str, Entry] | None = None,
+    ) -> int:
+        """Write the summary of a run; returns how many units it vouches for (0: no summary written).
+
+        ``units``: (name, files, glob patterns) of units doit just judged up to date; a unit with a file
+        missing or modified within ``RACY_SECONDS`` is left out. ``carried``: entries of units this run
+        trusted from the previous summary (checked at its start), kept as they were. ``anchors`` (the
+        dependency database) must stay the same file but are exempt from the freshness rule: their
+        content is not what the summary vouches for."""
+        from orchastration.state import atomic_write_text
+
+        self._last = None
+        racy_from = time.time_ns() - int(RACY_SECONDS * 1e9)
+        lines = [FORMAT, key, "\t".join(order)]
+        for path in sorted(set(anchors)):
+            try:
+                st = os.stat(path)
+            except OSError:
+                return 0
+            lines.append(_file_line("A", path, st))
+        count = 0
+        for name, entry in (carried or {}).items():
+            lines.append(f"U\t{name}")
+            lines.extend(entry)
+            count += 1
+        for name, files, globs in units:
+            fresh = _entry(files, globs, racy_from)
+            if fresh is not None:
+                lines.append(f"U\t{name}")
+                lines.extend(fresh)
+                count += 1
+        if count:
+            atomic_write_text(self.path(key), "\n".join(lines) + "\n")
+        return count
 
 
 def entry_files(entry: Entry) -> list[str]:

@@ -1,15 +1,13 @@
-"""doit up-to-date plumbing: a content-hash file checker for the configured algorithm, the per-unit
-``uptodate`` check (command/env/working_dir, outputs, dependencies), and reasons in plain words."""
+"""Up to date, in our terms: content hashes of files (cached per run), the per-unit check (command,
+env, working_dir, outputs, dependencies) and reasons in plain words. doit calls these through
+``engine/doit_adapter.py``; nothing here imports doit."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from typing import Any
-
-from doit.dependency import Dependency, FileChangedChecker, UptodateCalculator
 
 from orchastration.engine.units import INCOMPLETE, Unit, display_path
 from orchastration.hashing import hash_file
@@ -57,38 +55,30 @@ def changed(cache: HashCache, path: str, st: os.stat_result, state: Any) -> bool
     return bool(cache.state(path, st)[2] != saved)
 
 
-def checker_class(cache: HashCache) -> type[FileChangedChecker]:
-    """A doit file checker hashing with ``cache``'s algorithm; its class name names the algorithm,
-    so doit reruns everything (``checker_changed``) when ``hash.algorithm`` changes."""
+def checker_class(cache: HashCache) -> type:
+    """doit's file checker for ``cache``'s algorithm: a file is unchanged when its stat is, else
+    when its content hash is (see ``changed``)."""
+    from orchastration.engine.doit_adapter import content_checker
 
-    class _Checker(FileChangedChecker):  # type: ignore[misc]
-        def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
-            return changed(cache, file_path, file_stat, state)
-
-        def get_state(self, dep: str, current_state: Any) -> Any:
-            st = os.stat(dep)
-            if current_state and list(current_state[:2]) == [st.st_mtime_ns, st.st_size]:
-                return None  # unchanged: skip re-hashing
-            return cache.state(dep, st)
-
-    _Checker.__name__ = _Checker.__qualname__ = f"ContentChecker_{cache.algorithm}"
-    return _Checker
+    return content_checker(
+        cache.algorithm,
+        lambda path, st, saved: changed(cache, path, st, saved),
+        lambda path, st: cache.state(path, st),
+    )
 
 
-class UnitCheck(UptodateCalculator):  # type: ignore[misc]
-    """doit ``uptodate`` callable: false when forced, always_run, never run, or when the command,
-    env, working_dir, outputs (deleted or edited) or a dependency's last run changed."""
+class UnitCheck:
+    """A unit's up-to-date check, given the values its last successful run saved: false when forced,
+    always_run, never run, or when the command, env, working_dir, outputs (deleted or edited) or a
+    dependency's last run changed. ``values_of`` reads another unit's saved values (set by doit)."""
 
     def __init__(self, unit: Unit, cache: HashCache, forced: bool = False) -> None:
-        super().__init__()
         self.unit, self.cache, self.forced = unit, cache, forced
-        # doit inspects every uptodate callable's signature on every check; a precomputed
-        # __signature__ spares inspect the work (1,000 jobs: ~40 ms).
-        self.__signature__ = _CALL_SIGNATURE
+        self.values_of: Callable[[str], Any] | None = None
         self.reasons: list[str] = []
         self.dep_runs: dict[str, str | None] = {}  # dependency -> its last run id, for the values
 
-    def __call__(self, task: Any, values: Mapping[str, Any]) -> bool:
+    def __call__(self, values: Mapping[str, Any]) -> bool:
         unit = self.unit
         reasons: list[str] = []
         self.dep_runs = {dep: self._run_of(dep) for dep in unit.depends_on}
@@ -114,7 +104,7 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
         return not reasons
 
     def _run_of(self, dep: str) -> str | None:
-        values = self.get_val(dep, "_values_:") if self.get_val else None
+        values = self.values_of(dep) if self.values_of is not None else None
         return values.get("run") if isinstance(values, dict) else None
 
     def _output_reasons(self, saved: Mapping[str, Any]) -> list[str]:
@@ -130,11 +120,6 @@ class UnitCheck(UptodateCalculator):  # type: ignore[misc]
             if path in saved and changed(self.cache, path, st, saved[path]):
                 reasons.append(f"output changed: {display_path(self.unit, path)}")
         return reasons
-
-
-_CALL_SIGNATURE = inspect.Signature(
-    [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("task", "values")]
-)
 
 
 def never_run_reason(unit: Unit) -> str:
@@ -155,7 +140,7 @@ def never_run_reason(unit: Unit) -> str:
 def describe(
     unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], never_run: bool, produced: Set[str] = frozenset()
 ) -> list[str]:
-    """doit's status reasons (with get_log) and ours, in the words of SPEC. An input another unit
+    """doit's status reasons (with get_log) and ours, in the words of docs/jobs.md. An input another unit
     produces is not "missing" before that unit has run (a dry run, ``why``)."""
     reasons = list(check.reasons)
     for dep in sorted(doit_reasons.get("missing_file_dep", []) or []):
@@ -177,45 +162,3 @@ def describe(
         if dep not in added:
             reasons.append(f"input changed: {display_path(unit, dep)}")
     return reasons
-
-
-class ExplainingDependency(Dependency):  # type: ignore[misc]
-    """doit's dependency manager that keeps every reason a task is not up to date."""
-
-    def __init__(self, *args: Any, checks: Mapping[str, UnitCheck], units: Mapping[str, Unit], **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.checks, self.units = checks, units
-        self.produced = {p for unit in units.values() for p in unit.abs_outputs}
-        self.reasons: dict[str, list[str]] = {}
-
-    def save_success(self, task: Any, result_hash: str | None = None) -> None:
-        # A unit's action returns a dict: doit saves it as the task's values and, again, whole as
-        # its "result:" (read only by doit's result_dep, which units never use). The run id stands
-        # in for the second copy: half the database to decode on every run.
-        if result_hash is None and isinstance(task.values, dict) and "run" in task.values:
-            result_hash = str(task.values["run"])
-        super().save_success(task, result_hash)
-
-    def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
-        never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
-        # Two doit quirks around a missing input: its name is passed through str.format twice (a
-        # brace in it raises ValueError), and, collecting every reason (get_log), a later "changed"
-        # reason turns the missing input's "error" back into "run". Braced names are checked here,
-        # and any missing input ends as an error: the unit fails instead of running without it.
-        braced = {d for d in task.file_dep if ("{" in d or "}" in d) and not os.path.exists(d)}
-        task.file_dep -= braced
-        try:
-            result = super().get_status(task, tasks_dict, get_log=True)
-        finally:
-            task.file_dep |= braced
-        for dep in sorted(braced):
-            result.add_reason("missing_file_dep", dep, "error")
-        missing = result.reasons.get("missing_file_dep")
-        if missing:
-            result.status = "error"
-            result.error_reason = "Dependent file '" + missing[0] + "' does not exist."
-        check = self.checks.get(task.name)
-        unit = self.units.get(task.name)
-        if check is not None and unit is not None:
-            self.reasons[task.name] = describe(unit, check, result.reasons, never_run, self.produced)
-        return result

@@ -141,7 +141,15 @@ class Workflow:
         console = None if self.quiet else self.console
         err_console = None if self.quiet else (self.err_console or self.console)
         try:
-            result = run_build(self.config, self.paths, task, force=force, console=console, err_console=err_console)
+            result = run_build(
+                self.config,
+                self.paths,
+                task,
+                force=force,
+                console=console,
+                err_console=err_console,
+                environ=self.environ,
+            )
         except BaseException:
             # Interrupted or crashed: never leave the task in_progress (the original tool did).
             self.store.update(task, lambda rec: replace(rec, status="failed"))

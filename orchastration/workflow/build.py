@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -55,6 +56,7 @@ def run_build(
     force: bool = False,
     console: IO[str] | None = None,
     err_console: IO[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Run the task's unit through the engine, streaming its output to the consoles."""
     from orchastration.engine import run_units
@@ -66,6 +68,7 @@ def run_build(
         [task.name],
         paths=paths,
         hash_algorithm=config.hash.algorithm,
+        environ=environ,
         force=force,
         console=console,
         err_console=err_console,

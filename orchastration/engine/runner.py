@@ -1,0 +1,176 @@
+"""The one unit runner: run a unit's command (once doit said it must), record the run, and return
+what doit saves for the next up-to-date check.
+
+Two seams, each with a local default:
+
+- **where** the command runs: an ``Executor`` (``LocalExecutor``: a subprocess on this machine through
+  ``process.run_process``; a distributed executor submits it elsewhere);
+- **whether** it needs to run at all: a ``ResultStore`` that already holds the result of this exact
+  work may restore it instead (``NO_STORE``: none; an output cache plugs in here).
+
+Jobs and task builds (``engine/session.py``) and doit-native ``dodo.py`` files (``orchastration/dodo.py``)
+all run units through ``run_unit``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.units import Unit, UnitResult
+from orchastration.engine.uptodate import HashCache
+from orchastration.logs import get_logger, log
+from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
+
+if TYPE_CHECKING:
+    from orchastration.process import ProcessResult
+
+_LOG = get_logger("engine")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one run of a unit's command is wired: environment, log files, consoles, cancellation."""
+
+    environ: Mapping[str, str]  # the environment the command inherits (the unit's env on top)
+    stdout_path: Path
+    stderr_path: Path
+    console: IO[str] | None = None
+    err_console: IO[str] | None = None
+    prefix: str = ""  # before each console line ("[job] " when jobs run in parallel)
+    cancel: threading.Event | None = None  # set: kill the command's process tree
+
+
+class Executor(Protocol):
+    """Where a unit's command runs."""
+
+    def run(self, unit: Unit, launch: Launch) -> ProcessResult:
+        """Run the command to completion (never raises for the command's own failure)."""
+        ...
+
+
+class LocalExecutor:
+    """The default executor: a subprocess on this machine, in its own process group."""
+
+    def run(self, unit: Unit, launch: Launch) -> ProcessResult:
+        """``process.run_process`` with the unit's command, working dir, env and timeout."""
+        from orchastration.process import run_process
+
+        return run_process(
+            unit.command,
+            shell=unit.shell,
+            cwd=unit.working_dir,
+            env=unit.env,
+            base_env=launch.environ,
+            timeout=unit.timeout_seconds,
+            stdout_path=launch.stdout_path,
+            stderr_path=launch.stderr_path,
+            console=launch.console,
+            err_console=launch.err_console,
+            prefix=launch.prefix,
+            cancel=launch.cancel,
+        )
+
+
+class ResultStore(Protocol):
+    """Results of work done before, by content: a unit doit must run may be restored instead."""
+
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> ProcessResult | None:
+        """Restore the unit's outputs and logs for these inputs and say how that run ended; None: not held."""
+        ...
+
+    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
+        """Keep a successful run's outputs and logs (its record names them)."""
+        ...
+
+
+class NoStore:
+    """The default result store: holds nothing, so every unit doit must run runs."""
+
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> ProcessResult | None:
+        """Nothing to restore."""
+        return None
+
+    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
+        """Nothing kept."""
+
+
+LOCAL = LocalExecutor()
+NO_STORE = NoStore()
+
+
+@dataclass(frozen=True)
+class UnitRunner:
+    """What every run of a unit in one engine run shares."""
+
+    algorithm: str
+    environ: Mapping[str, str]
+    cache: HashCache = field(default_factory=lambda: HashCache("sha256"))
+    console: IO[str] | None = None
+    err_console: IO[str] | None = None
+    executor: Executor = LOCAL
+    store: ResultStore = NO_STORE
+
+
+@dataclass(frozen=True)
+class UnitRun:
+    """One finished run: its result, and the values doit saves (None: it did not succeed)."""
+
+    result: UnitResult
+    values: dict[str, Any] | None
+
+
+def run_unit(
+    runner: UnitRunner,
+    unit: Unit,
+    inputs: Sequence[str],
+    *,
+    reasons: Sequence[str] = (),
+    dep_runs: Mapping[str, str | None] | None = None,
+    prefix: str = "",
+    cancel: threading.Event | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> UnitRun:
+    """Run ``unit`` (its expanded ``inputs`` hashed before, its outputs after) and write its record.
+
+    ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
+    (saved so the next check sees whether one ran since)."""
+    from orchastration.process import resolve_program
+
+    run_id, started = start_run(unit)
+    hashes = {p: runner.cache.hash(p) for p in inputs}
+    if on_start is not None:
+        on_start(unit.name)
+    log(_LOG, "debug", "unit started", unit=unit.name, record=run_id, reasons=list(reasons))
+    program = None
+    if not unit.shell and not isinstance(unit.command, str) and unit.command:
+        program = resolve_program(unit.command[0], unit.working_dir, {**runner.environ, **unit.env})
+    out_log, err_log = log_paths(unit, run_id)
+    launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
+    res = runner.store.restore(unit, hashes, launch) or runner.executor.run(unit, launch)
+    status = UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
+    # Jobs are audited in the log file at info; task builds log their own "task build finished".
+    level = "debug" if "task_name" in unit.extra_record else "info"
+    log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
+    outputs = {p: runner.cache.hash(p) for p in unit.abs_outputs}
+    record = build_record(
+        unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
+        reasons=reasons, algorithm=runner.algorithm,
+    )  # fmt: skip
+    path = finish_run(unit, run_id, record)
+    result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
+    if status != UnitStatus.RAN:
+        return UnitRun(result, None)
+    runner.store.save(unit, record)
+    for out, target in zip(unit.outputs, unit.abs_outputs, strict=True):
+        if outputs[target] is None:
+            log(_LOG, "warning", f"{unit.name}: declared output not created: {out}", unit=unit.name, file=out)
+    # A declared output the command did not make is left out: the next run reruns the unit.
+    saved_outputs = {out: runner.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
+    values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
+    return UnitRun(result, values)

@@ -1,0 +1,265 @@
+"""Runs of units (jobs, task builds) through doit: ``run_units``, ``plan`` (what would run, and why),
+``why`` and ``forget``. doit orders, parallelises (threads) and decides up to date; each task's
+action runs the unit through ``engine/runner.py``."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from orchastration.engine.doit_adapter import Explain, UnitGraph, UnitTask
+from orchastration.engine.doit_adapter import forget as forget_in_db
+from orchastration.engine.fastpath import Summaries
+from orchastration.engine.graph import Graph, build, for_doit
+from orchastration.engine.lock import state_lock
+from orchastration.engine.runner import LOCAL, NO_STORE, Executor, ResultStore, UnitRunner
+from orchastration.engine.session import ResultCallback, Session
+from orchastration.engine.units import PlanItem, Unit, UnitResult, input_patterns
+from orchastration.engine.uptodate import HashCache, UnitCheck, checker_class, describe
+from orchastration.errors import ConfigError
+from orchastration.logs import get_logger, log
+from orchastration.outcomes import UnitStatus
+from orchastration.paths import Paths
+
+DB_NAME = "doit.sqlite3"
+_LOG = get_logger("engine")
+_FAILURES = (UnitStatus.FAILED, UnitStatus.TIMEOUT, UnitStatus.INTERRUPTED)
+
+
+def run_units(
+    units: Iterable[Unit],
+    targets: Sequence[str],
+    *,
+    paths: Paths,
+    hash_algorithm: str,
+    environ: Mapping[str, str],
+    force: bool | Iterable[str] = False,
+    parallel: int = 1,
+    keep_going: bool = False,
+    dry_run: bool = False,
+    console: IO[str] | None = None,
+    err_console: IO[str] | None = None,
+    on_result: ResultCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_lock_wait: Callable[[], None] | None = None,
+    summaries: Summaries | None = None,
+    summary_key: str | None = None,
+    prefix_output: bool | None = None,
+    executor: Executor = LOCAL,
+    store: ResultStore = NO_STORE,
+) -> list[UnitResult]:
+    """Run ``targets`` and what they depend on through doit; results in completion order.
+
+    ``force``: True forces ``targets`` (not their dependencies), or give the names to force.
+    ``dry_run`` runs nothing: each unit comes back ``skipped`` (up to date) or ``not_run`` with
+    its reasons. Takes the state lock (``on_lock_wait`` is called if another run holds it).
+    ``environ``: what every command inherits. ``summary_key``: the up-to-date summary's key (see
+    engine/fastpath.py): units the summary of the last run under this key still vouches for are
+    reported ``skipped`` without asking doit, and a new summary is written for the units that end
+    up to date (``summaries``: the reader the no-op test already used, if any).
+    """
+    units = list(units)
+    if dry_run:
+        items = plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force)
+        out = [UnitResult(i.name, UnitStatus.NOT_RUN if i.would_run else UnitStatus.SKIPPED, None, 0, None,
+                          i.reasons, "") for i in items]  # fmt: skip
+        for result in out:
+            if on_result is not None:
+                on_result(result)
+        return out
+    runner = UnitRunner(hash_algorithm, environ, HashCache(hash_algorithm), console, err_console, executor, store)
+    summaries = summaries or Summaries(paths.engine_dir)
+    with _gc_paused() as loaded, state_lock(paths.engine_dir, on_lock_wait):
+        # Units the last run's summary still vouches for are up to date; doit decides the rest and
+        # everything downstream of them. No summary: doit decides every unit.
+        summary = summaries.trusted(summary_key) if summary_key else None
+        summaries.invalidate()
+        if summary is not None and not set(summary.order).issubset(u.name for u in units):
+            summary = None  # not these units (cannot happen with a matching key; be safe)
+        session = _session(build(units, targets, summary), runner, targets, force)
+        session.prefixed = parallel > 1 if prefix_output is None else prefix_output
+        session.threaded = parallel > 1
+        session.on_start, session.on_result = on_start, on_result
+        carried = summary.entries if summary is not None else {}
+        names = for_doit(_graph(session), carried.keys(), session.forced) if carried else list(session.order)
+        if summary_key:
+            log(_LOG, "info", "up-to-date check", units=len(session.order), by_summary=len(session.order) - len(names))
+        interrupted = _run(session, names, targets, paths.engine_dir / DB_NAME, parallel, keep_going, loaded)
+        results = [session.results[n] for n in session.results]
+        if summary_key and not interrupted:
+            _write_summary(summaries, summary_key, session, names, carried, paths.engine_dir / DB_NAME)
+    if interrupted and not any(r.status == UnitStatus.INTERRUPTED for r in results):
+        raise KeyboardInterrupt
+    return results
+
+
+def _session(graph: Graph, runner: UnitRunner, targets: Sequence[str], force: bool | Iterable[str]) -> Session:
+    forced = set(targets) if force is True else set(force or ())
+    checks = {n: UnitCheck(graph.table[n], runner.cache, forced=n in forced) for n in graph.order}
+    return Session(graph.table, graph.order, runner, checks, graph.inputs, graph.edges, forced)
+
+
+def _graph(session: Session) -> Graph:
+    return Graph(session.table, session.order, session.inputs, session.edges)
+
+
+def _run(
+    session: Session,
+    names: list[str],
+    targets: Sequence[str],
+    db_path: Path,
+    parallel: int,
+    keep_going: bool,
+    loaded: Callable[[], None],
+) -> bool:
+    """Report the units doit need not see as skipped, let doit decide and run ``names``, report the
+    units never started; True when interrupted."""
+    chosen = set(names)
+    for name in session.order:
+        if name not in chosen:
+            session.report(UnitResult(name, UnitStatus.SKIPPED, 0, 0, None, (), ""))
+    interrupted, errors = False, list[str]()
+    if names:
+        # Every unit: doit starts from the targets, as it would on its own; a subset: from each unit in it.
+        start = list(targets) if len(names) == len(session.order) else names
+        interrupted, errors = _run_doit(session, names, start, db_path, parallel, keep_going, loaded)
+    loaded()
+    for name in session.order:  # never started: a dependency failed, or the run stopped
+        if name not in session.results:
+            why = "run interrupted" if session.cancel.is_set() else "run stopped after a failure"
+            session.report(UnitResult(name, UnitStatus.NOT_RUN, None, 0, None, (), f"not run: {why}"))
+    if errors and not any(r.status in _FAILURES for r in session.results.values()):
+        raise ConfigError(errors[0].strip())
+    return interrupted
+
+
+def _run_doit(
+    session: Session,
+    names: list[str],
+    start: list[str],
+    db_path: Path,
+    parallel: int,
+    keep_going: bool,
+    loaded: Callable[[], None],
+) -> tuple[bool, list[str]]:
+    """Let doit order, check and run the units ``names`` (starting from ``start``): (interrupted,
+    doit's runtime errors)."""
+    tasks = [
+        UnitTask(n, session.action(n), session.inputs[n], session.table[n].abs_outputs,
+                 session.table[n].depends_on, session.checks[n])
+        for n in names
+    ]  # fmt: skip
+    explain = _explainer(session.table, session.checks)
+    graph = UnitGraph(tasks, db_path, checker_class(session.runner.cache), explain, start=start, only=names)
+    session.reasons_of = graph.reasons
+    loaded()
+    try:
+        errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)
+    except KeyboardInterrupt:
+        session.cancel.set()
+        session.running.wait_idle(30)
+        for outcome in list(session.outcomes.values()):
+            session.report(outcome)
+        return True, []
+    return False, errors
+
+
+def _write_summary(
+    summaries: Summaries, key: str, session: Session, names: list[str], carried: Mapping[str, Any], db: Path
+) -> None:
+    """The summary of this run: the units doit judged up to date, and those the last one vouched for."""
+    fresh = [
+        (n, [*session.inputs[n], *session.table[n].abs_outputs], input_patterns(session.table[n])[0])
+        for n in names
+        if session.results[n].status == UnitStatus.SKIPPED and not session.table[n].always_run
+    ]
+    chosen = set(names)
+    kept = {n: e for n, e in carried.items() if n not in chosen}
+    # A database changed by anything else voids the summary.
+    summaries.write(key, session.order, fresh, anchors=[str(db)], carried=kept)
+
+
+def _explainer(table: Mapping[str, Unit], checks: Mapping[str, UnitCheck]) -> Explain:
+    """doit's reasons and ours for a unit, in plain words (``uptodate.describe``)."""
+    produced = {p for unit in table.values() for p in unit.abs_outputs}
+
+    def explain(name: str, reasons: Mapping[str, Any], never_run: bool) -> list[str]:
+        check, unit = checks.get(name), table.get(name)
+        return describe(unit, check, reasons, never_run, produced) if check and unit else []
+
+    return explain
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[Callable[[], None]]:
+    """Loading thousands of units (sessions, doit tasks, the database) makes Python's cycle collector
+    rescan the growing heap again and again: ~25 ms of a 1,000-unit run. It is paused while loading;
+    what was loaded lives as long as the run, so ``loaded()`` freezes it out of later scans and
+    resumes collecting. On exit the collector is as it was found."""
+    collecting = gc.isenabled()
+    gc.disable()
+
+    def loaded() -> None:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+    try:
+        yield loaded
+    finally:
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def plan(
+    units: Iterable[Unit],
+    targets: Sequence[str],
+    *,
+    paths: Paths,
+    hash_algorithm: str,
+    force: bool | Iterable[str] = False,
+) -> list[PlanItem]:
+    """Every unit ``targets`` need, in run order, with the reasons it would run now (doit's verdict)."""
+    with _gc_paused():  # only loads and checks: no cycles worth collecting
+        graph = build(units, targets)
+        cache = HashCache(hash_algorithm)
+        forced = set(targets) if force is True else set(force or ())
+        checks = {n: UnitCheck(graph.table[n], cache, forced=n in forced) for n in graph.order}
+        tasks = [
+            UnitTask(n, _never, graph.inputs[n], graph.table[n].abs_outputs, graph.table[n].depends_on, checks[n])
+            for n in graph.order
+        ]
+        db = paths.engine_dir / DB_NAME
+        doit = UnitGraph(tasks, db, checker_class(cache), _explainer(graph.table, checks), read_only=True)
+        items: list[PlanItem] = []
+        will_run: set[str] = set()
+        for name in graph.order:
+            doit.check(name)
+            reasons = list(doit.reasons(name))
+            reasons += [f"dependency will run: {d}" for d in graph.edges[name] if d in will_run]
+            reasons = [r for r in reasons if not (r.startswith("dependency ran: ") and r[16:] in will_run)]
+            if reasons:
+                will_run.add(name)
+            items.append(PlanItem(name, tuple(dict.fromkeys(reasons))))
+    return items
+
+
+def _never() -> None:
+    raise AssertionError("a plan runs nothing")
+
+
+def why(units: Iterable[Unit], name: str, *, paths: Paths, hash_algorithm: str) -> list[str]:
+    """Every reason ``name`` would run now, or ``[]`` when it is up to date."""
+    items = plan(units, [name], paths=paths, hash_algorithm=hash_algorithm)
+    return list(items[-1].reasons)
+
+
+def forget(names: Iterable[str] | None, *, paths: Paths) -> None:
+    """Drop doit's up-to-date state of ``names`` (all when None), so they run next time."""
+    with state_lock(paths.engine_dir):
+        Summaries(paths.engine_dir).invalidate()
+        forget_in_db(paths.engine_dir / DB_NAME, names)

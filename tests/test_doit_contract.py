@@ -1,0 +1,46 @@
+"""The doit adapter's contract: every private doit name it uses exists in the installed doit."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchastration.engine import doit_adapter
+
+
+def test_every_private_doit_name_we_use_is_there() -> None:
+    import doit
+
+    missing = doit_adapter.missing_private_names()
+    assert missing == [], f"doit {doit.__version__} moved names engine/doit_adapter.py uses: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize(("owner", "name"), [(o, n) for o, n in doit_adapter.PRIVATE_NAMES])
+def test_a_moved_name_is_named(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> None:
+    # What a doit release that renames one of them looks like: the contract names exactly that one.
+    if name in vars(owner):
+        monkeypatch.delattr(owner, name)
+    else:  # an instance attribute, set in __init__: rename it there
+        init = owner.__init__
+
+        def renamed(self: object, *args: object, **kw: object) -> None:
+            init(self, *args, **kw)
+            object.__delattr__(self, name)
+
+        monkeypatch.setattr(owner, "__init__", renamed)
+    assert doit_adapter.missing_private_names() == [f"{owner.__module__}.{owner.__name__}.{name}"]
+
+
+def test_doit_is_imported_only_by_the_adapter() -> None:
+    import ast
+    from pathlib import Path
+
+    package = Path(doit_adapter.__file__).parent.parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "doit" or n.startswith("doit.") for n in names):
+                importers.add(path.relative_to(package).as_posix())
+    assert importers == {"engine/doit_adapter.py"}
