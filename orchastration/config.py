@@ -13,53 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchastration.config_model import (
-    BUILTIN_AGENTS,
-    HASH_ALGORITHMS,
-    LOG_FORMATS,
-    LOG_LEVELS,
-    TASK_REPOS,
-    TASK_STATUSES,
-    AgentConfig,
-    CommandSpec,
-    Config,
-    HashConfig,
-    JobConfig,
-    LoggingConfig,
-    OrchestrationConfig,
-    TaskConfig,
-    TemplatesConfig,
-    suggest,
-)
+# Every name of the model is importable from here too (its __all__).
+from orchastration.config_model import *  # noqa: F403
+from orchastration.config_model import AgentConfig, Config, OrchestrationConfig, TaskConfig
+from orchastration.config_model import __all__ as _MODEL_NAMES
 from orchastration.errors import ConfigError
 
 # Locating the file lives in paths.py (the no-op run needs it without the model).
 from orchastration.paths import CONFIG_ENV, PROJECT_FILE, find_config
 
-__all__ = [
-    "BUILTIN_AGENTS",
-    "CONFIG_ENV",
-    "HASH_ALGORITHMS",
-    "LOG_FORMATS",
-    "LOG_LEVELS",
-    "PROJECT_FILE",
-    "TASK_REPOS",
-    "TASK_STATUSES",
-    "AgentConfig",
-    "CommandSpec",
-    "Config",
-    "HashConfig",
-    "JobConfig",
-    "LoggingConfig",
-    "OrchestrationConfig",
-    "TaskConfig",
-    "TemplatesConfig",
-    "config_to_dict",
-    "find_config",
-    "load_config",
-    "read_toml",
-    "suggest",
-]
+__all__ = [*_MODEL_NAMES, "CONFIG_ENV", "PROJECT_FILE", "config_to_dict", "find_config", "load_config", "read_toml"]
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 

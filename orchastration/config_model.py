@@ -11,6 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "BUILTIN_AGENTS",
+    "HASH_ALGORITHMS",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "TASK_REPOS",
+    "TASK_STATUSES",
+    "AgentConfig",
+    "CommandSpec",
+    "Config",
+    "HashConfig",
+    "JobConfig",
+    "LoggingConfig",
+    "OrchestrationConfig",
+    "TaskConfig",
+    "TemplatesConfig",
+    "suggest",
+]
 BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
 HASH_ALGORITHMS = ("sha256", "sha1", "sha512", "md5", "blake2b", "sha3_256")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
