@@ -1,7 +1,8 @@
-"""Configuration: lookup order, TOML parsing, and the typed, frozen model.
+"""Configuration loading: lookup order and TOML parsing, over the model in ``config_model``.
 
-Validation of the raw TOML into these objects lives in ``config_schema``; this
-module owns the model and where the file comes from.
+Validation of the raw TOML lives in ``config_schema``. Every name of the model is importable
+from here as well, so ``from orchastration.config import Config, JobConfig`` keeps working;
+imports go one way: this module -> ``config_schema`` -> ``config_model``.
 """
 
 from __future__ import annotations
@@ -9,173 +10,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Every name of the model is importable from here too (its __all__).
+from orchastration.config_model import *  # noqa: F403
+from orchastration.config_model import AgentConfig, Config, OrchestrationConfig, TaskConfig
+from orchastration.config_model import __all__ as _MODEL_NAMES
 from orchastration.errors import ConfigError
 
-# Locating the file lives in paths.py (the no-op run needs it without this module's model).
+# Locating the file lives in paths.py (the no-op run needs it without the model).
 from orchastration.paths import CONFIG_ENV, PROJECT_FILE, find_config
 
-__all__ = ["CONFIG_ENV", "PROJECT_FILE", "Config", "find_config", "load_config"]
-
-BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
-HASH_ALGORITHMS = ("sha256", "sha1", "sha512", "md5", "blake2b", "sha3_256")
-LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
-LOG_FORMATS = ("text", "json")
-TASK_STATUSES = ("planned", "in_progress", "done", "failed")
-TASK_REPOS = ("orchastration", "external")
-
-
-@dataclass(frozen=True)
-class LoggingConfig:
-    """``[logging]``: console/file log level and console format."""
-
-    level: str = "info"
-    format: str = "text"
-
-
-@dataclass(frozen=True)
-class HashConfig:
-    """``[hash]``: the algorithm for ``hash``, up-to-date checks and records."""
-
-    algorithm: str = "sha256"
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    """``[jobs.<name>]``: one argv (or shell) command with its inputs and outputs."""
-
-    name: str
-    working_dir: Path
-    command: tuple[str, ...] | str
-    description: str = ""
-    shell: bool = False
-    timeout_seconds: float = 0
-    env: Mapping[str, str] = field(default_factory=dict)
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    always_run: bool = False
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    """``[tasks.<name>]``: a workflow task (plan -> build -> doc)."""
-
-    name: str
-    working_dir: Path
-    command: tuple[str, ...] | str
-    description: str = ""
-    repo: str = "orchastration"
-    shell: bool = False
-    timeout_seconds: float = 0
-    env: Mapping[str, str] = field(default_factory=dict)
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-    documents: tuple[str, ...] = ()
-    status: str = "planned"
-    review_command: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TemplatesConfig:
-    """``[templates]``: an optional directory of user templates."""
-
-    dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """``[agents.<name>]``: a built-in agent (no settings) or a command agent."""
-
-    name: str
-    builtin: bool
-    working_dir: Path
-    description: str = ""
-    capabilities: tuple[str, ...] = ()
-    command: tuple[str, ...] = ()
-    prompt: str | None = None
-    timeout_seconds: float = 0
-    env: Mapping[str, str] = field(default_factory=dict)
-    output_key: str = ""
-
-
-@dataclass(frozen=True)
-class OrchestrationConfig:
-    """``[orchestrations.<name>]``: steps of agents; agents of one step run in parallel."""
-
-    name: str
-    steps: tuple[tuple[str, ...], ...]
-    description: str = ""
-    max_review_rounds: int = 1
-    sequential: bool = True  # defined with `agents` (True) or `steps` (False)
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole effective configuration of one invocation."""
-
-    path: Path | None = None
-    reason: str = "no config file found: built-in defaults"
-    base_dir: Path = field(default_factory=Path.cwd)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    hash: HashConfig = field(default_factory=HashConfig)
-    jobs: Mapping[str, JobConfig] = field(default_factory=dict)
-    tasks: Mapping[str, TaskConfig] = field(default_factory=dict)
-    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
-    agents: Mapping[str, AgentConfig] = field(default_factory=dict)
-    orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
-
-    @property
-    def display_path(self) -> str:
-        """The config file for messages, or ``<defaults>``."""
-        return str(self.path) if self.path else "<defaults>"
-
-    def job(self, name: str) -> JobConfig:
-        """The named job, or a usage error listing what exists."""
-        job: JobConfig = _lookup(self.jobs, name, "job")
-        return job
-
-    def task(self, name: str) -> TaskConfig:
-        """The named task, or a usage error listing what exists."""
-        task: TaskConfig = _lookup(self.tasks, name, "task")
-        return task
-
-    def orchestration(self, name: str) -> OrchestrationConfig:
-        """The named orchestration, or a usage error listing what exists."""
-        orch: OrchestrationConfig = _lookup(self.orchestrations, name, "orchestration")
-        return orch
-
-
-def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
-    from orchastration.errors import UsageError
-
-    if name in table:
-        return table[name]
-    hint = suggest(name, table)
-    names = sorted(table)
-    known = ", ".join(names[:_KNOWN_SHOWN]) or "none configured"
-    if len(names) > _KNOWN_SHOWN:  # one line, even for a config of 1,000 jobs
-        known += f", ... {len(names)} in all: orchastration {_LIST_COMMAND[kind]}"
-    raise UsageError(f"unknown {kind} '{name}'{hint} (known: {known})")
-
-
-_KNOWN_SHOWN = 10
-_LIST_COMMAND = {"job": "list", "task": "plan list", "orchestration": "orchestration list"}
-
-
-def suggest(word: str, choices: Any) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    import difflib
-
-    options = [str(c) for c in choices]
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if not close:  # abbreviations and extensions: 'dir' for 'directory', 'algo' for 'algorithm'
-        close = [c for c in options if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
+__all__ = [*_MODEL_NAMES, "CONFIG_ENV", "PROJECT_FILE", "config_to_dict", "find_config", "load_config", "read_toml"]
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -242,6 +89,8 @@ def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:
         for name, item in sorted(table.items()):
             data = clean(asdict(item))
             data.pop("name", None)
+            if isinstance(item, TaskConfig):  # printed after the description, where it always stood
+                data = _after(data, "repo", "description")
             if "env" in data and not show_env:
                 data["env"] = {k: "***" for k in data["env"]}
             if data.get("review_command") == []:
@@ -267,3 +116,14 @@ def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:
         "orchestrations": section(config.orchestrations),
     }
     return data
+
+
+def _after(data: dict[str, Any], key: str, anchor: str) -> dict[str, Any]:
+    """``data`` with ``key`` moved to just after ``anchor``."""
+    value = data.pop(key)
+    out: dict[str, Any] = {}
+    for name, item in data.items():
+        out[name] = item
+        if name == anchor:
+            out[key] = value
+    return out

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
-from orchastration.config import (
+from orchastration.config_model import (
     BUILTIN_AGENTS,
     HASH_ALGORITHMS,
     LOG_FORMATS,
@@ -222,19 +222,40 @@ def _job(r: _Reader, name: str, tbl: dict[str, Any]) -> JobConfig:
     key = f"jobs.{name}"
     r.table(tbl, key, JOB_KEYS)
     shell = r.get(tbl, key, "shell", r.boolean, False)
+    description = r.get(tbl, key, "description", r.string, "")
     return JobConfig(
-        name=name,
-        description=r.get(tbl, key, "description", r.string, ""),
-        command=r.command(tbl, key, shell),
-        shell=shell,
-        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
-        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
-        env=r.get(tbl, key, "env", r.env, {}),
-        inputs=r.get(tbl, key, "inputs", r.strings, ()),
-        outputs=r.get(tbl, key, "outputs", r.strings, ()),
+        **_command_fields(r, name, tbl, key, shell),
+        description=description,
         depends_on=r.get(tbl, key, "depends_on", r.strings, ()),
         always_run=r.get(tbl, key, "always_run", r.boolean, False),
     )
+
+
+class _CommandFields(TypedDict):
+    """The ``CommandSpec`` fields but ``description`` (read before them), as keyword arguments."""
+
+    name: str
+    command: tuple[str, ...] | str
+    shell: bool
+    working_dir: Path
+    timeout_seconds: float
+    env: dict[str, str]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def _command_fields(r: _Reader, name: str, tbl: dict[str, Any], key: str, shell: bool) -> _CommandFields:
+    """The command fields of a job or task table, checked in this order."""
+    return {
+        "name": name,
+        "command": r.command(tbl, key, shell),
+        "shell": shell,
+        "working_dir": r.get(tbl, key, "working_dir", r.directory, r.base_dir),
+        "timeout_seconds": r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
+        "env": r.get(tbl, key, "env", r.env, {}),
+        "inputs": r.get(tbl, key, "inputs", r.strings, ()),
+        "outputs": r.get(tbl, key, "outputs", r.strings, ()),
+    }
 
 
 def _check_job_graph(r: _Reader, jobs: Mapping[str, JobConfig]) -> None:
@@ -266,17 +287,14 @@ def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:
     key = f"tasks.{name}"
     r.table(tbl, key, TASK_KEYS)
     shell = r.get(tbl, key, "shell", r.boolean, False)
+    description = r.get(tbl, key, "description", r.string, "")
+    repo = r.get(tbl, key, "repo", r.choice(TASK_REPOS), "orchastration")
+    # A task's working_dir is checked before its command (a job's after): the first error stays the same.
+    r.get(tbl, key, "working_dir", r.directory, r.base_dir)
     return TaskConfig(
-        name=name,
-        description=r.get(tbl, key, "description", r.string, ""),
-        repo=r.get(tbl, key, "repo", r.choice(TASK_REPOS), "orchastration"),
-        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
-        command=r.command(tbl, key, shell),
-        shell=shell,
-        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
-        env=r.get(tbl, key, "env", r.env, {}),
-        inputs=r.get(tbl, key, "inputs", r.strings, ()),
-        outputs=r.get(tbl, key, "outputs", r.strings, ()),
+        **_command_fields(r, name, tbl, key, shell),
+        description=description,
+        repo=repo,
         documents=r.get(tbl, key, "documents", r.strings, ()),
         status=r.get(tbl, key, "status", r.choice(TASK_STATUSES), "planned"),
         review_command=_review_command(r, tbl, key),

@@ -135,11 +135,11 @@ def cached_config(
 
     h = hashlib.sha256(data)
     # The code that builds the model is part of the key too (a development tree changes it
-    # without a version bump): the stat of config.py and config_schema.py.
+    # without a version bump): the stat of config.py, config_schema.py and config_model.py.
     code = config_module.__file__ or ""
-    schema = os.path.join(os.path.dirname(code), "config_schema.py")
+    sources = [code, *(os.path.join(os.path.dirname(code), f) for f in ("config_schema.py", "config_model.py"))]
     try:
-        stamps = [f"{st.st_mtime_ns}:{st.st_size}" for st in (os.stat(code), os.stat(schema))]
+        stamps = [f"{st.st_mtime_ns}:{st.st_size}" for st in map(os.stat, sources)]
     except OSError:  # a frozen binary: the version alone identifies the code
         stamps = []
     for part in (str(path), os.path.expanduser("~"), environ.get("HOME", ""), __version__, sys.version, *stamps):

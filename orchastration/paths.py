@@ -20,7 +20,7 @@ def _is_windows(platform: str) -> bool:
 
 
 def user_config_file(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
-    """The user config file: XDG/AppData per SPEC."""
+    """The user config file: XDG config home / %AppData%, as docs/configuration.md says."""
     if _is_windows(platform):
         appdata = environ.get("APPDATA")
         if appdata:
@@ -35,7 +35,7 @@ def user_config_file(environ: Mapping[str, str], platform: str = sys.platform) -
 
 
 def user_cache_dir(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
-    """Directory holding state and the log file: XDG cache / LocalAppData per SPEC."""
+    """Directory holding state and the log file: XDG cache / %LocalAppData% (docs/architecture.md)."""
     if _is_windows(platform):
         local = environ.get("LOCALAPPDATA")
         if local:

@@ -56,7 +56,7 @@ class Renderer:
 
     @classmethod
     def for_task(cls, user_dir: Path | None, working_dir: Path | None) -> Renderer:
-        """A renderer with the SPEC lookup order for one task."""
+        """A renderer with the lookup order of docs/templates.md for one task."""
         return cls(search_path(user_dir, working_dir))
 
     @property

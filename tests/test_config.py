@@ -238,3 +238,53 @@ def test_config_show_text_is_valid_toml_that_reloads(cli, tmp_path: Path) -> Non
     again = parse_config(data, path=tmp_path / "shown.toml")
     assert again.jobs["sample"].command == ("ls", "-la")
     assert again.orchestrations["parallel_example"].steps[1] == ("BuilderAgent", "ReviewerAgent")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        # Two errors in one table: the one reported first is the same for jobs and tasks as it always was.
+        ('[jobs.j]\ncommand = "x"\nworking_dir = ""\n', "jobs.j.command: must be a list of arguments"),
+        ('[tasks.t]\ncommand = "x"\nworking_dir = ""\n', "tasks.t.working_dir: must not be empty"),
+        ('[tasks.t]\ncommand = "x"\nrepo = "elsewhere"\n', "tasks.t.repo: must be one of"),
+        ('[jobs.j]\ncommand = "x"\nshell = 1\ndescription = 2\n', "jobs.j.shell: expected true or false"),
+        ('[tasks.t]\ncommand = "x"\ndescription = 2\nrepo = "r"\n', "tasks.t.description: expected a string"),
+        ("[tasks.t]\ncommand = []\ntimeout_seconds = -1\n", "tasks.t.command: must not be empty"),
+        ('[jobs.j]\ncommand = ["x"]\noutputs = [1]\ndepends_on = ["nope"]\n', "jobs.j.outputs[0]: expected a string"),
+    ],
+)
+def test_first_error_of_a_command_table(tmp_path: Path, text: str, needle: str) -> None:
+    cfg = write(tmp_path / "orchastration.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, environ={}, cwd=tmp_path)
+    assert str(info.value).startswith(f"{cfg}: {needle}"), info.value
+
+
+def test_jobs_and_tasks_share_one_command_spec(tmp_path: Path) -> None:
+    from orchastration.config import CommandSpec, JobConfig, TaskConfig
+
+    cfg = write(tmp_path / "c.toml", '[jobs.j]\ncommand = ["x"]\n[tasks.t]\ncommand = "y"\nshell = true\n')
+    config = load_config(cfg, environ={}, cwd=tmp_path)
+    specs: list[CommandSpec] = [config.jobs["j"], config.tasks["t"]]
+    assert [type(s) for s in specs] == [JobConfig, TaskConfig]
+    assert [(s.name, s.command, s.shell, s.working_dir) for s in specs] == [
+        ("j", ("x",), False, tmp_path),
+        ("t", "y", True, tmp_path),
+    ]
+
+
+def test_config_show_keeps_the_key_order(cli, tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[jobs.j]\ncommand = ["x"]\n[tasks.t]\ncommand = ["y"]\n')
+    shown = cli(["--config", str(cfg), "config", "show", "--json"])
+    assert shown.code == 0, shown.err
+    import json
+
+    data = json.loads(shown.out)["config"]
+    assert list(data["jobs"]["j"]) == [
+        "working_dir", "command", "description", "shell", "timeout_seconds", "env", "inputs", "outputs",
+        "depends_on", "always_run",
+    ]  # fmt: skip
+    assert list(data["tasks"]["t"]) == [
+        "working_dir", "command", "description", "repo", "shell", "timeout_seconds", "env", "inputs", "outputs",
+        "documents", "status",
+    ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""OS paths per SPEC on Linux and Windows, and the state-dir overrides."""
+"""OS paths on Linux and Windows (docs/configuration.md), and the state-dir overrides."""
 
 from __future__ import annotations
 

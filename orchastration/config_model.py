@@ -1,0 +1,186 @@
+"""The typed, frozen configuration model: what a loaded config is, not how it is loaded.
+
+Loading (lookup order, TOML parsing) lives in ``config`` and validation in ``config_schema``;
+both import this module, never the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BUILTIN_AGENTS",
+    "HASH_ALGORITHMS",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "TASK_REPOS",
+    "TASK_STATUSES",
+    "AgentConfig",
+    "CommandSpec",
+    "Config",
+    "HashConfig",
+    "JobConfig",
+    "LoggingConfig",
+    "OrchestrationConfig",
+    "TaskConfig",
+    "TemplatesConfig",
+    "suggest",
+]
+BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
+HASH_ALGORITHMS = ("sha256", "sha1", "sha512", "md5", "blake2b", "sha3_256")
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("text", "json")
+TASK_STATUSES = ("planned", "in_progress", "done", "failed")
+TASK_REPOS = ("orchastration", "external")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """``[logging]``: console/file log level and console format."""
+
+    level: str = "info"
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class HashConfig:
+    """``[hash]``: the algorithm for ``hash``, up-to-date checks and records."""
+
+    algorithm: str = "sha256"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What a job and a task declare alike: one argv (or shell) command with its inputs and outputs.
+
+    The field order is the one ``config show`` prints (``description`` sits here for that).
+    """
+
+    name: str
+    working_dir: Path
+    command: tuple[str, ...] | str
+    description: str = ""
+    shell: bool = False
+    timeout_seconds: float = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobConfig(CommandSpec):
+    """``[jobs.<name>]``: a command spec, the jobs it waits for, and whether it always runs."""
+
+    depends_on: tuple[str, ...] = ()
+    always_run: bool = False
+
+
+@dataclass(frozen=True)
+class TaskConfig(CommandSpec):
+    """``[tasks.<name>]``: a workflow task (plan -> build -> doc) around a command spec."""
+
+    repo: str = "orchastration"
+    documents: tuple[str, ...] = ()
+    status: str = "planned"
+    review_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    """``[templates]``: an optional directory of user templates."""
+
+    dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """``[agents.<name>]``: a built-in agent (no settings) or a command agent."""
+
+    name: str
+    builtin: bool
+    working_dir: Path
+    description: str = ""
+    capabilities: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    prompt: str | None = None
+    timeout_seconds: float = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    output_key: str = ""
+
+
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    """``[orchestrations.<name>]``: steps of agents; agents of one step run in parallel."""
+
+    name: str
+    steps: tuple[tuple[str, ...], ...]
+    description: str = ""
+    max_review_rounds: int = 1
+    sequential: bool = True  # defined with `agents` (True) or `steps` (False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole effective configuration of one invocation."""
+
+    path: Path | None = None
+    reason: str = "no config file found: built-in defaults"
+    base_dir: Path = field(default_factory=Path.cwd)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    hash: HashConfig = field(default_factory=HashConfig)
+    jobs: Mapping[str, JobConfig] = field(default_factory=dict)
+    tasks: Mapping[str, TaskConfig] = field(default_factory=dict)
+    templates: TemplatesConfig = field(default_factory=TemplatesConfig)
+    agents: Mapping[str, AgentConfig] = field(default_factory=dict)
+    orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
+
+    @property
+    def display_path(self) -> str:
+        """The config file for messages, or ``<defaults>``."""
+        return str(self.path) if self.path else "<defaults>"
+
+    def job(self, name: str) -> JobConfig:
+        """The named job, or a usage error listing what exists."""
+        job: JobConfig = _lookup(self.jobs, name, "job")
+        return job
+
+    def task(self, name: str) -> TaskConfig:
+        """The named task, or a usage error listing what exists."""
+        task: TaskConfig = _lookup(self.tasks, name, "task")
+        return task
+
+    def orchestration(self, name: str) -> OrchestrationConfig:
+        """The named orchestration, or a usage error listing what exists."""
+        orch: OrchestrationConfig = _lookup(self.orchestrations, name, "orchestration")
+        return orch
+
+
+def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
+    from orchastration.errors import UsageError
+
+    if name in table:
+        return table[name]
+    hint = suggest(name, table)
+    names = sorted(table)
+    known = ", ".join(names[:_KNOWN_SHOWN]) or "none configured"
+    if len(names) > _KNOWN_SHOWN:  # one line, even for a config of 1,000 jobs
+        known += f", ... {len(names)} in all: orchastration {_LIST_COMMAND[kind]}"
+    raise UsageError(f"unknown {kind} '{name}'{hint} (known: {known})")
+
+
+_KNOWN_SHOWN = 10
+_LIST_COMMAND = {"job": "list", "task": "plan list", "orchestration": "orchestration list"}
+
+
+def suggest(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    import difflib
+
+    options = [str(c) for c in choices]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:  # abbreviations and extensions: 'dir' for 'directory', 'algo' for 'algorithm'
+        close = [c for c in options if len(c) >= 3 and (word.startswith(c) or c.startswith(word))][:1]
+    return f" (did you mean '{close[0]}'?)" if close else ""
