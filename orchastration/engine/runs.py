@@ -63,13 +63,7 @@ def run_units(
     """
     units = list(units)
     if dry_run:
-        items = plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force)
-        out = [UnitResult(i.name, UnitStatus.NOT_RUN if i.would_run else UnitStatus.SKIPPED, None, 0, None,
-                          i.reasons, "") for i in items]  # fmt: skip
-        for result in out:
-            if on_result is not None:
-                on_result(result)
-        return out
+        return _dry_run(plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force), on_result)
     runner = UnitRunner(hash_algorithm, environ, HashCache(hash_algorithm), console, err_console, executor, store)
     summaries = summaries or Summaries(paths.engine_dir)
     with _gc_paused() as loaded, state_lock(paths.engine_dir, on_lock_wait):
@@ -94,6 +88,16 @@ def run_units(
     if interrupted and not any(r.status == UnitStatus.INTERRUPTED for r in results):
         raise KeyboardInterrupt
     return results
+
+
+def _dry_run(items: list[PlanItem], on_result: ResultCallback | None) -> list[UnitResult]:
+    """A plan as results: ``skipped`` (up to date) or ``not_run`` with its reasons."""
+    out = [UnitResult(i.name, UnitStatus.NOT_RUN if i.would_run else UnitStatus.SKIPPED, None, 0, None, i.reasons, "")
+           for i in items]  # fmt: skip
+    for result in out:
+        if on_result is not None:
+            on_result(result)
+    return out
 
 
 def _session(graph: Graph, runner: UnitRunner, targets: Sequence[str], force: bool | Iterable[str]) -> Session:

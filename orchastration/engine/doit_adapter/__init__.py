@@ -1,0 +1,115 @@
+"""The one door to doit: every import of doit and every use of its private names lives in this package.
+
+Jobs and task builds (``engine/runs.py``), orchestration stages (``engine/stages.py``) and doit-native
+``dodo.py`` files (``orchastration/dodo.py``) reach doit only through it. It is imported lazily
+(``engine/__init__.py``): the CLI starts without doit. Importing it first loads doit's engine modules
+without doit's command-line layer (``_install_light_doit``). ``PRIVATE_NAMES`` lists what we rely on
+beyond doit's documented API; ``missing_private_names()`` names whatever a doit release moved, and
+``tests/test_doit_contract.py`` fails on it. pyproject.toml pins doit to the versions tested here.
+
+- ``checks.py``: up-to-date checks, the content checker, the dependency manager that keeps reasons;
+- ``units.py``: jobs and task builds as doit tasks, run by doit's serial or thread runner;
+- ``stages.py``: orchestration stages, and task dicts for doit's own loader (``dodo.py`` files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _install_light_doit() -> None:
+    """Load doit's engine modules without its package ``__init__``.
+
+    ``import doit.control`` first runs ``doit/__init__.py``, which imports doit's command-line layer
+    (``doit_cmd``, its plugin loader and ``importlib.metadata``): ~20 ms of every ``run``, ``status``
+    or ``why`` that we never use. The ``doit`` package is registered with its ``__path__`` only, so its
+    submodules import as usual; the first access to anything else on the package (``doit.run``,
+    ``doit.__version__``, ``from doit import get_var``) runs the real ``__init__`` then.
+    """
+    if "doit" in sys.modules:
+        return
+    spec = importlib.util.find_spec("doit")
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return  # not installed as a regular package: let the normal import report it
+    package = importlib.util.module_from_spec(spec)
+    loading = False
+
+    def complete(name: str) -> Any:
+        nonlocal loading
+        if loading:  # the real __init__ is running: its ``from doit import loader`` imports the submodule
+            raise AttributeError(name)
+        loading = True
+        del package.__dict__["__getattr__"]
+        assert spec.loader is not None
+        spec.loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = complete  # type: ignore[method-assign]
+    sys.modules["doit"] = package
+
+
+_install_light_doit()
+
+from doit.dependency import Dependency, JSONCodec, JsonDB, SqliteDB, UptodateCalculator  # noqa: E402
+from doit.exceptions import TaskFailed  # noqa: E402
+from doit.runner import MRunner, Runner  # noqa: E402
+
+PRIVATE_NAMES: tuple[tuple[Any, str], ...] = (
+    (Runner, "_handle_task_error"),  # overridden: an interrupt stops the run even with --keep-going
+    (Runner, "_stop_running"),  # set by that override
+    (MRunner, "Queue"),  # the thread runner's result queue: replaced by one Ctrl-C cannot break
+    (SqliteDB, "_conn"),  # read in one query instead of one per task
+    (SqliteDB, "_cache"),
+    (JsonDB, "_db"),  # the orchestration database is dumped atomically
+    (JsonDB, "_load"),
+    (Dependency, "_get"),  # what UptodateCalculator.get_val is: a dependency's saved values
+    (UptodateCalculator, "setup"),
+)
+
+
+def missing_private_names() -> list[str]:
+    """The private doit names this module uses that the installed doit lacks (empty: all there).
+    Instance attributes are looked up on real instances: an in-memory database, a fresh runner."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        instances = {
+            Runner: Runner(None, None),
+            SqliteDB: SqliteDB(":memory:", JSONCodec()),
+            JsonDB: JsonDB(str(Path(tmp) / "absent.json"), JSONCodec()),
+            Dependency: Dependency(JsonDB, str(Path(tmp) / "absent.json")),
+        }
+        missing = [
+            f"{owner.__module__}.{owner.__name__}.{name}"
+            for owner, name in PRIVATE_NAMES
+            if not hasattr(owner, name) and not hasattr(instances.get(owner), name)
+        ]
+        with contextlib.suppress(AttributeError):
+            instances[SqliteDB]._conn.close()
+    if "get_log" not in inspect.signature(Dependency.get_status).parameters:
+        missing.append("doit.dependency.Dependency.get_status(get_log=...)")
+    return missing
+
+
+# -- what a doit task's action returns ---------------------------------------------------------
+
+
+def action_result(values: Mapping[str, Any] | None, failure: str) -> Any:
+    """What a doit action returns: the values to save, or a failure when ``values`` is None."""
+    return dict(values) if values is not None else TaskFailed(failure)
+
+
+from orchastration.engine.doit_adapter.checks import VALUES_KEY, Explain, content_checker  # noqa: E402
+from orchastration.engine.doit_adapter.stages import StageEvents, dodo_task, run_stages, stage_values  # noqa: E402
+from orchastration.engine.doit_adapter.units import UnitEvents, UnitGraph, UnitTask, forget  # noqa: E402
+
+__all__ = [
+    "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph", "UnitTask", "action_result",
+    "content_checker", "dodo_task", "forget", "missing_private_names", "run_stages", "stage_values",
+]  # fmt: skip

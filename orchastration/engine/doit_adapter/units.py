@@ -1,0 +1,192 @@
+"""Jobs and task builds as doit tasks: compiled, ordered and run by doit's serial or thread runner,
+doit's events forwarded to the run (``UnitEvents``)."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from doit.control import TaskControl
+from doit.dependency import JSONCodec, SqliteDB
+from doit.exceptions import BaseFail, InvalidDodoFile, InvalidTask, UnmetDependency
+from doit.runner import MThreadRunner, Runner
+from doit.task import Task
+
+from orchastration.engine.doit_adapter.checks import Explain, Uptodate, dependency
+from orchastration.errors import ConfigError
+
+
+class UnitTask:
+    """What doit needs of one unit: its action, files, dependencies and up-to-date check."""
+
+    __slots__ = ("name", "action", "file_dep", "targets", "task_dep", "check")
+
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], Any],
+        file_dep: Sequence[str],
+        targets: Sequence[str],
+        task_dep: Sequence[str],
+        check: Callable[[Mapping[str, Any]], bool],
+    ) -> None:
+        self.name, self.action, self.file_dep, self.targets = name, action, file_dep, targets
+        self.task_dep, self.check = task_dep, check
+
+
+def _doit_tasks(tasks: Iterable[UnitTask]) -> list[Any]:
+    return [
+        Task(
+            t.name,
+            actions=[(t.action,)],
+            file_dep=t.file_dep,
+            targets=list(t.targets),
+            task_dep=list(t.task_dep),
+            uptodate=[Uptodate(t.check)],
+            verbosity=0,
+            io={"capture": False},  # our action streams itself; doit must not swap sys.stdout
+        )
+        for t in tasks
+    ]
+
+
+def control(tasks: list[Any], start: Sequence[str] | None) -> Any:
+    try:
+        control = TaskControl(tasks)
+        control.process(None if start is None else list(start))
+    except (InvalidTask, InvalidDodoFile) as exc:
+        raise ConfigError(f"cannot build the task graph: {exc}") from None
+    return control
+
+
+class UnitEvents:
+    """What a run of units hears from doit (a reporter's events)."""
+
+    def succeeded(self, name: str) -> None:
+        """The unit's action returned its values."""
+
+    def failed(self, name: str, message: str, dependency_failed: bool) -> None:
+        """The unit's action failed, or doit failed it before running it (``dependency_failed``:
+        a dependency did not succeed; else an error such as a missing input)."""
+
+    def up_to_date(self, name: str) -> None:
+        """doit found the unit up to date."""
+
+    def stopping(self) -> bool:
+        """True when the run was interrupted: doit must start nothing more, even with keep-going."""
+        return False
+
+
+class _Reporter:
+    """doit reporter forwarding the events a run needs; prints nothing (the CLI prints)."""
+
+    def __init__(self, events: UnitEvents) -> None:
+        self.events = events
+        self.errors: list[str] = []
+
+    def add_success(self, task: Any) -> None:
+        self.events.succeeded(task.name)
+
+    def add_failure(self, task: Any, fail: BaseFail) -> None:
+        self.events.failed(task.name, fail.get_msg().strip(), isinstance(fail, UnmetDependency))
+
+    def skip_uptodate(self, task: Any) -> None:
+        self.events.up_to_date(task.name)
+
+    def runtime_error(self, msg: str) -> None:
+        self.errors.append(msg)
+
+    def _ignore(self, *args: Any) -> None:
+        pass
+
+    initialize = get_status = execute_task = skip_ignore = cleanup_error = teardown_task = complete_run = _ignore
+
+
+class _SerialRunner(Runner):  # type: ignore[misc]
+    def __init__(self, events: UnitEvents, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.events = events
+
+    def _handle_task_error(self, node: Any, base_fail: Any) -> None:
+        super()._handle_task_error(node, base_fail)
+        if self.events.stopping():
+            self._stop_running = True  # an interrupt ends the run even with --keep-going
+
+
+class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
+    def __init__(self, events: UnitEvents, on_interrupt: Callable[[], None], *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.events = events
+
+        class InterruptibleQueue(queue.Queue):  # type: ignore[type-arg]
+            """The main loop's result queue: Ctrl-C cancels the running units, then keeps collecting."""
+
+            def get(self, block: bool = True, timeout: float | None = None) -> Any:
+                while True:
+                    try:
+                        return super().get(block, timeout)
+                    except KeyboardInterrupt:
+                        on_interrupt()
+
+        self.Queue = InterruptibleQueue
+
+    def _handle_task_error(self, node: Any, base_fail: Any) -> None:
+        super()._handle_task_error(node, base_fail)
+        if self.events.stopping():
+            self._stop_running = True
+
+
+class UnitGraph:
+    """The doit side of one run of units: their tasks, dependency manager and reasons."""
+
+    def __init__(
+        self,
+        tasks: Sequence[UnitTask],
+        db_path: Path,
+        checker: type,
+        explain: Explain,
+        *,
+        start: Sequence[str] | None = None,
+        read_only: bool = False,
+        only: Sequence[str] = (),
+    ) -> None:
+        self.tasks = {t.name: t for t in _doit_tasks(tasks)}
+        self.control = control(list(self.tasks.values()), start)
+        self.dep = dependency(db_path, checker, explain, read_only=read_only, only=only)
+
+    def reasons(self, name: str) -> list[str]:
+        """Our words for why doit judged ``name`` not up to date (after it checked it)."""
+        return self.dep.reasons.get(name, [])
+
+    def check(self, name: str) -> None:
+        """Ask doit whether ``name`` is up to date, without running anything (fills ``reasons``)."""
+        self.dep.get_status(self.tasks[name], self.tasks)
+
+    def run(
+        self, events: UnitEvents, *, parallel: int, keep_going: bool, on_interrupt: Callable[[], None]
+    ) -> list[str]:
+        """Let doit order, check and run the tasks; returns doit's runtime errors. A KeyboardInterrupt
+        in the serial runner propagates (the caller stops the running command)."""
+        reporter = _Reporter(events)
+        runner: Any = (
+            _ThreadRunner(events, on_interrupt, self.dep, reporter, continue_=keep_going, num_process=parallel)
+            if parallel > 1
+            else _SerialRunner(events, self.dep, reporter, continue_=keep_going)
+        )
+        runner.run_all(self.control.task_dispatcher())
+        return reporter.errors
+
+
+def forget(db_path: Path, names: Iterable[str] | None) -> None:
+    """Delete doit's saved state of ``names`` (all when None)."""
+    if not db_path.exists():
+        return
+    db = SqliteDB(str(db_path), codec=JSONCodec())
+    if names is None:
+        db.remove_all()
+    else:
+        for name in names:
+            db.remove(name)
+    db.dump()
