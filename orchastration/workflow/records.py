@@ -29,6 +29,8 @@ from orchastration.state import (
 # The task record's own schema version (the ``schema`` key); bump with a migration in ``from_dict``.
 TASK_SCHEMA = SCHEMA_VERSION
 LOCK_TIMEOUT_SECONDS = 60
+# The run-record status of a doc or git action that did its work (a failure raises: no record).
+ACTION_OK = "success"
 
 
 @dataclass(frozen=True)
