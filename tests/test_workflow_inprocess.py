@@ -91,3 +91,25 @@ def test_plan_create_and_doc_generate_in_process(tmp_path: Path, env: dict[str, 
     assert "<!-- orchastration:task:site:begin -->" in (repo / "README.md").read_text()
     last_doc = record_of(tmp_path, "site")["last_doc"]
     assert isinstance(last_doc, dict) and last_doc["doc_path"] == str(doc.absolute())
+
+
+def test_build_status_and_exit_code_of_each_way_a_command_ends(tmp_path: Path) -> None:
+    """An interrupted command is recorded failed but ``build run`` exits 130; up to date is done, exit 0."""
+    from datetime import UTC, datetime
+
+    from orchastration.engine.units import UnitResult
+    from orchastration.outcomes import BuildStatus, exit_code_for
+    from orchastration.workflow.build import last_build, task_status
+
+    now = datetime.now(UTC)
+    cases = [
+        (UnitResult("t", "ran", 0, 5, None, (), ""), BuildStatus.DONE, "done", 0),
+        (UnitResult("t", "failed", 3, 5, None, (), ""), BuildStatus.FAILED, "failed", 1),
+        (UnitResult("t", "timeout", -1, 5, None, (), "timed out"), BuildStatus.FAILED, "failed", 1),
+        (UnitResult("t", "interrupted", 130, 5, None, (), "interrupted"), BuildStatus.INTERRUPTED, "failed", 130),
+        (UnitResult("t", "skipped", 0, 0, None, (), ""), BuildStatus.UP_TO_DATE, "done", 0),
+    ]
+    for unit, build, task, code in cases:
+        status, entry = last_build(unit, now, now)
+        assert (status, task_status(status), exit_code_for([status])) == (build, task, code), unit
+        assert entry["status"] == ("up-to-date" if unit.status == "skipped" else task)
