@@ -21,6 +21,8 @@ To render a new result (say ``status`` for jobs), add one function beside the ot
 and call ``render.show(app, render.job_states(states), as_json=app.args.json)``. A result with only
 a text form leaves ``data`` out; a JSON-lines result (``hash --file``) sets ``compact=True`` and is
 shown with ``as_json=True``. Status words come from ``outcomes.py`` enums, which print as their values.
+Both forms are built every time (cheap for these results); a renderer whose unused form would be
+costly (thousands of rows) can take ``as_json`` itself and leave the other form empty.
 """
 
 from __future__ import annotations
