@@ -11,6 +11,7 @@ from pathlib import Path
 
 from orchastration.config import HASH_ALGORITHMS
 from orchastration.errors import InputError, UsageError
+from orchastration.outcomes import CheckStatus
 
 BLOCK_SIZE = 1 << 20  # 1 MiB reads: large enough for full disk throughput, constant memory
 
@@ -72,6 +73,11 @@ class CheckResult:
     path: str
     ok: bool
     detail: str = ""  # why it failed: "" (mismatch) or "open or read"
+
+    @property
+    def status(self) -> CheckStatus:
+        """``OK`` or ``FAILED``, as the ``hash --check`` line says."""
+        return CheckStatus.OK if self.ok else CheckStatus.FAILED
 
 
 _LINE = re.compile(r"^(\\?)([0-9a-fA-F]+) ([ *])(.+)$")

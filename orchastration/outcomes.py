@@ -56,7 +56,11 @@ class TaskStatus(StrEnum):
 
 
 class BuildStatus(StrEnum):
-    """How ``build run`` ended: the task's command ran (done, failed) or was up to date."""
+    """How ``build run`` ended: the task's command ran (done, failed) or was up to date.
+
+    ``interrupted``: the command was stopped by Ctrl-C (exit 130); its record says ``failed``,
+    and ``exit_code_for`` makes ``build run`` exit 130.
+    """
 
     DONE = "done"
     FAILED = "failed"

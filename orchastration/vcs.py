@@ -29,7 +29,7 @@ _URL = re.compile(r"https?://\S+")
 
 
 def sanitize_branch_name(raw: str) -> str:
-    """A valid branch name from rendered text, per SPEC: lower-case, ``a-z0-9._-`` and ``/`` only.
+    """A valid branch name from rendered text, as docs/git.md says: lower-case, ``a-z0-9._-`` and ``/`` only.
 
     Each ``/``-separated part: every run of other characters becomes one ``-``; then
     what ``git check-ref-format`` forbids is removed (``..``, a leading or trailing

@@ -96,7 +96,7 @@ class OrchestrationRun(Events):
         self.jobs = options.jobs or max(len(step) for step in orch.steps)
         self.environ = dict(environ) if environ is not None else None
         self.err_console = err_console
-        self.workflow = Workflow(config, paths, console=console, quiet=quiet, environ=environ)
+        self.workflow = Workflow(config, paths, console=console, quiet=quiet, environ=environ or {})
         self.emit_cb = emit
         self.cancel = threading.Event()
         self.directory = paths.orchestrations_dir / orch.name

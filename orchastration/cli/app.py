@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from orchastration.config import Config
     from orchastration.engine.fastpath import Summaries
     from orchastration.paths import Paths
+    from orchastration.workflow import Workflow
 
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
 COMMAND_MODULES = (
@@ -103,6 +104,18 @@ def add_command(
     if handler is not None:
         parser.set_defaults(handler=handler)
     return parser
+
+
+def add_task_command(sub: SubParsers, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+    """Add a subcommand of one configured task: ``plan create TASK``, ``build run TASK``..."""
+    parser = add_command(sub, name, help, handler)
+    parser.add_argument("task", metavar="TASK", help="task name from [tasks.<name>]")
+    return parser
+
+
+def add_json_flag(parser: argparse.ArgumentParser, help: str = "print a JSON array") -> None:
+    """The ``--json`` flag of a command whose output ``render.show`` writes as text or JSON."""
+    parser.add_argument("--json", action="store_true", help=help)
 
 
 def add_group(sub: SubParsers, name: str, help: str) -> SubParsers:
@@ -187,6 +200,14 @@ class App:
     @property
     def quiet(self) -> bool:
         return bool(self.args.quiet)
+
+    def workflow(self) -> Workflow:
+        """The task workflow over this invocation's config and state dir (plan, build, doc, git)."""
+        from orchastration.workflow import Workflow
+
+        return Workflow(
+            self.config, self.paths, console=self.out, err_console=self.err, quiet=self.quiet, environ=self.environ
+        )
 
     @property
     def logger(self) -> logging.Logger:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchastration.cli import render
 from orchastration.cli.app import App, SubParsers, add_command
-from orchastration.errors import EXIT_FAILED, UsageError
+from orchastration.errors import UsageError
 from orchastration.logs import log
+from orchastration.outcomes import CheckStatus, exit_code_for
 
 
 def register(sub: SubParsers) -> None:
@@ -31,19 +33,15 @@ def run(app: App) -> int:
         results = check_manifest(app.cwd / Path(args.check).expanduser(), explicit)
         failed = 0
         for result in results:
-            if result.ok:
-                app.print(f"{result.path}: OK")
-            else:
+            render.show(app, render.check(result))
+            if result.status == CheckStatus.FAILED:
                 failed += 1
-                app.print(f"{result.path}: FAILED{' ' + result.detail if result.detail else ''}")
                 log(app.logger, "warn", "checksum mismatch", file=result.path, detail=result.detail or "mismatch")
         if failed:
             log(app.logger, "warn", f"{failed} of {len(results)} computed checksums did NOT match", manifest=args.check)
-            return EXIT_FAILED
-        return 0
+        return exit_code_for(r.status for r in results)
     algo = explicit or app.config.hash.algorithm
     for name in args.files:
         path = (app.cwd / Path(name).expanduser()).absolute()
-        digest = hash_file(path, algo)
-        app.print_json({"file": str(path), "algorithm": algo, "hash": digest}, compact=True)
+        render.show(app, render.file_hash(str(path), algo, hash_file(path, algo)), as_json=True)
     return 0

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from orchastration.cli.app import App, SubParsers, add_command, add_group, positive_int
-from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
+from orchastration.cli import render
+from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag, positive_int
+from orchastration.errors import UsageError
+from orchastration.outcomes import OrchestrationStatus, exit_code_for
 
 
 def register(sub: SubParsers) -> None:
     """Add ``orchestration list|show|run``."""
     group = add_group(sub, "orchestration", "run pipelines of agents (Planner, Builder, Reviewer, Doc, commands)")
-    ls = add_command(group, "list", "configured orchestrations", run_list)
-    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    add_json_flag(add_command(group, "list", "configured orchestrations", run_list))
     show = add_command(group, "show", "the steps of an orchestration as a diagram", run_show)
     show.add_argument("name", metavar="NAME", help="orchestration name")
     show.add_argument("--format", choices=("text", "mermaid", "dot"), default="text", help="diagram format")
@@ -26,21 +27,7 @@ def register(sub: SubParsers) -> None:
 def run_list(app: App) -> int:
     """``orchestration list``: name and description, sorted."""
     orchestrations = sorted(app.config.orchestrations.values(), key=lambda o: o.name)
-    if app.args.json:
-        app.print_json(
-            [
-                {"name": o.name, "description": o.description, "steps": [list(s) for s in o.steps],
-                 "max_review_rounds": o.max_review_rounds}
-                for o in orchestrations
-            ]
-        )  # fmt: skip
-        return 0
-    if not orchestrations:
-        app.print("no orchestrations configured")
-        return 0
-    app.print("available orchestrations:")
-    for orch in orchestrations:
-        app.print(f"- {orch.name}: {orch.description or '(no description)'}")
+    render.show(app, render.orchestrations(orchestrations), as_json=app.args.json)
     return 0
 
 
@@ -75,9 +62,7 @@ def run_run(app: App) -> int:
             app.print(verdict.line())
         return 0
     outcome = run.run()
-    app.print(f"orchestration={outcome.name} status={outcome.status} record={outcome.record_path}")
-    if outcome.status == "success":
-        return 0
-    if outcome.message:
+    render.show(app, render.orchestration_run(outcome))
+    if outcome.status != OrchestrationStatus.SUCCESS and outcome.message:
         app.err.write(f"orchastration: error: orchestration {outcome.name} {outcome.status}: {outcome.message}\n")
-    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_FAILED
+    return exit_code_for([outcome.status])

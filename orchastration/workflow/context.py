@@ -10,7 +10,7 @@ from typing import Any
 from orchastration import __version__
 from orchastration.config import TaskConfig
 from orchastration.errors import InputError
-from orchastration.workflow.records import TaskRecord
+from orchastration.workflow.records import TaskRecord, plain_command
 
 DOCS_SUBDIR = PurePosixPath("docs") / "tasks"
 
@@ -82,7 +82,7 @@ def task_context(
             "description": task.description,
             "repo": task.repo,
             "working_dir": str(task.working_dir),
-            "command": task.command if isinstance(task.command, str) else list(task.command),
+            "command": plain_command(task.command),
             "command_line": command_line(task.command),
             "shell": task.shell,
             "timeout_seconds": task.timeout_seconds,

@@ -8,22 +8,58 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchastration.config import Config, TaskConfig
 from orchastration.errors import InputError
+from orchastration.logs import get_logger, log
 from orchastration.rendering import Renderer
-from orchastration.state import atomic_write_bytes
+from orchastration.state import atomic_write_bytes, iso, unique_now
 from orchastration.workflow.context import doc_relpath, task_context
 from orchastration.workflow.readme import splice_section
-from orchastration.workflow.records import TaskRecord
+from orchastration.workflow.records import ACTION_OK, TaskRecord
 
+if TYPE_CHECKING:
+    from orchastration.workflow.facade import Workflow
+
+ACTION = "doc.generate"
 README = "README.md"
 DEFAULT_MODE = 0o644  # what a new file gets under a typical umask; applied before the atomic swap
+_log = get_logger("tasks")
+
+
+@dataclass(frozen=True)
+class DocOutcome:
+    """The result of ``doc generate``: where the document and the README section went."""
+
+    task: TaskRecord
+    doc_path: Path
+    readme_path: Path
+
+    @property
+    def status(self) -> str:
+        """The task's status (documenting does not change it)."""
+        return self.task.status
+
+
+def run(wf: Workflow, name: str) -> DocOutcome:
+    """Render ``docs/tasks/<name>.md`` and the task's README section; record ``doc.generate``."""
+    task = wf.task_config(name)
+    start = unique_now()
+    doc_path, readme_path = generate(wf.config, task, wf.store.load(name), wf.store.lock_dir)
+    end = unique_now()
+    paths = {"doc_path": str(doc_path), "readme_path": str(readme_path)}
+    last_doc = {**paths, "time": iso(end)}
+    record = wf.store.update(task, lambda rec: replace(rec, last_run=iso(start), last_doc=last_doc))
+    wf.store.write_run(name, ACTION, start, end, ACTION_OK, 0, "document generated", **paths)
+    log(_log, "info", "task documented", task=name, doc=str(doc_path))
+    return DocOutcome(record, doc_path, readme_path)
 
 
 def renderer_for(config: Config, task: TaskConfig) -> Renderer:
-    """The renderer with the SPEC lookup order for ``task``."""
+    """The renderer with the template lookup order of docs/templates.md for ``task``."""
     return Renderer.for_task(config.templates.dir, task.working_dir)
 
 

@@ -29,6 +29,8 @@ from orchastration.state import (
 # The task record's own schema version (the ``schema`` key); bump with a migration in ``from_dict``.
 TASK_SCHEMA = SCHEMA_VERSION
 LOCK_TIMEOUT_SECONDS = 60
+# The run-record status of a doc or git action that did its work (a failure raises: no record).
+ACTION_OK = "success"
 
 
 @dataclass(frozen=True)
@@ -64,29 +66,28 @@ class TaskRecord:
     @classmethod
     def from_config(cls, task: TaskConfig) -> TaskRecord:
         """A fresh record from the task's config (status as configured, default ``planned``)."""
-        return cls(
-            name=task.name,
-            description=task.description,
-            repo=task.repo,
-            status=task.status,
-            working_dir=str(task.working_dir),
-            command=task.command if isinstance(task.command, str) else list(task.command),
-            outputs=list(task.outputs),
-            documents=list(task.documents),
-        )
+        return cls(name=task.name, status=task.status, **config_fields(task))
 
     def with_config(self, task: TaskConfig) -> TaskRecord:
         """This record with the config's current description, command, outputs... (history kept)."""
-        fresh = TaskRecord.from_config(task)
-        return replace(
-            self,
-            description=fresh.description,
-            repo=fresh.repo,
-            working_dir=fresh.working_dir,
-            command=fresh.command,
-            outputs=fresh.outputs,
-            documents=fresh.documents,
-        )
+        return replace(self, **config_fields(task))
+
+
+def plain_command(command: tuple[str, ...] | list[str] | str) -> list[str] | str:
+    """A task's command as JSON keeps it: one shell line, or an argv list."""
+    return command if isinstance(command, str) else list(command)
+
+
+def config_fields(task: TaskConfig) -> dict[str, Any]:
+    """The record fields that always follow the task's config (everything else is history)."""
+    return {
+        "description": task.description,
+        "repo": task.repo,
+        "working_dir": str(task.working_dir),
+        "command": plain_command(task.command),
+        "outputs": list(task.outputs),
+        "documents": list(task.documents),
+    }
 
 
 class TaskStore:
