@@ -24,7 +24,6 @@ from orchastration.engine.units import (
     NOT_RUN,
     SKIPPED,
     TIMEOUT,
-    DirListing,
     PlanItem,
     Unit,
     UnitResult,
@@ -38,6 +37,7 @@ from orchastration.engine.uptodate import ExplainingDependency, HashCache, UnitC
 from orchastration.errors import ConfigError
 from orchastration.logs import get_logger, log
 from orchastration.paths import Paths
+from orchastration.patterns import DirListing
 
 DB_NAME = "doit.sqlite3"
 _LOG = get_logger("engine")
