@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orchastration.agents.pipeline import review_loop
+from orchastration.agents.base import is_reviewer
+from orchastration.agents.rounds import review_loop
 from orchastration.config import OrchestrationConfig
 
 FORMATS = ("text", "mermaid", "dot")
@@ -49,6 +50,15 @@ def _edges(orch: OrchestrationConfig) -> list[tuple[str, str]]:
     return edges
 
 
+def _loop_edge(orch: OrchestrationConfig) -> tuple[str, str] | None:
+    """The review loop as an edge from the Reviewer back to the first agent of the Builder's step."""
+    loop = review_loop(orch)
+    if loop is None:
+        return None
+    review = next(a for a in orch.steps[loop[1]] if is_reviewer(a))
+    return _node(loop[1], review), _node(loop[0], orch.steps[loop[0]][0])
+
+
 def _mermaid(orch: OrchestrationConfig) -> str:
     lines = ["flowchart LR"]
     for k, step in enumerate(orch.steps):
@@ -56,11 +66,9 @@ def _mermaid(orch: OrchestrationConfig) -> str:
         lines += [f'    {_node(k, name)}["{name}"]' for name in step]
         lines.append("  end")
     lines += [f"  {a} --> {b}" for a, b in _edges(orch)]
-    loop = review_loop(orch)
-    if loop is not None:
-        src = _node(loop[1], next(a for a in orch.steps[loop[1]] if "review" in a.lower()))
-        dst = _node(loop[0], orch.steps[loop[0]][0])
-        lines.append(f'  {src} -. "review failed (max {orch.max_review_rounds} rounds)" .-> {dst}')
+    back = _loop_edge(orch)
+    if back is not None:
+        lines.append(f'  {back[0]} -. "review failed (max {orch.max_review_rounds} rounds)" .-> {back[1]}')
     return "\n".join(lines) + "\n"
 
 
@@ -73,10 +81,8 @@ def _dot(orch: OrchestrationConfig) -> str:
         lines += [f'    {_node(k, agent)} [label="{agent}"];' for agent in step]
         lines.append("  }")
     lines += [f"  {a} -> {b};" for a, b in _edges(orch)]
-    loop = review_loop(orch)
-    if loop is not None:
-        src = _node(loop[1], next(a for a in orch.steps[loop[1]] if "review" in a.lower()))
-        dst = _node(loop[0], orch.steps[loop[0]][0])
-        lines.append(f'  {src} -> {dst} [style=dashed, label="review failed"];')
+    back = _loop_edge(orch)
+    if back is not None:
+        lines.append(f'  {back[0]} -> {back[1]} [style=dashed, label="review failed"];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orchastration.outcomes import AgentStatus, OrchestrationStatus
 from orchastration.state import host_info, iso, read_json, write_record
 
 
@@ -20,7 +21,7 @@ class AgentRun:
     round: int
     start: datetime
     end: datetime
-    status: str  # success | failed | skipped
+    status: AgentStatus
     message: str
     lines: list[str] = field(default_factory=list)
     stdout_path: str | None = None
@@ -63,7 +64,7 @@ def write_run_record(
     task: str | None,
     start: datetime,
     end: datetime,
-    status: str,
+    status: OrchestrationStatus,
     message: str,
     agents: Sequence[AgentRun],
     context: Mapping[str, Any],
