@@ -43,9 +43,10 @@ class ProcessResult:
     message: str  # "" or a one-line explanation
 
 
-def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The child's environment: ``base`` (default ``os.environ``) with ``overrides`` applied."""
-    env = dict(os.environ if base is None else base)
+def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> dict[str, str]:
+    """The child's environment: ``base`` (what the caller was given, e.g. ``main(environ=...)``) with
+    ``overrides`` applied."""
+    env = dict(base)
     if overrides:
         env.update(overrides)
     return env
@@ -192,11 +193,11 @@ def run_process(
     stdin_data: bytes | None = None,
     cancel: threading.Event | None = None,
     err_console: IO[str] | None = None,
-    base_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str],
 ) -> ProcessResult:
     """Run one command to completion; never raises for the command's own failure.
 
-    ``env`` holds overrides added to ``base_env`` (default ``os.environ``). Output
+    ``env`` holds overrides added to ``base_env`` (the environment the caller was given). Output
     streams live to ``console`` (stderr to ``err_console`` if given) and whole to the
     log files. ``timeout`` (seconds, 0 = none), ``cancel`` being set, or a
     KeyboardInterrupt in the calling thread kill the whole process tree.

@@ -9,9 +9,9 @@ import pytest
 from orchastration.agents.base import AgentResult, Fingerprint, is_builder, is_reviewer
 from orchastration.agents.context import check_json, initial_context, merge_step, nested, snapshot
 from orchastration.agents.diagram import render
-from orchastration.agents.incremental import MISSING, expand_inputs, hash_files, saved_values, stale_reasons
-from orchastration.agents.pipeline import review_loop
+from orchastration.agents.incremental import MISSING, hash_files, saved_values, stale_reasons, task_inputs
 from orchastration.agents.registry import build_registry
+from orchastration.agents.rounds import review_loop
 from orchastration.config import Config, OrchestrationConfig
 from orchastration.config_schema import parse_config
 
@@ -77,12 +77,22 @@ def test_stale_reasons(tmp_path: Path) -> None:
     ]
 
 
-def test_expand_inputs(tmp_path: Path) -> None:
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a.py").write_text("a")
-    (tmp_path / "src" / "b.py").write_text("b")
-    found = expand_inputs(tmp_path, ["src/*.py", "missing.txt"])
-    assert found == sorted([tmp_path / "src" / "a.py", tmp_path / "src" / "b.py", tmp_path / "missing.txt"])
+def test_task_inputs_use_the_jobs_vocabulary(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.py", "b.py", ".hidden.py", "sub/c.txt", "gen.py"):
+        (src / name).write_text(name)
+    task = _config(
+        tmp_path,
+        {
+            "tasks": {
+                "t": {"command": ["x"], "inputs": ["src/*.py", "src/sub", "missing.txt"], "outputs": ["src/gen.py"]}
+            }
+        },
+    ).tasks["t"]
+    # `*` skips hidden names, a directory means every file under it, a missing literal is kept,
+    # and the task's own outputs are never its inputs: as for jobs (orchastration.patterns).
+    assert task_inputs(task) == sorted([src / "a.py", src / "b.py", src / "sub" / "c.txt", tmp_path / "missing.txt"])
     assert hash_files([tmp_path / "missing.txt"])[str(tmp_path / "missing.txt")] == MISSING
 
 

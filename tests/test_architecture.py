@@ -37,7 +37,6 @@ KNOWN_ENV = {
     "dodo",  # doit_tasks(environ=None): an entry point for dodo.py files, like the CLI's main()
     "logs",  # use_color(environ=None)
     "paths",  # Paths.resolve(environ=None)
-    "process",  # merged_env(base=None)
     "vcs",  # find_gh / create_issue(environ=None)
 }
 

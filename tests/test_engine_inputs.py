@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchastration.engine.units import _scan_one_level
+from orchastration.patterns import _scan_one_level
 
 
 @pytest.fixture

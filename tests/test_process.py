@@ -16,6 +16,7 @@ from reliability.common import pid_alive
 from orchastration.process import command_text, resolve_program, run_process
 
 PY = sys.executable
+ENV = dict(os.environ)
 
 
 def test_ok_output_to_console_and_logs(tmp_path: Path) -> None:
@@ -24,6 +25,7 @@ def test_ok_output_to_console_and_logs(tmp_path: Path) -> None:
     res = run_process(
         [PY, "-c", code],
         cwd=tmp_path,
+        base_env=ENV,
         stdout_path=tmp_path / "o.log",
         stderr_path=tmp_path / "e.log",
         console=console,
@@ -40,33 +42,33 @@ def test_ok_output_to_console_and_logs(tmp_path: Path) -> None:
 def test_partial_last_line_is_completed_on_console(tmp_path: Path) -> None:
     console = io.StringIO()
     code = "import sys; sys.stdout.write('a\\nno newline')"
-    run_process([PY, "-c", code], cwd=tmp_path, console=console, prefix="> ")
+    run_process([PY, "-c", code], cwd=tmp_path, base_env=ENV, console=console, prefix="> ")
     assert console.getvalue() == "> a\n> no newline\n"
 
 
 def test_failed_exit_code_is_kept(tmp_path: Path) -> None:
-    res = run_process([PY, "-c", "raise SystemExit(3)"], cwd=tmp_path)
+    res = run_process([PY, "-c", "raise SystemExit(3)"], cwd=tmp_path, base_env=ENV)
     assert (res.exit_code, res.status) == (3, "failed")
     assert "3" in res.message
 
 
 def test_command_not_found(tmp_path: Path) -> None:
-    res = run_process(["definitely-not-a-command-xyz", "arg"], cwd=tmp_path)
+    res = run_process(["definitely-not-a-command-xyz", "arg"], cwd=tmp_path, base_env=ENV)
     assert (res.exit_code, res.status) == (127, "not_found")
     assert res.message == "command not found: definitely-not-a-command-xyz"
 
 
 def test_missing_working_dir(tmp_path: Path) -> None:
-    res = run_process([PY, "-c", "pass"], cwd=tmp_path / "nope")
+    res = run_process([PY, "-c", "pass"], cwd=tmp_path / "nope", base_env=ENV)
     assert res.status == "not_found" and "working directory" in res.message
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX shell")
 def test_shell_mode_and_shell_not_found(tmp_path: Path) -> None:
-    res = run_process("echo $((2+3)) > out.txt", shell=True, cwd=tmp_path)
+    res = run_process("echo $((2+3)) > out.txt", shell=True, cwd=tmp_path, base_env=ENV)
     assert res.status == "ok"
     assert (tmp_path / "out.txt").read_text() == "5\n"
-    res = run_process("no-such-cmd-xyz", shell=True, cwd=tmp_path)
+    res = run_process("no-such-cmd-xyz", shell=True, cwd=tmp_path, base_env=ENV)
     assert (res.exit_code, res.status) == (127, "failed")
     assert "not found" in res.message
 
@@ -83,7 +85,7 @@ def test_env_overrides_and_path_lookup(tmp_path: Path) -> None:
     env = {"PATH": str(bindir) + os.pathsep + os.environ.get("PATH", ""), "MY_VAR": "from-env"}
     assert resolve_program("mytool", tmp_path, env) is not None
     assert resolve_program("mytool", tmp_path, {"PATH": str(tmp_path)}) is None
-    res = run_process(["mytool"], cwd=tmp_path, env=env, stdout_path=tmp_path / "o.log")
+    res = run_process(["mytool"], cwd=tmp_path, base_env=ENV, env=env, stdout_path=tmp_path / "o.log")
     assert res.status == "ok", res
     assert (tmp_path / "o.log").read_text().strip() == "from-env"
 
@@ -92,6 +94,7 @@ def test_stdin_data(tmp_path: Path) -> None:
     res = run_process(
         [PY, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
         cwd=tmp_path,
+        base_env=ENV,
         stdin_data=b"abc" * 100_000,
         stdout_path=tmp_path / "o.log",
     )
@@ -123,7 +126,7 @@ def _wait_dead(pid: int, seconds: float = 10) -> bool:
 
 def test_timeout_kills_grandchildren(tmp_path: Path) -> None:
     started = time.monotonic()
-    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, timeout=1.5)
+    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, base_env=ENV, timeout=1.5)
     assert (res.exit_code, res.status) == (-1, "timeout")
     assert res.message == "timed out after 1.5s"
     assert time.monotonic() - started < 20
@@ -133,7 +136,7 @@ def test_timeout_kills_grandchildren(tmp_path: Path) -> None:
 def test_cancel_event_interrupts(tmp_path: Path) -> None:
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
-    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, cancel=cancel)
+    res = run_process([PY, "-c", _tree_script(tmp_path)], cwd=tmp_path, base_env=ENV, cancel=cancel)
     assert (res.exit_code, res.status) == (130, "interrupted")
     assert _wait_dead(int((tmp_path / "grandchild.pid").read_text()))
 
@@ -143,13 +146,14 @@ def test_large_output_streams_with_bounded_memory(tmp_path: Path) -> None:
     pytest.importorskip("resource")
     script = textwrap.dedent(
         f"""
-        import resource, sys
+        import os, resource, sys
         from pathlib import Path
         from orchastration.process import run_process
         loop = "import sys\\nline = 'x' * 99 + '\\\\n'\\nfor _ in range(200000): sys.stdout.write(line)"
         cmd = [sys.executable, "-c", loop]
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        res = run_process(cmd, cwd=Path({str(tmp_path)!r}), stdout_path=Path({str(tmp_path / "big.log")!r}))
+        out = Path({str(tmp_path / "big.log")!r})
+        res = run_process(cmd, cwd=Path({str(tmp_path)!r}), base_env=os.environ, stdout_path=out)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(res.status, peak - base)
         """

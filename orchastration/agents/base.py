@@ -8,19 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from orchastration.outcomes import AgentStatus
+
 if TYPE_CHECKING:
     from orchastration.config import Config, TaskConfig
-
-SUCCESS = "success"
-FAILED = "failed"
-SKIPPED = "skipped"
 
 
 @dataclass
 class AgentResult:
     """What one agent run produced: a status, context updates, and the task lines to print."""
 
-    status: str  # success | failed
+    status: AgentStatus  # success | failed
     message: str = ""
     updates: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -52,7 +50,7 @@ class AgentContext:
     task: TaskConfig | None
     workflow: Any  # orchastration.workflow.Workflow (typed loosely: it is built lazily)
     log_base: Path  # <state>/orchestrations/<name>/<stamp>.s<step>-<agent>-r<round>
-    environ: Mapping[str, str] | None = None  # the environment commands inherit (None: os.environ)
+    environ: Mapping[str, str]  # the environment every command the agent starts inherits (the CLI's)
     force: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     err_console: IO[str] | None = None

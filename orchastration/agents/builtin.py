@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from orchastration.agents import context as keys
-from orchastration.agents.base import FAILED, SUCCESS, AgentContext, AgentResult, Fingerprint
-from orchastration.agents.incremental import expand_inputs
+from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
+from orchastration.agents.incremental import task_inputs
 from orchastration.config import TaskConfig
 from orchastration.errors import OrchastrationError
+from orchastration.outcomes import AgentStatus, BuildStatus, ReviewStatus
+from orchastration.patterns import output_paths
 
 # Word for word from the original tool.
 CAPABILITIES = {
@@ -52,13 +54,13 @@ def _hash(ctx: AgentContext, paths: list[Path]) -> dict[str, str]:
 
 def _guard(ctx: AgentContext, work: Callable[[AgentResult], None]) -> AgentResult:
     """Run ``work``; a user-facing error (unknown task, bad template...) fails the agent with its message."""
-    result = AgentResult(SUCCESS)
+    result = AgentResult(AgentStatus.SUCCESS)
     if ctx.cancel.is_set():
-        return AgentResult(FAILED, "interrupted")
+        return AgentResult(AgentStatus.FAILED, "interrupted")
     try:
         work(result)
     except OrchastrationError as exc:
-        result.status, result.message = FAILED, str(exc)
+        result.status, result.message = AgentStatus.FAILED, str(exc)
     return result
 
 
@@ -80,7 +82,11 @@ class BuiltinAgent:
         return [ctx.config.tasks[n] for n in planned_tasks(ctx) if n in ctx.config.tasks]
 
     def execute(self, ctx: AgentContext) -> AgentResult:
-        """Do the agent's work on the planned tasks."""
+        """Do the agent's work; a user-facing error fails the agent with its message."""
+        return _guard(ctx, lambda result: self.work(ctx, result))
+
+    def work(self, ctx: AgentContext, result: AgentResult) -> None:
+        """The agent's work, filling in ``result``."""
         raise NotImplementedError
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
@@ -102,36 +108,49 @@ class PlannerAgent(BuiltinAgent):
         """The run's task (the Planner plans it; it is not planned yet)."""
         return [ctx.task] if ctx.task is not None else []
 
-    def execute(self, ctx: AgentContext) -> AgentResult:
+    def work(self, ctx: AgentContext, result: AgentResult) -> None:
         """Record the goal and plan the run's task."""
-
-        def work(result: AgentResult) -> None:
-            result.updates[keys.PLAN_GOAL] = ctx.context.get(keys.GOAL, "")
-            result.updates[keys.PLAN_TASKS] = [ctx.task.name] if ctx.task is not None else []
-            if ctx.task is None:
-                result.message = "no task: empty plan"
-                return
-            record = ctx.workflow.plan_create(ctx.task.name)
-            result.lines.append(f"task={ctx.task.name} status={record.status}")
-            result.message = f"planned task {ctx.task.name}"
-
-        return _guard(ctx, work)
+        result.updates[keys.PLAN_GOAL] = ctx.context.get(keys.GOAL, "")
+        result.updates[keys.PLAN_TASKS] = [ctx.task.name] if ctx.task is not None else []
+        if ctx.task is None:
+            result.message = "no task: empty plan"
+            return
+        record = ctx.workflow.plan_create(ctx.task.name)
+        result.lines.append(f"task={ctx.task.name} status={record.status}")
+        result.message = f"planned task {ctx.task.name}"
 
 
-class BuilderAgent(BuiltinAgent):
+class PlannedTasksAgent(BuiltinAgent):
+    """A built-in agent that works on the planned tasks (none planned: nothing to do)."""
+
+    verb = ""  # what it does to a task: build, document
+
+    def work(self, ctx: AgentContext, result: AgentResult) -> None:
+        """Work on the planned tasks, if any."""
+        names = planned_tasks(ctx)
+        if not names:
+            result.message = f"no planned tasks: nothing to {self.verb}"
+            return
+        self.work_on(ctx, names, result)
+
+    def work_on(self, ctx: AgentContext, names: list[str], result: AgentResult) -> None:
+        """Work on the planned tasks ``names``, filling in ``result``."""
+        raise NotImplementedError
+
+
+class BuilderAgent(PlannedTasksAgent):
     """Builds every planned task (``build run``) and collects their absolute output paths."""
 
     name = "BuilderAgent"
     description = "Builds the planned tasks (build run) and collects their outputs"
+    verb = "build"
     reads = (keys.PLAN_TASKS,)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
         """The shared inputs plus what this agent also reads."""
         base = super().fingerprint(ctx)
         tasks = self.tasks(ctx)
-        files: list[Path] = []
-        for task in tasks:
-            files.extend(expand_inputs(task.working_dir, task.inputs))
+        files = [path for task in tasks for path in task_inputs(task)]
         # As for `build run`: a task declaring no inputs and no outputs is never up to date.
         blind = [t.name for t in tasks if not t.inputs and not t.outputs]
         always = f"task {blind[0]} declares no inputs or outputs" if blind else ""
@@ -143,37 +162,29 @@ class BuilderAgent(BuiltinAgent):
                 always = f"task {task.name} status is {status}"
         return Fingerprint(base.agent, base.context, _hash(ctx, files), always)
 
-    def execute(self, ctx: AgentContext) -> AgentResult:
-        """Do the agent's work on the planned tasks."""
-
-        def work(result: AgentResult) -> None:
-            names = planned_tasks(ctx)
-            if not names:
-                result.message = "no planned tasks: nothing to build"
-                return
-            outputs: list[str] = []
-            failed: list[str] = []
-            for name in names:
-                if ctx.cancel.is_set():
-                    failed.append(f"{name} (interrupted)")
-                    break
-                outcome = ctx.workflow.build_run(name, force=ctx.force)
-                if outcome.skipped:
-                    result.lines.append(f"task={name} status=up-to-date")
-                else:
-                    result.lines.append(f"task={name} exit={outcome.exit_code} status={outcome.status}")
-                outputs.extend(str(p) for p in outcome.outputs)
-                if outcome.status != "done":
-                    failed.append(f"{name} (exit {outcome.exit_code})")
-            result.updates[keys.BUILD_OUTPUTS] = outputs
-            result.produced = list(outputs)
-            if failed:
-                result.status = FAILED
-                result.message = f"build failed: {', '.join(failed)}"
+    def work_on(self, ctx: AgentContext, names: list[str], result: AgentResult) -> None:
+        """Build each planned task, in order, until one is interrupted."""
+        outputs: list[str] = []
+        failed: list[str] = []
+        for name in names:
+            if ctx.cancel.is_set():
+                failed.append(f"{name} (interrupted)")
+                break
+            outcome = ctx.workflow.build_run(name, force=ctx.force)
+            if outcome.skipped:
+                result.lines.append(f"task={name} status=up-to-date")
             else:
-                result.message = f"built {', '.join(names)}"
-
-        return _guard(ctx, work)
+                result.lines.append(f"task={name} exit={outcome.exit_code} status={outcome.status}")
+            outputs.extend(str(p) for p in outcome.outputs)
+            if outcome.status != BuildStatus.DONE:
+                failed.append(f"{name} (exit {outcome.exit_code})")
+        result.updates[keys.BUILD_OUTPUTS] = outputs
+        result.produced = list(outputs)
+        if failed:
+            result.status = AgentStatus.FAILED
+            result.message = f"build failed: {', '.join(failed)}"
+        else:
+            result.message = f"built {', '.join(names)}"
 
 
 class ReviewerAgent(BuiltinAgent):
@@ -186,43 +197,40 @@ class ReviewerAgent(BuiltinAgent):
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
         """The outputs it checks, and the task's inputs (what a ``review_command`` such as tests reads)."""
         base = super().fingerprint(ctx)
-        files = _context_outputs(ctx)
-        for task in self.tasks(ctx):
-            files.extend(expand_inputs(task.working_dir, task.inputs))
+        files = _context_outputs(ctx) + [path for task in self.tasks(ctx) for path in task_inputs(task)]
         return Fingerprint(base.agent, base.context, _hash(ctx, files))
 
-    def execute(self, ctx: AgentContext) -> AgentResult:
-        """Do the agent's work on the planned tasks."""
-
-        def work(result: AgentResult) -> None:
-            tasks = self.tasks(ctx)
-            raw = ctx.context.get(keys.BUILD_OUTPUTS)
-            outputs = [str(p) for p in raw] if isinstance(raw, list) else []
-            status, report = self._check(outputs)
-            if status != "failed":
-                for task in tasks:
-                    if task.review_command:
-                        ok, detail = self._review_command(ctx, task)
-                        report += f"; review_command {'passed' if ok else 'failed'}{detail}"
-                        status = "passed" if ok and status != "failed" else "failed"
-            result.updates[keys.REVIEW_STATUS] = status
-            result.updates[keys.REVIEW_REPORT] = report
+    def work(self, ctx: AgentContext, result: AgentResult) -> None:
+        """Check the build outputs, then run each planned task's ``review_command``."""
+        tasks = self.tasks(ctx)
+        raw = ctx.context.get(keys.BUILD_OUTPUTS)
+        outputs = [str(p) for p in raw] if isinstance(raw, list) else []
+        status, report = self._check(outputs)
+        if status != ReviewStatus.FAILED:
             for task in tasks:
-                ctx.workflow.record_review(task.name, status, report)
-            result.message = report
-            if status == "failed":
-                result.status = FAILED
-
-        return _guard(ctx, work)
+                if task.review_command:
+                    ok, detail = self._review_command(ctx, task)
+                    report += f"; review_command {'passed' if ok else 'failed'}{detail}"
+                    if not ok:
+                        status = ReviewStatus.FAILED
+                    elif status == ReviewStatus.SKIPPED:
+                        status = ReviewStatus.PASSED
+        result.updates[keys.REVIEW_STATUS] = status.value
+        result.updates[keys.REVIEW_REPORT] = report
+        for task in tasks:
+            ctx.workflow.record_review(task.name, status.value, report)
+        result.message = report
+        if status == ReviewStatus.FAILED:
+            result.status = AgentStatus.FAILED
 
     @staticmethod
-    def _check(outputs: list[str]) -> tuple[str, str]:
+    def _check(outputs: list[str]) -> tuple[ReviewStatus, str]:
         if not outputs:
-            return "skipped", "no outputs to review"
+            return ReviewStatus.SKIPPED, "no outputs to review"
         missing = [p for p in outputs if not Path(p).exists()]
         if missing:
-            return "failed", f"missing outputs: {', '.join(missing)}"
-        return "passed", "all outputs present"
+            return ReviewStatus.FAILED, f"missing outputs: {', '.join(missing)}"
+        return ReviewStatus.PASSED, "all outputs present"
 
     @staticmethod
     def _review_command(ctx: AgentContext, task: TaskConfig) -> tuple[bool, str]:
@@ -242,11 +250,12 @@ class ReviewerAgent(BuiltinAgent):
         return res.exit_code == 0, "" if res.exit_code == 0 else f" ({res.message})"
 
 
-class DocAgent(BuiltinAgent):
+class DocAgent(PlannedTasksAgent):
     """Documents every planned task (``doc generate``)."""
 
     name = "DocAgent"
     description = "Documents the planned tasks (doc generate)"
+    verb = "document"
     reads = (keys.PLAN_TASKS, keys.BUILD_OUTPUTS, keys.REVIEW_STATUS, keys.REVIEW_REPORT)
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
@@ -262,27 +271,19 @@ class DocAgent(BuiltinAgent):
             )
         # The doc lists each output with its hash, and the templates decide the text.
         files = _template_files(ctx, self.tasks(ctx)) + _context_outputs(ctx)
-        files += [(t.working_dir / rel).absolute() for t in self.tasks(ctx) for rel in t.outputs]
+        files += [Path(p) for t in self.tasks(ctx) for p in output_paths(t.working_dir, t.outputs)]
         return Fingerprint({**base.agent, "records": state}, base.context, _hash(ctx, files))
 
-    def execute(self, ctx: AgentContext) -> AgentResult:
-        """Do the agent's work on the planned tasks."""
-
-        def work(result: AgentResult) -> None:
-            names = planned_tasks(ctx)
-            if not names:
-                result.message = "no planned tasks: nothing to document"
-                return
-            paths: list[str] = []
-            for name in names:
-                outcome = ctx.workflow.doc_generate(name)
-                result.lines.append(f"task={name} status={outcome.status} doc={outcome.doc_path}")
-                paths.append(str(outcome.doc_path))
-                result.produced += [str(outcome.doc_path), str(outcome.readme_path)]
-            result.updates[keys.DOC_PATHS] = paths
-            result.message = f"documented {', '.join(names)}"
-
-        return _guard(ctx, work)
+    def work_on(self, ctx: AgentContext, names: list[str], result: AgentResult) -> None:
+        """Document each planned task."""
+        paths: list[str] = []
+        for name in names:
+            outcome = ctx.workflow.doc_generate(name)
+            result.lines.append(f"task={name} status={outcome.status} doc={outcome.doc_path}")
+            paths.append(str(outcome.doc_path))
+            result.produced += [str(outcome.doc_path), str(outcome.readme_path)]
+        result.updates[keys.DOC_PATHS] = paths
+        result.message = f"documented {', '.join(names)}"
 
 
 def _stable(value: Any) -> Any:

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchastration.agents.base import FAILED, SUCCESS, AgentContext, AgentResult, Fingerprint
+from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.builtin import task_settings
 from orchastration.agents.context import nested
-from orchastration.agents.incremental import expand_inputs
+from orchastration.agents.incremental import task_inputs
 from orchastration.config import AgentConfig
 from orchastration.errors import TemplateError
+from orchastration.outcomes import AgentStatus, ProcessStatus
 
 CONTEXT_ENV = "ORCHASTRATION_CONTEXT"
 CONTEXT_OUT_ENV = "ORCHASTRATION_CONTEXT_OUT"
@@ -102,20 +103,18 @@ class CommandAgent:
             "timeout_seconds": self.config.timeout_seconds,
             "output_key": self.config.output_key,
         }
-        files: list[Path] = []
-        if ctx.task is not None:
-            files = expand_inputs(ctx.task.working_dir, ctx.task.inputs)
+        files = task_inputs(ctx.task) if ctx.task is not None else []
         assert ctx.hash_files is not None
         return Fingerprint(agent, dict(ctx.context), ctx.hash_files(files))
 
     def execute(self, ctx: AgentContext) -> AgentResult:
         """Run the command with the context files; merge what it wrote."""
         if ctx.cancel.is_set():
-            return AgentResult(FAILED, "interrupted")
+            return AgentResult(AgentStatus.FAILED, "interrupted")
         try:
             argv, prompt = self.render(ctx)
         except TemplateError as exc:
-            return AgentResult(FAILED, str(exc))
+            return AgentResult(AgentStatus.FAILED, str(exc))
         tmp = Path(tempfile.mkdtemp(prefix="orchastration-agent-"))
         try:
             return self._run(ctx, argv, prompt, tmp)
@@ -153,15 +152,17 @@ class CommandAgent:
             stdin_data=prompt.encode("utf-8") if prompt is not None else None,
             cancel=ctx.cancel,
         )
-        result = AgentResult(SUCCESS, "completed", stdout_path=str(stdout_path), stderr_path=str(stderr_path))
+        result = AgentResult(
+            AgentStatus.SUCCESS, "completed", stdout_path=str(stdout_path), stderr_path=str(stderr_path)
+        )
         result.updates[self.config.output_key] = _read_output(stdout_path)
-        problems = [proc.message or proc.status] if proc.status != "ok" else []
+        problems = [proc.message or proc.status] if proc.status != ProcessStatus.OK else []
         try:
             result.updates.update(_read_context_out(ctx_out))
         except ValueError as exc:
             problems.append(str(exc))
         if problems:
-            result.status, result.message = FAILED, "; ".join(problems)
+            result.status, result.message = AgentStatus.FAILED, "; ".join(problems)
         return result
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# The keys the built-in agents read and write (SPEC "Shared context keys").
+# The keys the built-in agents read and write (docs/orchestrations.md, "The shared context").
 GOAL = "goal"
 TASK_NAME = "task.name"
 PLAN_GOAL = "plan.goal"
@@ -16,6 +16,7 @@ BUILD_OUTPUTS = "build.outputs"
 REVIEW_STATUS = "review.status"
 REVIEW_REPORT = "review.report"
 DOC_PATHS = "doc.paths"
+CONFLICT = "both wrote context key"  # in the error of a step whose agents wrote the same key
 
 
 def initial_context(goal: str, task_name: str | None) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def merge_step(
         for key, value in updates.items():
             first = writers.get(key)
             if first is not None and first != agent:
-                errors.append(f"step {step}: agents {first} and {agent} both wrote context key '{key}'")
+                errors.append(f"step {step}: agents {first} and {agent} {CONFLICT} '{key}'")
             writers.setdefault(key, agent)
             merged[key] = value
     return merged, "; ".join(errors)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orchastration.agents.pipeline import review_loop
+from dataclasses import dataclass
+
+from orchastration.agents.base import is_reviewer
+from orchastration.agents.rounds import review_loop
 from orchastration.config import OrchestrationConfig
 
 FORMATS = ("text", "mermaid", "dot")
@@ -49,34 +52,64 @@ def _edges(orch: OrchestrationConfig) -> list[tuple[str, str]]:
     return edges
 
 
-def _mermaid(orch: OrchestrationConfig) -> str:
-    lines = ["flowchart LR"]
-    for k, step in enumerate(orch.steps):
-        lines.append(f'  subgraph step{k + 1}["step {k + 1}"]')
-        lines += [f'    {_node(k, name)}["{name}"]' for name in step]
-        lines.append("  end")
-    lines += [f"  {a} --> {b}" for a, b in _edges(orch)]
+def _loop_edge(orch: OrchestrationConfig) -> tuple[str, str] | None:
+    """The review loop as an edge from the Reviewer back to the first agent of the Builder's step."""
     loop = review_loop(orch)
-    if loop is not None:
-        src = _node(loop[1], next(a for a in orch.steps[loop[1]] if "review" in a.lower()))
-        dst = _node(loop[0], orch.steps[loop[0]][0])
-        lines.append(f'  {src} -. "review failed (max {orch.max_review_rounds} rounds)" .-> {dst}')
+    if loop is None:
+        return None
+    review = next(a for a in orch.steps[loop[1]] if is_reviewer(a))
+    return _node(loop[1], review), _node(loop[0], orch.steps[loop[0]][0])
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """How a graph language writes the steps (as subgraphs), their agents, the edges and the review loop."""
+
+    head: tuple[str, ...]  # {orch}: the orchestration's name
+    step_open: tuple[str, ...]  # {k}: the 1-based step
+    node: str  # {id}, {name}
+    step_close: str
+    edge: str  # {a} -> {b}
+    loop: str  # {a} -> {b}, {rounds}
+    tail: tuple[str, ...] = ()
+
+
+_MERMAID = _Syntax(
+    head=("flowchart LR",),
+    step_open=('  subgraph step{k}["step {k}"]',),
+    node='    {id}["{name}"]',
+    step_close="  end",
+    edge="  {a} --> {b}",
+    loop='  {a} -. "review failed (max {rounds} rounds)" .-> {b}',
+)
+_DOT = _Syntax(
+    head=('digraph "{orch}" {{', "  rankdir=LR;", "  node [shape=box];"),
+    step_open=('  subgraph "cluster_step{k}" {{', '    label="step {k}";'),
+    node='    {id} [label="{name}"];',
+    step_close="  }}",
+    edge="  {a} -> {b};",
+    loop='  {a} -> {b} [style=dashed, label="review failed"];',
+    tail=("}}",),
+)
+
+
+def _graph(orch: OrchestrationConfig, syntax: _Syntax) -> str:
+    lines = [line.format(orch=orch.name.replace('"', "")) for line in syntax.head]
+    for k, step in enumerate(orch.steps):
+        lines += [line.format(k=k + 1) for line in syntax.step_open]
+        lines += [syntax.node.format(id=_node(k, name), name=name) for name in step]
+        lines.append(syntax.step_close.format())
+    lines += [syntax.edge.format(a=a, b=b) for a, b in _edges(orch)]
+    back = _loop_edge(orch)
+    if back is not None:
+        lines.append(syntax.loop.format(a=back[0], b=back[1], rounds=orch.max_review_rounds))
+    lines += [line.format() for line in syntax.tail]
     return "\n".join(lines) + "\n"
+
+
+def _mermaid(orch: OrchestrationConfig) -> str:
+    return _graph(orch, _MERMAID)
 
 
 def _dot(orch: OrchestrationConfig) -> str:
-    name = orch.name.replace('"', "")
-    lines = [f'digraph "{name}" {{', "  rankdir=LR;", "  node [shape=box];"]
-    for k, step in enumerate(orch.steps):
-        lines.append(f'  subgraph "cluster_step{k + 1}" {{')
-        lines.append(f'    label="step {k + 1}";')
-        lines += [f'    {_node(k, agent)} [label="{agent}"];' for agent in step]
-        lines.append("  }")
-    lines += [f"  {a} -> {b};" for a, b in _edges(orch)]
-    loop = review_loop(orch)
-    if loop is not None:
-        src = _node(loop[1], next(a for a in orch.steps[loop[1]] if "review" in a.lower()))
-        dst = _node(loop[0], orch.steps[loop[0]][0])
-        lines.append(f'  {src} -> {dst} [style=dashed, label="review failed"];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _graph(orch, _DOT)

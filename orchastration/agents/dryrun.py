@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from orchastration.agents import context as ctxmod
 from orchastration.agents.incremental import stale_reasons
-from orchastration.agents.pipeline import OrchestrationRun, review_loop
-from orchastration.engine.stages import saved_values
+from orchastration.agents.pipeline import OrchestrationRun
+from orchastration.agents.rounds import review_loop
+from orchastration.engine.stage_tasks import saved_values
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def dry_run(run: OrchestrationRun) -> list[PlannedAgent]:
     verdicts: list[PlannedAgent] = []
     earlier = ""
     for k, step in enumerate(run.orch.steps):
-        run.step_context[(k, 1)] = ctxmod.snapshot(context)
+        run.stages.step_context[(k, 1)] = ctxmod.snapshot(context)
         restored: list[tuple[str, dict[str, object]]] = []
         running = ""
         for name in step:
@@ -51,7 +52,7 @@ def dry_run(run: OrchestrationRun) -> list[PlannedAgent]:
                 verdicts.append(PlannedAgent(name, k + 1, True, f"earlier step will run: {earlier}"))
                 continue
             values = values_of(run.stage_name(k, name, 1))
-            fp = run.registry.get(name).fingerprint(run.agent_context((k, name, 1)))
+            fp = run.setup.registry.get(name).fingerprint(run.stages.agent_context((k, name, 1)))
             reasons = stale_reasons(fp, values, algorithm)
             if reasons:
                 verdicts.append(PlannedAgent(name, k + 1, True, ", ".join(reasons)))
@@ -66,7 +67,7 @@ def dry_run(run: OrchestrationRun) -> list[PlannedAgent]:
 
 def describe_steps(run: OrchestrationRun) -> list[str]:
     """``step 2: BuilderAgent, ReviewerAgent (parallel)`` lines, and the review loop if any."""
-    lines = [f"orchestration={run.orch.name} task={run.task.name if run.task else '(none)'} jobs={run.jobs}"]
+    lines = [f"orchestration={run.orch.name} task={run.task.name if run.task else '(none)'} jobs={run.parallel}"]
     for k, step in enumerate(run.orch.steps):
         lines.append(f"step {k + 1}: {', '.join(step)}{' (parallel)' if len(step) > 1 else ''}")
     loop = review_loop(run.orch)

@@ -6,12 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchastration.agents.base import AgentResult, Fingerprint
+from orchastration.patterns import expand_inputs, output_paths
+
+if TYPE_CHECKING:
+    from orchastration.config import TaskConfig
 
 MISSING = "missing"
-_GLOB_CHARS = set("*?[")
 
 
 def digest(value: Any) -> str:
@@ -34,17 +37,11 @@ def hash_files(paths: Iterable[Path], algorithm: str = "sha256") -> dict[str, st
     return out
 
 
-def expand_inputs(working_dir: Path, patterns: Iterable[str]) -> list[Path]:
-    """Input files of a task: globs relative to its working_dir; a plain missing name is kept (as missing)."""
-    found: set[Path] = set()
-    for pattern in patterns:
-        if _GLOB_CHARS & set(pattern):
-            base = working_dir
-            found.update(p.absolute() for p in base.glob(pattern) if p.is_file())
-        else:
-            path = Path(pattern).expanduser()
-            found.add((path if path.is_absolute() else working_dir / path).absolute())
-    return sorted(found)
+def task_inputs(task: TaskConfig) -> list[Path]:
+    """The files a task's ``inputs`` name, as for its build (``orchastration.patterns``): its own
+    outputs are never its inputs."""
+    own = set(output_paths(task.working_dir, task.outputs))
+    return [Path(p) for p in expand_inputs(task.working_dir, task.inputs, exclude=own)]
 
 
 def saved_values(fp: Fingerprint, result: AgentResult, algorithm: str) -> dict[str, Any]:

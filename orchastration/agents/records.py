@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orchastration.outcomes import AgentStatus, OrchestrationStatus
 from orchastration.state import host_info, iso, read_json, write_record
 
 
@@ -20,7 +21,7 @@ class AgentRun:
     round: int
     start: datetime
     end: datetime
-    status: str  # success | failed | skipped
+    status: AgentStatus
     message: str
     lines: list[str] = field(default_factory=list)
     stdout_path: str | None = None
@@ -63,14 +64,14 @@ def write_run_record(
     task: str | None,
     start: datetime,
     end: datetime,
-    status: str,
+    status: OrchestrationStatus,
     message: str,
     agents: Sequence[AgentRun],
     context: Mapping[str, Any],
     rounds: int,
     max_review_rounds: int,
     force: bool,
-    jobs: int,
+    parallel: int,
 ) -> Path:
     """Write the run record atomically as ``<slot>.json`` and ``last.json``."""
     record = {
@@ -88,7 +89,7 @@ def write_run_record(
         "rounds": rounds,
         "max_review_rounds": max_review_rounds,
         "force": force,
-        "jobs": jobs,
+        "jobs": parallel,  # the record key keeps the flag's long name
         "output_log": str(directory / f"{slot}.stdout.log"),
         **host_info(),
     }

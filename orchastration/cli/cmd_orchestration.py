@@ -19,7 +19,14 @@ def register(sub: SubParsers) -> None:
     run.add_argument("name", metavar="NAME", help="orchestration name")
     run.add_argument("--goal", default="", metavar="TEXT", help="the goal, in the context as 'goal'")
     run.add_argument("--task", metavar="TASK", help="the task to plan/build/review/document (default: NAME)")
-    run.add_argument("-j", "--jobs", type=positive_int, metavar="N", help="agents run at once (default: widest step)")
+    run.add_argument(
+        "-j",
+        "--jobs",
+        dest="parallel",
+        type=positive_int,
+        metavar="N",
+        help="agents run at once (default: widest step)",
+    )
     run.add_argument("--force", action="store_true", help="rerun every agent, even if up to date")
     run.add_argument("--dry-run", action="store_true", help="show the steps and what would run; run nothing")
 
@@ -45,7 +52,7 @@ def run_run(app: App) -> int:
 
     args = app.args
     orch = app.config.orchestration(args.name)
-    options = RunOptions(goal=args.goal, task=args.task, jobs=args.jobs, force=args.force)
+    options = RunOptions(goal=args.goal, task=args.task, parallel=args.parallel, force=args.force)
     if args.task is not None and not args.task.strip():
         raise UsageError("--task: must not be empty")
     run = OrchestrationRun(

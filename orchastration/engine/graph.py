@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence, Set
 from typing import NamedTuple
 
 from orchastration.engine import fastpath
-from orchastration.engine.units import DirListing, Unit, closure, expand_inputs, index, literal_producers
+from orchastration.engine.units import Unit, closure, expand_inputs, index, literal_producers
 from orchastration.errors import ConfigError
+from orchastration.patterns import DirListing
 
 _FEW_TO_LIST = 50
 

@@ -37,26 +37,6 @@ def log_paths(unit: Unit, run_id: str) -> tuple[Path, Path]:
     return unit.record_dir / f"{run_id}.stdout.log", unit.record_dir / f"{run_id}.stderr.log"
 
 
-def run_command(unit: Unit, run_id: str, **streams: Any) -> ProcessResult:
-    """Run the unit's command as configured, its output saved to the run's log files.
-
-    ``streams`` are run_process's console options (console, err_console, prefix, cancel).
-    """
-    from orchastration.process import run_process
-
-    out_log, err_log = log_paths(unit, run_id)
-    return run_process(
-        unit.command,
-        shell=unit.shell,
-        cwd=unit.working_dir,
-        env=unit.env,
-        timeout=unit.timeout_seconds,
-        stdout_path=out_log,
-        stderr_path=err_log,
-        **streams,
-    )
-
-
 def build_record(
     unit: Unit,
     *,
@@ -69,8 +49,8 @@ def build_record(
     reasons: Sequence[str],
     algorithm: str,
 ) -> dict[str, Any]:
-    """The record of one run that just ended with ``result``: SPEC's fields plus hashes, reasons and the
-    doit task name (no env values)."""
+    """The record of one run that just ended with ``result``: the fields docs/jobs.md lists, with hashes,
+    reasons and the doit task name (no env values)."""
     out_log, err_log = log_paths(unit, run_id)
     command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
     record: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """The one door to doit: every import of doit and every use of its private names lives in this package.
 
-Jobs and task builds (``engine/runs.py``), orchestration stages (``engine/stages.py``) and doit-native
+Jobs and task builds (``engine/runs.py``), orchestration stages (``engine/stage_tasks.py``) and doit-native
 ``dodo.py`` files (``orchastration/dodo.py``) reach doit only through it. It is imported lazily
 (``engine/__init__.py``): the CLI starts without doit. Importing it first loads doit's engine modules
 without doit's command-line layer (``_install_light_doit``). ``PRIVATE_NAMES`` lists what we rely on
@@ -8,8 +8,8 @@ beyond doit's documented API; ``missing_private_names()`` names whatever a doit 
 ``tests/test_doit_contract.py`` fails on it. pyproject.toml pins doit to the versions tested here.
 
 - ``checks.py``: up-to-date checks, the content checker, the dependency manager that keeps reasons;
-- ``units.py``: jobs and task builds as doit tasks, run by doit's serial or thread runner;
-- ``stages.py``: orchestration stages, and task dicts for doit's own loader (``dodo.py`` files).
+- ``for_units.py``: jobs and task builds as doit tasks, run by doit's serial or thread runner;
+- ``for_stages.py``: orchestration stages, and task dicts for doit's own loader (``dodo.py`` files).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def action_result(values: Mapping[str, Any] | None, failure: str) -> Any:
 
 
 from orchastration.engine.doit_adapter.checks import VALUES_KEY, Explain, content_checker  # noqa: E402
-from orchastration.engine.doit_adapter.stages import StageEvents, dodo_task, run_stages, stage_values  # noqa: E402
-from orchastration.engine.doit_adapter.units import UnitEvents, UnitGraph, UnitTask, forget  # noqa: E402
+from orchastration.engine.doit_adapter.for_stages import StageEvents, dodo_task, run_stages, stage_values  # noqa: E402
+from orchastration.engine.doit_adapter.for_units import UnitEvents, UnitGraph, UnitTask, forget  # noqa: E402
 
 __all__ = [
     "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph", "UnitTask", "action_result",

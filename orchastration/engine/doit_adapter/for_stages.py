@@ -13,7 +13,7 @@ from doit.runner import MThreadRunner
 from doit.task import Stream, Task
 
 from orchastration.engine.doit_adapter.checks import Uptodate
-from orchastration.engine.doit_adapter.units import control as task_control
+from orchastration.engine.doit_adapter.for_units import control as task_control
 
 
 def _atomic_json_db() -> type:
@@ -45,7 +45,7 @@ def stage_values(db_file: Path) -> Callable[[str], dict[str, Any]]:
 
 
 class StageEvents(Protocol):
-    """What an orchestration hears from doit's reporter (``engine.stages.Events``)."""
+    """What an orchestration hears from doit's reporter (``engine.stage_tasks.Events``)."""
 
     def skipped(self, name: str) -> None: ...
 
