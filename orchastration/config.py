@@ -56,12 +56,13 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def load_config(
     explicit: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
+    *,
+    environ: Mapping[str, str],
     cwd: Path | None = None,
     user_config: Path | None = None,
 ) -> Config:
     """Find, parse and validate the configuration for this invocation."""
-    env = os.environ if environ is None else environ
+    env = environ
     here = (cwd or Path.cwd()).absolute()
     path, reason = find_config(explicit, env, here, user_config or Path(os.devnull))
     if path is None:

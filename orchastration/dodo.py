@@ -62,7 +62,7 @@ def doit_tasks(
     from orchastration.paths import Paths
 
     env = os.environ if environ is None else environ  # an entry point, like the CLI's main()
-    config = load_config(config_path, env)
+    config = load_config(config_path, environ=env)
     paths = Paths.resolve(state_dir, env)
     for unit in job_units(config, paths):
         task = unit_task(unit, config.hash.algorithm, env)

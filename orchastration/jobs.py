@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from orchastration.config import Config, JobConfig
     from orchastration.engine.fastpath import Summaries
     from orchastration.engine.units import PlanItem, Unit, UnitResult
+    from orchastration.outcomes import CleanStatus
     from orchastration.paths import Paths
 
 
@@ -126,11 +127,11 @@ def cached_config(
 
     path, _ = find_config(explicit, environ, cwd, paths.user_config)
     if path is None:
-        return load_config(explicit, environ, cwd, paths.user_config)
+        return load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
     try:
         data = path.read_bytes()
     except OSError:
-        return load_config(explicit, environ, cwd, paths.user_config)
+        return load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
     import orchastration.config as config_module
 
     h = hashlib.sha256(data)
@@ -153,7 +154,7 @@ def cached_config(
             return config
     except Exception:  # absent, stale or unreadable: parse afresh
         pass
-    config = load_config(explicit, environ, cwd, paths.user_config)
+    config = load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
     if _has_env_values(config):
         return config  # env values may be secrets: never copy them into the state dir
     try:
@@ -184,25 +185,12 @@ def _drop_old(directory: Path, keep: int = 8) -> None:
 
 @dataclass(frozen=True)
 class JobStatus:
-    """A job's last run and the current up-to-date verdict."""
+    """A job's last run (its record, and where that is) and the current up-to-date verdict."""
 
     name: str
     last: Mapping[str, Any] | None
+    record: str | None
     reasons: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        last = self.last or {}
-        return {
-            "job": self.name,
-            "last_run": (
-                {k: last.get(k) for k in ("status", "exit_code", "duration_ms", "start_time", "end_time")}
-                | {"record": last.get("_path")}
-                if self.last
-                else None
-            ),
-            "up_to_date": not self.reasons,
-            "reasons": list(self.reasons),
-        }
 
 
 def status(config: Config, paths: Paths) -> list[JobStatus]:
@@ -218,8 +206,10 @@ def status(config: Config, paths: Paths) -> list[JobStatus]:
         last_path = paths.runs_dir / name / "last.json"
         last = read_json(last_path)
         if isinstance(last, dict):
-            last["_path"] = str(paths.runs_dir / name / f"{last.get('run_id', 'last')}.json")
-        out.append(JobStatus(name, last if isinstance(last, dict) else None, items[name].reasons))
+            record = str(paths.runs_dir / name / f"{last.get('run_id', 'last')}.json")
+            out.append(JobStatus(name, last, record, items[name].reasons))
+        else:
+            out.append(JobStatus(name, None, None, items[name].reasons))
     return out
 
 
@@ -229,7 +219,7 @@ class CleanResult:
 
     job: str
     path: str  # as declared
-    action: str  # removed | absent | refused | kept
+    action: CleanStatus
     detail: str = ""
 
 
@@ -243,6 +233,8 @@ def _inside(path: Path, root: Path) -> bool:
 
 def clean(config: Config, names: Sequence[str]) -> list[CleanResult]:
     """Delete the declared outputs of ``names``; never anything outside the job's working_dir."""
+    from orchastration.outcomes import CleanStatus
+
     results = []
     for name in names:
         job = config.job(name)
@@ -252,20 +244,20 @@ def clean(config: Config, names: Sequence[str]) -> list[CleanResult]:
             # Resolve the parent (symlinked dirs) but not the file itself: a symlink is removed, not followed.
             real = target.parent.resolve() / target.name
             if not _inside(real, root) or target.name in ("", ".", ".."):
-                results.append(CleanResult(name, out, "refused", "outside the job's working_dir"))
+                results.append(CleanResult(name, out, CleanStatus.REFUSED, "outside the job's working_dir"))
                 continue
             if not os.path.lexists(real):
-                results.append(CleanResult(name, out, "absent"))
+                results.append(CleanResult(name, out, CleanStatus.ABSENT))
             elif real.is_dir() and not real.is_symlink():
                 try:
                     real.rmdir()
                 except OSError:
-                    results.append(CleanResult(name, out, "kept", "a directory that is not empty"))
+                    results.append(CleanResult(name, out, CleanStatus.KEPT, "a directory that is not empty"))
                     continue
-                results.append(CleanResult(name, out, "removed"))
+                results.append(CleanResult(name, out, CleanStatus.REMOVED))
             else:
                 real.unlink()
-                results.append(CleanResult(name, out, "removed"))
+                results.append(CleanResult(name, out, CleanStatus.REMOVED))
     return results
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -78,10 +79,9 @@ def _color_formatter() -> logging.Formatter:
     return ColorText("%(log_color)s%(levelname)-7s%(reset)s %(message)s")
 
 
-def use_color(stream: IO[str], no_color_flag: bool, environ: dict[str, str] | None = None) -> bool:
-    """Colour only on a TTY, never with ``NO_COLOR`` set or ``--no-color``."""
-    env = os.environ if environ is None else environ
-    if no_color_flag or env.get("NO_COLOR"):
+def use_color(stream: IO[str], no_color_flag: bool, environ: Mapping[str, str]) -> bool:
+    """Colour only on a TTY, never with ``NO_COLOR`` set (in ``environ``) or ``--no-color``."""
+    if no_color_flag or environ.get("NO_COLOR"):
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())

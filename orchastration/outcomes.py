@@ -99,8 +99,17 @@ class CheckStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class CleanStatus(StrEnum):
+    """What ``clean`` did with one declared output (``refused``: outside the working dir, a failure)."""
+
+    REMOVED = "removed"
+    ABSENT = "absent"
+    REFUSED = "refused"
+    KEPT = "kept"
+
+
 _INTERRUPTED = frozenset({"interrupted"})
-_FAILED = frozenset({"failed", "timeout", "error", "FAILED"})
+_FAILED = frozenset({"failed", "timeout", "error", "FAILED", "refused"})
 
 
 def exit_code_for(statuses: Iterable[str]) -> int:

@@ -60,12 +60,12 @@ class Paths(NamedTuple):
     @classmethod
     def resolve(
         cls,
-        state_dir: str | os.PathLike[str] | None = None,
-        environ: Mapping[str, str] | None = None,
+        state_dir: str | os.PathLike[str] | None,
+        environ: Mapping[str, str],
         platform: str = sys.platform,
     ) -> Paths:
         """Build the paths: ``--state-dir`` > ``$ORCHASTRATION_STATE_DIR`` > OS default."""
-        env = os.environ if environ is None else environ
+        env = environ
         cache = user_cache_dir(env, platform)
         chosen = state_dir or env.get("ORCHASTRATION_STATE_DIR")
         state = Path(chosen).expanduser().absolute() if chosen else cache / "state"

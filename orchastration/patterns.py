@@ -11,7 +11,7 @@ import fnmatch
 import glob
 import os
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 GLOB_CHARS = frozenset("*?[")
@@ -117,12 +117,97 @@ def expand(literals: Sequence[str], globs: Sequence[str], listing: DirListing | 
     patterns, plain = input_patterns(literals, globs, listing)
     found = set(plain)
     for pattern in patterns:
-        if _scan_one_level(pattern, found):
-            continue
-        for match in glob.iglob(pattern, recursive=True):
-            if os.path.isfile(match):
-                found.add(os.path.normpath(match))
+        if not _scan_one_level(pattern, found):
+            found.update(files_matching(pattern))
     return sorted(found)
+
+
+def files_matching(pattern: str) -> Iterator[str]:
+    """The files an absolute glob ``pattern`` matches, normalised, as ``glob.iglob(recursive=True)``
+    finds them, except that ``**`` never descends into a symlinked directory: a link loop such as
+    ``/proc/self/root`` would never end (Python 3.13's pathlib does not follow them either)."""
+    if "**" not in pattern:
+        for match in glob.iglob(pattern):
+            if os.path.isfile(match):
+                yield os.path.normpath(match)
+        return
+    if pattern.endswith(os.sep):
+        return  # names only directories
+    parts = pattern.split(os.sep)
+    first = next(i for i, part in enumerate(parts) if is_glob(part))
+    base = os.sep.join(parts[:first]) or os.sep
+    if is_glob(base) or not os.path.isdir(base):
+        return
+    segments = [_Segment(part) for part in parts[first:] if part]
+    hidden_ok = any(seg.text.startswith(".") for seg in segments)
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        if not hidden_ok:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel = os.path.relpath(dirpath, base)
+        comps = [] if rel == os.curdir else rel.split(os.sep)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if _matches(segments, [*comps, name]) and os.path.isfile(path):  # not a broken link
+                yield os.path.normpath(path)
+
+
+class _Segment:
+    """One part of a pattern: ``**`` (any number of non-hidden directories) or a name pattern
+    (``*`` and ``?`` never match a leading '.' unless the part starts with one, as in ``glob``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.deep = text == "**"
+        flat = os.path.normcase(text) if os.name == "nt" else text
+        self.match = re.compile(fnmatch.translate(flat)).match
+
+    def accepts(self, name: str) -> bool:
+        if name.startswith(".") and not self.text.startswith("."):
+            return False
+        return bool(self.match(os.path.normcase(name) if os.name == "nt" else name))
+
+
+def _matches(segments: Sequence[_Segment], comps: Sequence[str]) -> bool:
+    """Whether a file's path components ``comps`` match the pattern's ``segments``: ``**`` takes zero
+    or more directories (or, last, anything below); the file name itself must be taken by the last
+    segment (every other segment matches a directory, as in ``glob``)."""
+    last = len(segments) - 1
+    states = _closure(segments, {0})
+    for depth, comp in enumerate(comps):
+        final = depth == len(comps) - 1
+        nxt: set[int] = set()
+        for i in states:
+            if i > last:
+                continue
+            seg = segments[i]
+            if seg.deep:
+                if comp.startswith("."):
+                    continue
+                if not final:
+                    nxt.add(i)  # ** takes this directory and may take more
+                elif i == last:
+                    return True  # a trailing ** takes the file
+            elif seg.accepts(comp):
+                if final and i == last:
+                    return True
+                if not final:
+                    nxt.add(i + 1)
+        states = _closure(segments, nxt)
+        if not states:
+            return False
+    return False
+
+
+def _closure(segments: Sequence[_Segment], states: set[int]) -> set[int]:
+    """``states`` plus every state reached by letting a ``**`` match nothing."""
+    out = set(states)
+    stack = list(states)
+    while stack:
+        i = stack.pop()
+        if i < len(segments) and segments[i].deep and i + 1 not in out:
+            out.add(i + 1)
+            stack.append(i + 1)
+    return out
 
 
 def expand_inputs(

@@ -150,16 +150,15 @@ def _resolve_base(git: Any, repo: Any, root: Path, base: str | None) -> tuple[st
     return commit, base
 
 
-def find_gh(environ: Mapping[str, str] | None = None) -> str | None:
-    """The ``gh`` executable on the PATH of ``environ`` (default: this process's)."""
-    env = os.environ if environ is None else environ
-    path = env.get("PATH", os.defpath)
+def find_gh(environ: Mapping[str, str]) -> str | None:
+    """The ``gh`` executable on the PATH of ``environ``."""
+    path = environ.get("PATH", os.defpath)
     if os.name == "nt":
-        path = env.get("Path", path)
+        path = environ.get("Path", path)
     return shutil.which("gh", path=path)
 
 
-def create_issue(title: str, body: str, cwd: Path, environ: Mapping[str, str] | None = None) -> str:
+def create_issue(title: str, body: str, cwd: Path, environ: Mapping[str, str]) -> str:
     """Run ``gh issue create --title T --body-file -`` in ``cwd`` (body on stdin); return the issue URL."""
     gh = find_gh(environ)
     if gh is None:
@@ -167,7 +166,7 @@ def create_issue(title: str, body: str, cwd: Path, environ: Mapping[str, str] | 
             "the GitHub CLI 'gh' was not found on PATH (install it from https://cli.github.com "
             f"and run 'gh auth login'), or {DRY_RUN_HINT}"
         )
-    env = dict(os.environ if environ is None else environ)
+    env = dict(environ)
     env["GH_PROMPT_DISABLED"] = "1"  # never wait for an answer nobody can give
     argv = [gh, "issue", "create", "--title", title, "--body-file", "-"]
     try:

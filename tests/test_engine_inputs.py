@@ -36,3 +36,31 @@ def test_other_shapes_fall_back_to_glob(tmp_path: Path) -> None:
     assert not _scan_one_level(os.path.join(tmp_path, "**", "*.txt"), found)
     assert not _scan_one_level(os.path.join(tmp_path, "*", "a.txt"), found)
     assert _scan_one_level(os.path.join(tmp_path, "missing", "*.txt"), found) and not found
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+def test_double_star_never_descends_into_a_symlinked_directory(tmp_path: Path) -> None:
+    # A link loop (like /proc/self/root) made `**` walk forever; a link out of the tree is not followed
+    # either (as pathlib does from Python 3.13): each file is found once, by its own path.
+    from orchastration.patterns import files_matching
+
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "a.txt").write_text("a")
+    (tmp_path / "src" / "sub" / "b.txt").write_text("b")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "c.txt").write_text("c")
+    (tmp_path / "src" / "loop").symlink_to(tmp_path / "src")
+    (tmp_path / "src" / "out").symlink_to(tmp_path / "outside")
+    got = sorted(files_matching(str(tmp_path / "src" / "**" / "*.txt")))
+    assert got == [str(tmp_path / "src" / "a.txt"), str(tmp_path / "src" / "sub" / "b.txt")]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["**", "**/*.txt", "*/**", "src/**", "**/sub/*", "**/.hid/*", ".*/**", "src/**/**/*.txt", "**/*/"]
+)
+def test_double_star_matches_what_glob_matches_without_links(messy: Path, pattern: str) -> None:
+    from orchastration.patterns import files_matching
+
+    full = os.path.join(str(messy), *pattern.split("/"))
+    want = sorted({os.path.normpath(m) for m in glob.iglob(full, recursive=True) if os.path.isfile(m)})
+    assert sorted(files_matching(full)) == want

@@ -209,7 +209,7 @@ def test_review_and_state_appear_in_the_doc(project: Path, env: dict[str, str]) 
     from orchastration.workflow import Workflow
 
     config = load_config(cwd=project, environ=env)
-    wf = Workflow(config, Paths.resolve(environ=env), quiet=True, environ=env)
+    wf = Workflow(config, Paths.resolve(None, env), quiet=True, environ=env)
     outcome = wf.build_run("site")
     assert outcome.outputs == [project / "dist" / "site.txt"] and outcome.status == "done"
     wf.record_review("site", "passed", "all outputs present")
@@ -393,7 +393,7 @@ def test_concurrent_record_updates_lose_nothing(project: Path, env: dict[str, st
     from orchastration.paths import Paths
     from orchastration.workflow import Workflow
 
-    wf = Workflow(load_config(cwd=project, environ=env), Paths.resolve(environ=env), quiet=True, environ=env)
+    wf = Workflow(load_config(cwd=project, environ=env), Paths.resolve(None, env), quiet=True, environ=env)
     with ThreadPoolExecutor(4) as pool:
         build = pool.submit(wf.build_run, "site")
         reviews = [pool.submit(wf.record_review, "site", "passed", f"report {i}") for i in range(20)]

@@ -193,7 +193,9 @@ class App:
         if self._config is None:
             from orchastration.config import load_config
 
-            self._config = load_config(self.args.config, self.environ, self.cwd, self.paths.user_config)
+            self._config = load_config(
+                self.args.config, environ=self.environ, cwd=self.cwd, user_config=self.paths.user_config
+            )
             self.setup_logging()
         return self._config
 
@@ -235,7 +237,7 @@ class App:
             console = "error"
         else:
             console = self.args.log_level or "warn"
-        color = use_color(self.err, self.args.no_color, dict(self.environ))
+        color = use_color(self.err, self.args.no_color, self.environ)
         setup_logging(level, fmt, self.paths.log_file, self.err, color, console_level=console)
 
     def print(self, text: str = "") -> None:

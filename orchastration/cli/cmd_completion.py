@@ -32,7 +32,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(app: App) -> int:
-    from orchastration.completion import config_names, render
+    from orchastration.completion import config_names
+    from orchastration.completion.scripts import render
 
     args = app.args
     if args.names:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from orchastration.cli.app import App, SubParsers, add_command, positive_int
-from orchastration.errors import EXIT_FAILED, UsageError, exit_code_for
+from orchastration.errors import UsageError
+from orchastration.outcomes import CleanStatus, UnitStatus, exit_code_for
 
 if TYPE_CHECKING:
     from orchastration.engine.units import UnitResult
@@ -47,42 +48,11 @@ def job_config(app: App) -> Any:
 
 
 def run_list(app: App) -> int:
+    from orchastration.cli import render
+
     jobs = job_config(app).jobs
-    if app.args.json:
-        app.print_json([_job_json(jobs[name]) for name in sorted(jobs)])
-        return 0
-    if not jobs:
-        app.print("no jobs configured")
-    for name in sorted(jobs):
-        description = jobs[name].description
-        app.print(f"{name} - {description}" if description else name)
+    render.show(app, render.jobs([jobs[name] for name in sorted(jobs)]), as_json=app.args.json)
     return 0
-
-
-def _job_json(job: Any) -> dict[str, Any]:
-    command = job.command if isinstance(job.command, str) else list(job.command)
-    return {
-        "name": job.name,
-        "description": job.description,
-        "command": command,
-        "shell": job.shell,
-        "working_dir": str(job.working_dir),
-        "timeout_seconds": job.timeout_seconds,
-        "env_names": sorted(job.env),
-        "inputs": list(job.inputs),
-        "outputs": list(job.outputs),
-        "depends_on": list(job.depends_on),
-        "always_run": job.always_run,
-    }
-
-
-def result_line(result: UnitResult) -> str:
-    """``job=<name> status=<status> exit=<code> duration_ms=<ms>`` (+ a message for failures)."""
-    exit_code = "-" if result.exit_code is None else str(result.exit_code)
-    line = f"job={result.name} status={result.status} exit={exit_code} duration_ms={result.duration_ms}"
-    if result.status not in ("ran", "skipped") and result.message:
-        line += f" message={result.message!r}" if " " in result.message else f" message={result.message}"
-    return line
 
 
 def run_run(app: App) -> int:
@@ -111,7 +81,9 @@ def run_run(app: App) -> int:
         if progress is not None:
             progress.close()
     if not results:
-        app.print("no jobs configured")
+        from orchastration.cli.render import NO_JOBS
+
+        app.print(NO_JOBS)
     return exit_code_for([r.status for r in results])
 
 
@@ -128,6 +100,8 @@ def _consoles(app: App, progress: Any) -> tuple[IO[str] | None, IO[str] | None]:
 
 def _result_printer(app: App, progress: Any) -> Callable[[UnitResult], None]:
     """Print each job's result line as it finishes (and a failed job's message on stderr)."""
+
+    from orchastration.cli.render import result_line
 
     def on_result(result: UnitResult) -> None:
         if progress is not None:
@@ -165,33 +139,26 @@ def _fast_noop(app: App) -> int | None:
     names = app.summaries.noop(path, app.args.jobs, app.environ)
     if names is None:
         return None
+    from orchastration.cli import render
+    from orchastration.engine.units import PlanItem, UnitResult
+
+    if app.args.dry_run:
+        render.show(app, render.job_plan([PlanItem(n, ()) for n in names]), as_json=app.args.json)
+        return 0
     for name in names:
-        if app.args.dry_run:
-            if app.args.json:
-                continue
-            app.print(f"job={name} up-to-date")
-        else:
-            app.print(f"job={name} status=skipped exit=0 duration_ms=0")
-    if app.args.dry_run and app.args.json:
-        app.print_json([{"job": n, "would_run": False, "reasons": []} for n in names])
+        app.print(render.result_line(UnitResult(name, UnitStatus.SKIPPED, 0, 0, None, (), "")))
     return 0
 
 
 def _dry_run(app: App, config: Any) -> int:
+    from orchastration.cli import render
     from orchastration.jobs import plan
 
     items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force))
     if items is None:
-        app.print("no jobs configured")
+        app.print(render.NO_JOBS)
         return 0
-    if app.args.json:
-        app.print_json([{"job": i.name, "would_run": i.would_run, "reasons": list(i.reasons)} for i in items])
-        return 0
-    for item in items:
-        if item.would_run:
-            app.print(f"job={item.name} would-run reason={'; '.join(item.reasons)}")
-        else:
-            app.print(f"job={item.name} up-to-date")
+    render.show(app, render.job_plan(items), as_json=app.args.json)
     return 0
 
 
@@ -208,25 +175,10 @@ def _progress(app: App, total: int) -> Any:
 
 
 def run_status(app: App) -> int:
+    from orchastration.cli import render
     from orchastration.jobs import status
 
-    config = job_config(app)
-    statuses = status(config, app.paths)
-    if app.args.json:
-        app.print_json([s.to_json() for s in statuses])
-        return 0
-    if not config.jobs:
-        app.print("no jobs configured")
-    for st in statuses:
-        verdict = "up-to-date" if not st.reasons else f"stale: {', '.join(st.reasons)}"
-        if st.last is None:
-            app.print(f"{st.name} - no runs recorded")
-            continue
-        last = st.last
-        app.print(
-            f"{st.name} - exit={last.get('exit_code')} duration_ms={last.get('duration_ms')} "
-            f"start={last.get('start_time')} {verdict}"
-        )
+    render.show(app, render.job_statuses(status(job_config(app), app.paths)), as_json=app.args.json)
     return 0
 
 
@@ -261,17 +213,15 @@ def run_clean(app: App) -> int:
 
     names = _names(app, "clean")
     config = job_config(app)
-    chosen = sorted(config.jobs) if names is None else names
-    code = 0
-    for res in clean(config, chosen):
-        if res.action == "removed":
+    results = clean(config, sorted(config.jobs) if names is None else names)
+    for res in results:
+        if res.action == CleanStatus.REMOVED:
             app.print(f"job={res.job} removed {res.path}")
-        elif res.action == "refused":
+        elif res.action == CleanStatus.REFUSED:
             app.err.write(f"orchastration: error: job {res.job}: not removing {res.path}: {res.detail}\n")
-            code = EXIT_FAILED
-        elif res.action == "kept":
+        elif res.action == CleanStatus.KEPT:
             app.err.write(f"orchastration: warning: job {res.job}: kept {res.path}: {res.detail}\n")
-    return code
+    return exit_code_for(r.action for r in results)
 
 
 def run_forget(app: App) -> int:

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from orchastration.agents.pipeline import OrchestrationOutcome
     from orchastration.agents.registry import AgentInfo
     from orchastration.cli.app import App
-    from orchastration.config import Config, OrchestrationConfig, TaskConfig
+    from orchastration.config import Config, JobConfig, OrchestrationConfig, TaskConfig
+    from orchastration.engine.units import PlanItem, UnitResult
     from orchastration.hashing import CheckResult
+    from orchastration.jobs import JobStatus
     from orchastration.workflow import BranchOutcome, BuildOutcome, DocOutcome, IssueOutcome, TaskRecord
 
 
@@ -63,6 +65,68 @@ def _listing(what: str, empty: str, entries: Iterable[tuple[str, str]]) -> list[
     """``available <what>:`` and a ``- name: detail`` line each, or the ``empty`` line."""
     lines = [f"- {name}: {detail}" for name, detail in entries]
     return [f"available {what}:", *lines] if lines else [empty]
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+NO_JOBS = "no jobs configured"
+
+
+def jobs(configs: Sequence[JobConfig]) -> Output:
+    """``list``: ``name - description`` a job; ``--json``: each job's settings (env names only)."""
+    return Output(
+        lines=[f"{j.name} - {j.description}" if j.description else j.name for j in configs] or [NO_JOBS],
+        data=[_job_json(j) for j in configs],
+    )
+
+
+def _job_json(job: JobConfig) -> dict[str, Any]:
+    command = job.command if isinstance(job.command, str) else list(job.command)
+    return {
+        "name": job.name, "description": job.description, "command": command, "shell": job.shell,
+        "working_dir": str(job.working_dir), "timeout_seconds": job.timeout_seconds, "env_names": sorted(job.env),
+        "inputs": list(job.inputs), "outputs": list(job.outputs), "depends_on": list(job.depends_on),
+        "always_run": job.always_run,
+    }  # fmt: skip
+
+
+def result_line(result: UnitResult) -> str:
+    """``job=<name> status=<status> exit=<code> duration_ms=<ms>`` (+ a message for failures).
+    (``cli/fast_run.py`` writes the same words for ``skipped`` without loading this module.)"""
+    exit_code = "-" if result.exit_code is None else str(result.exit_code)
+    line = f"job={result.name} status={result.status} exit={exit_code} duration_ms={result.duration_ms}"
+    if result.status not in ("ran", "skipped") and result.message:
+        line += f" message={result.message!r}" if " " in result.message else f" message={result.message}"
+    return line
+
+
+def job_plan(items: Sequence[PlanItem]) -> Output:
+    """``run --dry-run``: ``would-run reason=...`` or ``up-to-date`` a job; ``--json``: the ordered plan."""
+    return Output(
+        lines=[f"job={i.name} would-run reason={'; '.join(i.reasons)}" if i.would_run else f"job={i.name} up-to-date"
+               for i in items],
+        data=[{"job": i.name, "would_run": i.would_run, "reasons": list(i.reasons)} for i in items],
+    )  # fmt: skip
+
+
+def job_statuses(statuses: Sequence[JobStatus]) -> Output:
+    """``status``: each job's last run and whether it is up to date now."""
+    return Output(lines=[_status_line(s) for s in statuses] or [NO_JOBS], data=[_status_json(s) for s in statuses])
+
+
+def _status_line(st: JobStatus) -> str:
+    if st.last is None:
+        return f"{st.name} - no runs recorded"
+    verdict = "up-to-date" if not st.reasons else f"stale: {', '.join(st.reasons)}"
+    last = st.last
+    start = last.get("start_time")
+    return f"{st.name} - exit={last.get('exit_code')} duration_ms={last.get('duration_ms')} start={start} {verdict}"
+
+
+def _status_json(st: JobStatus) -> dict[str, Any]:
+    last = st.last or {}
+    fields = ("status", "exit_code", "duration_ms", "start_time", "end_time")
+    last_run = {k: last.get(k) for k in fields} | {"record": st.record} if st.last else None
+    return {"job": st.name, "last_run": last_run, "up_to_date": not st.reasons, "reasons": list(st.reasons)}
 
 
 # -- agent / orchestration ---------------------------------------------------------------------

@@ -11,15 +11,15 @@ tasks, ``NAME`` under ``orchestration`` -> orchestrations, ``PATH``/``--file`` -
 directories) and choices complete to themselves.
 
 In this package: ``table`` builds the command table; ``sh`` (bash and zsh), ``fish`` and ``powershell``
-render the scripts. This module stays light (every command module is imported to build the parser, and
-``cmd_completion`` imports this one): the table and the renderers load only when a script is printed.
+render the scripts; ``scripts.render`` picks one. This module stays light (every command module is
+imported to build the parser, and ``cmd_completion`` imports this one): the table and the renderers
+load only when a script is printed.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up (see cli/__init__.py)
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable
 
 ROOT = "orchastration"
@@ -51,12 +51,3 @@ def header(comment: str, shell: str, version: str, install: str) -> str:
     """The comment block that opens every script: what printed it, and how to install it."""
     text = _HEADER.format(comment=comment, shell=shell, version=version)
     return text + "".join(f"{comment} {line}\n" for line in install.strip().splitlines())
-
-
-def render(shell: str, parser: argparse.ArgumentParser, version: str) -> str:
-    """The completion script for ``shell`` (one of ``SHELLS``) from ``parser``."""
-    from orchastration.completion import fish, powershell, sh
-    from orchastration.completion.table import command_table
-
-    renderers = {"bash": sh.bash, "zsh": sh.zsh, "fish": fish.fish, "powershell": powershell.powershell}
-    return renderers[shell](command_table(parser), version)

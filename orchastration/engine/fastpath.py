@@ -16,7 +16,6 @@ doit database is an anchor: if it changed, nothing in the summary is trusted.
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import os
 import time
@@ -54,7 +53,9 @@ def disabled(environ: Mapping[str, str]) -> bool:
 
 
 def _glob_digest(pattern: str) -> str:
-    matches = sorted(os.path.normpath(m) for m in glob.iglob(pattern, recursive=True) if os.path.isfile(m))
+    from orchastration.patterns import files_matching  # what the expansion matched, exactly
+
+    matches = sorted(files_matching(pattern))
     return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
