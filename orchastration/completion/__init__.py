@@ -10,6 +10,12 @@ A command module can say what an argument completes to with ``action.completer =
 tasks, ``NAME`` under ``orchestration`` -> orchestrations, ``PATH``/``--file`` -> files, ``--*-dir`` ->
 directories) and choices complete to themselves.
 
+Every script has tables per command path (subcommands, flags, what each flag's value and each positional
+completes to) and a walk over the words before the cursor: flags are skipped (with their value when they
+take one), words naming a subcommand extend the path, other words count as positionals. The current word
+then completes to flags, subcommands, or the kind of value expected; names come from
+``orchastration [--config FILE] completion --names KIND``.
+
 In this package: ``table`` builds the command table; ``sh`` (bash and zsh), ``fish`` and ``powershell``
 render the scripts; ``scripts.render`` picks one. This module stays light (every command module is
 imported to build the parser, and ``cmd_completion`` imports this one): the table and the renderers

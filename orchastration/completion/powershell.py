@@ -1,10 +1,7 @@
 """The PowerShell completion script (Windows PowerShell 5.1 and PowerShell 7+).
 
-The scripts share one design (see ``orchastration.completion``): tables per command path (subcommands,
-flags, what each flag's value and each positional completes to) and a walk over the words before the
-cursor: flags are skipped (with their value when they take one), words naming a subcommand extend the
-path, other words count as positionals. The current word then completes to flags, subcommands, or the
-kind of value expected; names come from ``orchastration [--config FILE] completion --names KIND``.
+Its tables and its walk over the words before the cursor follow the one design all the scripts share
+(``orchastration.completion``).
 """
 
 from __future__ import annotations
