@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
+__all__ = [
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "AgentStatus", "BuildStatus", "CheckStatus",
+    "CleanStatus", "OrchestrationStatus", "ProcessStatus", "ReviewStatus", "TaskStatus", "UnitStatus",
+    "UNIT_STATUS_OF_PROCESS", "exit_code_for",
+]  # fmt: skip
 
 
 class ProcessStatus(StrEnum):

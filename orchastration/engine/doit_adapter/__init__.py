@@ -20,7 +20,7 @@ import inspect
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 def _install_light_doit() -> None:
@@ -105,9 +105,26 @@ def action_result(values: Mapping[str, Any] | None, failure: str) -> Any:
     return dict(values) if values is not None else TaskFailed(failure)
 
 
-from orchastration.engine.doit_adapter.checks import VALUES_KEY, Explain, content_checker  # noqa: E402
-from orchastration.engine.doit_adapter.for_stages import StageEvents, dodo_task, run_stages, stage_values  # noqa: E402
-from orchastration.engine.doit_adapter.for_units import UnitEvents, UnitGraph, UnitTask, forget  # noqa: E402
+# The parts load on first use: a run of jobs never loads the stage runner, an orchestration never the
+# unit runners (each part imports what it needs of doit).
+_PARTS = {
+    "VALUES_KEY": "checks", "Explain": "checks", "content_checker": "checks",
+    "StageEvents": "for_stages", "dodo_task": "for_stages", "run_stages": "for_stages", "stage_values": "for_stages",
+    "UnitEvents": "for_units", "UnitGraph": "for_units", "UnitTask": "for_units", "forget": "for_units",
+}  # fmt: skip
+
+if TYPE_CHECKING:
+    from orchastration.engine.doit_adapter.checks import VALUES_KEY, Explain, content_checker
+    from orchastration.engine.doit_adapter.for_stages import StageEvents, dodo_task, run_stages, stage_values
+    from orchastration.engine.doit_adapter.for_units import UnitEvents, UnitGraph, UnitTask, forget
+
+
+def __getattr__(name: str) -> Any:
+    part = _PARTS.get(name)
+    if part is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{part}"), name)
+
 
 __all__ = [
     "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph", "UnitTask", "action_result",
