@@ -32,7 +32,8 @@ from orchastration.errors import ConfigError
 
 T = TypeVar("T")
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+# fullmatch: ``$`` would also match before a final newline, letting "build\n" through.
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 # Names become file names: refuse the ones Windows reserves as devices.
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 
@@ -165,7 +166,7 @@ def _kind(value: Any) -> str:
 
 def check_name(reader: _Reader, key: str, name: str) -> None:
     """Names become file names: letters, digits, ``_ - .``, not starting with ``.``."""
-    if not NAME_RE.match(name) or name.lower().split(".")[0] in _WINDOWS_DEVICES:
+    if not NAME_RE.fullmatch(name) or name.lower().split(".")[0] in _WINDOWS_DEVICES:
         raise reader.fail(key, f"invalid name '{name}': use letters, digits, '_', '-', '.', not starting with '.'")
 
 
@@ -267,20 +268,27 @@ def _check_job_graph(r: _Reader, jobs: Mapping[str, JobConfig]) -> None:
             if dep == job.name:
                 raise r.fail(f"jobs.{job.name}.depends_on[{i}]", "a job cannot depend on itself")
     state: dict[str, int] = {}  # 1 = visiting, 2 = done
-
-    def visit(name: str, trail: list[str]) -> None:
-        state[name] = 1
-        for dep in jobs[name].depends_on:
-            if state.get(dep) == 1:
-                cycle = trail[trail.index(dep) :] + [dep]
-                raise r.fail(f"jobs.{name}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
-            if dep not in state:
-                visit(dep, trail + [dep])
-        state[name] = 2
-
-    for name in sorted(jobs):
-        if name not in state:
-            visit(name, [name])
+    # Iterative depth-first search: a chain of 10,000 jobs needs no recursion.
+    for root in sorted(jobs):
+        if root in state:
+            continue
+        state[root] = 1
+        trail = [root]
+        stack = [iter(jobs[root].depends_on)]
+        while stack:
+            name = trail[-1]
+            for dep in stack[-1]:
+                if state.get(dep) == 1:
+                    cycle = trail[trail.index(dep) :] + [dep]
+                    raise r.fail(f"jobs.{name}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+                if dep not in state:
+                    state[dep] = 1
+                    trail.append(dep)
+                    stack.append(iter(jobs[dep].depends_on))
+                    break
+            else:
+                state[trail.pop()] = 2
+                stack.pop()
 
 
 def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:

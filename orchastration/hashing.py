@@ -92,11 +92,13 @@ def _unescape(name: str) -> str:
 def parse_manifest(manifest: Path) -> Iterator[ManifestEntry]:
     """Parse GNU (``<hex>  <path>``, ``<hex> *<path>``) and BSD tag (``SHA256 (path) = hex``) lines."""
     try:
-        text = manifest.read_text(encoding="utf-8")
+        # A name that is not UTF-8 (sha256sum writes a file's name as its bytes) is kept as the
+        # surrogate-escaped string os.fsdecode gives: opening it opens that very file.
+        text = manifest.read_bytes().decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         raise InputError(f"{manifest}: no such manifest file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{manifest}: cannot read manifest: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{manifest}: cannot read manifest: {exc.strerror or exc}") from None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):

@@ -21,8 +21,10 @@ def hold(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None
     ``on_wait`` once, then block until it is free."""
     from filelock import FileLock, Timeout
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
+    from orchastration.state import PRIVATE_FILE, make_private_dir
+
+    make_private_dir(path.parent)
+    lock = FileLock(str(path), mode=PRIVATE_FILE)
     try:
         lock.acquire(timeout=0)
     except Timeout:

@@ -55,7 +55,12 @@ class JsonFormatter(logging.Formatter):
             line.setdefault(key, value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        text = json.dumps(line, default=str, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a non-UTF-8 file name: escaped as \udcXX, as in records
+            text = json.dumps(line, default=str)
+        return text
 
 
 def _text_suffix(record: logging.LogRecord) -> str:

@@ -176,7 +176,8 @@ def _open_log(path: Path | None) -> BinaryIO | None:
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "wb")  # noqa: SIM115 - closed in run_process's finally
+    # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode.
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def run_process(

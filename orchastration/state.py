@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from typing import Any
 from orchastration import __version__
 
 SCHEMA_VERSION = 1
+PRIVATE_DIR = 0o700  # state dirs and files are the user's alone (job output, env hashes: docs/reliability.md)
+PRIVATE_FILE = 0o600
+KEY_FILE = "env.key"  # in <state>/engine/: the state dir's key for hashing env values
 
 _ts_lock = threading.Lock()
 _last_ts: list[datetime] = []
@@ -61,7 +65,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     ``mode`` (e.g. the old file's permissions) is applied before the swap; without
     it the file keeps the private 0600 of a temp file, right for state, not for docs.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -78,15 +82,32 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
 
 
 def atomic_write_text(path: Path, text: str, newline: str | None = None) -> None:
-    """Atomically write text as UTF-8 (``newline`` as for ``open``; None keeps ``\\n``)."""
+    """Atomically write text as UTF-8 (``newline`` as for ``open``; None keeps ``\\n``). A non-UTF-8
+    file name in it (surrogate-escaped) is written as its bytes: read it back with ``surrogateescape``."""
     if newline:
         text = text.replace("\n", newline)
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text that encodes as UTF-8: a lone surrogate (a byte of a non-UTF-8 file name, as
+    ``os.fsdecode`` gives it) becomes its JSON escape ``\\udcXX``, which ``json.loads`` reads back
+    to the same string, and ``os.fsencode`` then to the original bytes (docs/jobs.md, "File names")."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def dumps(record: Any) -> str:
-    """The canonical JSON text of a record (indented, sorted keys, trailing newline)."""
-    return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The canonical JSON text of a record (indented, sorted keys, trailing newline); UTF-8 safe."""
+    return json_safe(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
 def atomic_write_json(path: Path, record: Any) -> None:
@@ -98,7 +119,7 @@ def read_json(path: Path) -> Any | None:
     """Read a JSON record; None when absent or unreadable (a torn file cannot exist)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -108,7 +129,7 @@ def write_new_record(directory: Path, record: dict[str, Any], when: datetime | N
     The name is claimed with a hard link, which fails if it exists, so two
     processes writing in the same microsecond still get two files.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
     moment = when or unique_now()
     fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".tmp", dir=directory)
@@ -163,12 +184,12 @@ def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, 
     Returns the timestamp string and time. The run then writes its logs to
     ``<timestamp>.stdout.log`` / ``.stderr.log`` and its record with ``write_record``.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     moment = when or unique_now()
     while True:
         name = stamp(moment)
         try:
-            fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
         except FileExistsError:
             moment += timedelta(microseconds=1)
             continue
@@ -184,3 +205,109 @@ def write_record(directory: Path, name: str, record: dict[str, Any], update_last
     if update_last:
         atomic_write_json(directory / "last.json", full)
     return path
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700 (existing ones are left as they are).
+
+    ``Path.mkdir(mode=...)`` gives parents the default mode, so each missing level is made here."""
+    if directory.is_dir():
+        return
+    missing: list[Path] = []
+    here = directory
+    while not here.is_dir():
+        missing.append(here)
+        if here.parent == here:
+            break
+        here = here.parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(level, PRIVATE_DIR)
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (a file another program then opens, such
+    as doit's sqlite database, keeps that mode)."""
+    make_private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+
+
+_keys: dict[Path, bytes] = {}
+_keys_lock = threading.Lock()
+
+
+def state_key(engine_dir: Path) -> bytes:
+    """The state dir's random 32-byte key for hashing env values (HMAC-SHA256, docs/reliability.md).
+
+    Kept hex-encoded in ``<engine_dir>/env.key`` (0600), made once: written to a private temp file,
+    then hard-linked into place, which fails if another process made it first (then its key is read),
+    so every process sees one whole key. Read once per process. Deleting it (with the rest of
+    ``engine/``) makes every job with env values run once more."""
+    from orchastration.errors import InputError
+
+    path = engine_dir / KEY_FILE
+    with _keys_lock:
+        key = _keys.get(path)
+        if key is None:
+            try:
+                key = _read_key(path) or _create_key(path)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read or create the state key: {exc.strerror or exc}") from None
+            _keys[path] = key
+        return key
+
+
+def _read_key(path: Path, attempts: int = 50) -> bytes | None:
+    """The key in ``path``; None if there is no file. A file still being written (no hard links) is
+    waited for briefly."""
+    import time
+
+    for _ in range(attempts):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            text = ""
+        if len(text) == 64:
+            try:
+                return bytes.fromhex(text)
+            except ValueError:
+                pass
+        time.sleep(0.02)
+    raise OSError(f"not a key file (delete it to make a new one): {path}")
+
+
+def _create_key(path: Path) -> bytes:
+    import secrets
+
+    make_private_dir(path.parent)
+    data = (secrets.token_hex(32) + "\n").encode("ascii")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links here: O_EXCL on the name itself
+            try:
+                out = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(out, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+    finally:
+        _unlink_quietly(Path(tmp))
+    _fsync_dir(path.parent)
+    key = _read_key(path)
+    if key is None:
+        raise OSError(f"key file vanished: {path}")
+    return key

@@ -55,6 +55,18 @@ class AgentContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     err_console: IO[str] | None = None
     hash_files: Callable[[list[Path]], dict[str, str]] | None = None
+    engine_dir: Path | None = None  # <state>/engine: where the key for hashing env values lives
+
+    def env_digest(self, env: Mapping[str, str]) -> str | dict[str, str]:
+        """``env`` for a fingerprint: a keyed hash, never the values (fingerprints are hashed into the
+        stage database, and a plain hash of a short secret can be guessed back); ``{}`` when empty."""
+        if not env:
+            return {}
+        from orchastration.engine.units import env_digest
+        from orchastration.state import state_key
+
+        assert self.engine_dir is not None, "an agent context with env values needs the state dir"
+        return env_digest(env, state_key(self.engine_dir))
 
 
 class Agent(Protocol):

@@ -92,7 +92,10 @@ class BuiltinAgent:
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
         """Its name, the settings of the planned tasks and the context keys it reads."""
         return Fingerprint(
-            agent={"agent": self.name, "tasks": [task_settings(t) for t in self.tasks(ctx)]},
+            agent={
+                "agent": self.name,
+                "tasks": [{**task_settings(t), "env": ctx.env_digest(t.env)} for t in self.tasks(ctx)],
+            },
             context=keys.read_keys(ctx.context, self.reads),
         )
 

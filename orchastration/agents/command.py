@@ -99,7 +99,7 @@ class CommandAgent:
         agent = {
             **rendered,
             "working_dir": str(self.config.working_dir),
-            "env": dict(sorted(self.config.env.items())),
+            "env": ctx.env_digest(self.config.env),
             "timeout_seconds": self.config.timeout_seconds,
             "output_key": self.config.output_key,
         }
@@ -194,7 +194,7 @@ def _read_context_out(path: Path) -> Mapping[str, Any]:
 
     try:
         data = json.loads(raw, parse_constant=reject)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
         raise ValueError(f"${CONTEXT_OUT_ENV}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"${CONTEXT_OUT_ENV}: expected a JSON object of context keys, got {type(data).__name__}")

@@ -36,7 +36,7 @@ def check_json(value: Any, where: str) -> Any:
     """``value`` if it is plain JSON (strings, numbers, booleans, null, lists, objects); else ValueError."""
     try:
         return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{where}: not a JSON value: {exc}") from None
 
 

@@ -81,7 +81,7 @@ class OrchestrationRun:
         environ = dict(environ)
         workflow = Workflow(config, paths, console=console, quiet=quiet, environ=environ)
         self.setup = RunSetup(
-            config, orch, build_registry(config), self.task, workflow, self.directory, environ,
+            config, orch, build_registry(config), self.task, workflow, self.directory, paths.engine_dir, environ,
             force=options.force, err_console=err_console, emit=emit,
         )  # fmt: skip
         self.stages = Stages(self.setup, ctxmod.initial_context(options.goal, self._task_name()))

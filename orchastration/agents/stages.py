@@ -40,6 +40,7 @@ class RunSetup:
     task: TaskConfig | None
     workflow: Any  # orchastration.workflow.Workflow (built lazily)
     directory: Path  # <state>/orchestrations/<name>
+    engine_dir: Path  # <state>/engine
     environ: Mapping[str, str]  # what every command an agent starts inherits
     force: bool = False
     err_console: IO[str] | None = None
@@ -111,7 +112,7 @@ class Stages(Events):
             log_base=setup.directory / f"{self.slot}.s{k + 1}-{name}-r{rnd}",
             environ=setup.environ, force=setup.force,
             cancel=setup.cancel, err_console=setup.err_console,
-            hash_files=lambda paths: hash_files(paths, algorithm),
+            hash_files=lambda paths: hash_files(paths, algorithm), engine_dir=setup.engine_dir,
         )  # fmt: skip
 
     # -- what doit calls ----------------------------------------------------------------------

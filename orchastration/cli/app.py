@@ -241,15 +241,23 @@ class App:
         setup_logging(level, fmt, self.paths.log_file, self.err, color, console_level=console)
 
     def print(self, text: str = "") -> None:
-        """Write one line of command output to stdout."""
-        self.out.write(text + "\n")
+        """Write one line of command output to stdout.
+
+        A non-UTF-8 file name (surrogate-escaped) goes out as its bytes where the stream allows
+        it (a C/POSIX locale), else with its undecodable bytes shown as ``\\xff`` (docs/jobs.md)."""
+        try:
+            self.out.write(text + "\n")
+        except UnicodeEncodeError:
+            self.out.write(os.fsencode(text).decode("utf-8", "backslashreplace") + "\n")
 
     def print_json(self, value: Any, compact: bool = False) -> None:
-        """Write a JSON document to stdout."""
+        """Write a JSON document to stdout (a non-UTF-8 file name as ``\\udcXX`` escapes, as in records)."""
+        from orchastration.state import json_safe
+
         if compact:
-            self.print(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+            self.print(json_safe(json.dumps(value, separators=(",", ":"), ensure_ascii=False)))
         else:
-            self.print(json.dumps(value, indent=2, ensure_ascii=False))
+            self.print(json_safe(json.dumps(value, indent=2, ensure_ascii=False)))
 
 
 def version_text() -> str:

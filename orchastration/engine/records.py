@@ -14,10 +14,12 @@ if TYPE_CHECKING:
 
 from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
 from orchastration.state import (
+    PRIVATE_FILE,
     atomic_write_json,
     claim_run_slot,
     host_info,
     iso,
+    make_private_file,
     read_json,
     unique_now,
     utc_now,
@@ -28,7 +30,8 @@ from orchastration.state import (
 def start_run(unit: Unit) -> tuple[str, datetime]:
     """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
     run_id, started = claim_run_slot(unit.record_dir, unique_now())
-    (unit.record_dir / INCOMPLETE).touch()
+    make_private_file(unit.record_dir / f"{run_id}.stderr.log")  # private from the start; the runner keeps the mode
+    make_private_file(unit.record_dir / INCOMPLETE)
     return run_id, started
 
 
@@ -71,7 +74,7 @@ def build_record(
         "program": program,
         "working_dir": str(unit.working_dir),
         "timeout_seconds": unit.timeout_seconds,
-        **env_summary(unit.env),
+        **env_summary(unit),
         "hash_algorithm": algorithm,
         "inputs": {display_path(unit, p): h for p, h in sorted(inputs.items())},
         "outputs": {display_path(unit, p): h for p, h in sorted(outputs.items())},
@@ -96,7 +99,7 @@ def update_last(directory: Path, run_id: str, record_path: Path) -> None:
     """Copy a record to ``last.json`` unless a newer run already did (runs may finish out of order)."""
     from filelock import FileLock
 
-    with FileLock(str(directory / ".last.lock")):
+    with FileLock(str(directory / ".last.lock"), mode=PRIVATE_FILE):
         current = read_json(directory / "last.json")
         if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
             return

@@ -23,6 +23,7 @@ from orchastration.errors import ConfigError
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 from orchastration.paths import Paths
+from orchastration.state import make_private_file
 
 DB_NAME = "doit.sqlite3"
 _LOG = get_logger("engine")
@@ -81,6 +82,7 @@ def run_units(
         names = for_doit(_graph(session), carried.keys(), session.forced) if carried else list(session.order)
         if summary_key:
             log(_LOG, "info", "up-to-date check", units=len(session.order), by_summary=len(session.order) - len(names))
+        make_private_file(paths.engine_dir / DB_NAME)  # doit's sqlite opens it and keeps its 0600
         interrupted = _run(session, names, targets, paths.engine_dir / DB_NAME, parallel, keep_going, loaded)
         results = [session.results[n] for n in session.results]
         if summary_key and not interrupted:

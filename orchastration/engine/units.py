@@ -58,9 +58,19 @@ class Unit:
         command = self.command if isinstance(self.command, str) else tuple(self.command)
         return {
             "command": _quick_digest((command, self.shell)),
-            "env": _quick_digest(tuple(sorted(self.env.items()))),
+            "env": env_digest(self.env, self.env_key),
             "working_dir": str(self.working_dir),
         }
+
+    @property
+    def env_key(self) -> bytes:
+        """The state dir's key for hashing env values (``record_dir`` is ``<state>/runs/<name>/``);
+        read only for a unit that has env values."""
+        if not self.env:
+            return b""
+        from orchastration.state import state_key
+
+        return state_key(self.record_dir.parent.parent / "engine")
 
 
 def command_unit(
@@ -126,13 +136,26 @@ def _quick_digest(value: tuple[Any, ...]) -> str:
 
 
 def signature(unit: Unit) -> dict[str, str]:
-    """What besides files decides up-to-date: command, env (hashed: values may be secrets), working_dir."""
+    """What besides files decides up-to-date: command, env (a keyed hash: values may be secrets), working_dir."""
     return dict(unit.signature)
 
 
-def env_summary(env: Mapping[str, str]) -> dict[str, Any]:
-    """Env for records and logs: the names and one hash of the values, never the values."""
-    return {"env_names": sorted(env), "env_hash": digest(sorted(env.items()))}
+def env_digest(env: Mapping[str, str], key: bytes) -> str:
+    """The env as one hash: HMAC-SHA256 under the state dir's random key (``state.state_key``), so a
+    stored hash cannot be tested against guessed values (a 6-digit PIN) without the key. An empty env
+    holds no secret: its hash is the plain one it always was (such units never rerun over the key)."""
+    items = tuple(sorted(env.items()))
+    if not items:
+        return _quick_digest(items)
+    import hmac
+
+    return hmac.new(key, repr(items).encode("utf-8", "surrogatepass"), "sha256").hexdigest()
+
+
+def env_summary(unit: Unit) -> dict[str, Any]:
+    """Env for records and logs: the names and one keyed hash of the values (the signature's), never
+    the values; an empty env holds no secret and keeps the plain hash records always showed."""
+    return {"env_names": sorted(unit.env), "env_hash": unit.signature["env"] if unit.env else digest([])}
 
 
 def input_patterns(unit: Unit, listing: patterns.DirListing | None = None) -> tuple[list[str], list[str]]:
@@ -166,17 +189,23 @@ def closure(
     order: list[str] = []
     seen: set[str] = set()
     extra = producers or {}
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for dep in (*units[name].depends_on, *extra.get(name, ())):
-            visit(dep)
-        order.append(name)
-
-    for name in targets:
-        visit(name)
+    # Iterative depth-first search (a chain of 10,000 units needs no recursion): each frame is a
+    # unit and an iterator over its dependencies; a unit is placed once all of them are.
+    for target in targets:
+        if target in seen:
+            continue
+        seen.add(target)
+        stack = [(target, iter((*units[target].depends_on, *extra.get(target, ()))))]
+        while stack:
+            name, deps = stack[-1]
+            for dep in deps:
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append((dep, iter((*units[dep].depends_on, *extra.get(dep, ())))))
+                    break
+            else:
+                stack.pop()
+                order.append(name)
     return order
 
 

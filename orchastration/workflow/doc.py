@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ def run(wf: Workflow, name: str) -> DocOutcome:
     """Render ``docs/tasks/<name>.md`` and the task's README section; record ``doc.generate``."""
     task = wf.task_config(name)
     start = unique_now()
-    doc_path, readme_path = generate(wf.config, task, wf.store.load(name), wf.store.lock_dir)
+    doc_path, readme_path = generate(wf.config, task, wf.store.load(name))
     end = unique_now()
     paths = {"doc_path": str(doc_path), "readme_path": str(readme_path)}
     last_doc = {**paths, "time": iso(end)}
@@ -63,14 +62,13 @@ def renderer_for(config: Config, task: TaskConfig) -> Renderer:
     return Renderer.for_task(config.templates.dir, task.working_dir)
 
 
-def generate(
-    config: Config, task: TaskConfig, record: TaskRecord | None, lock_dir: Path | None = None
-) -> tuple[Path, Path]:
+def generate(config: Config, task: TaskConfig, record: TaskRecord | None) -> tuple[Path, Path]:
     """Write ``docs/tasks/<name>.md`` and the README section; return both paths.
 
     Both are rendered before either is written, so a template error changes nothing. The
-    README's read-splice-write runs under a lock in ``lock_dir`` (the state dir's), so two
-    tasks documented at once into one README both keep their sections.
+    README's read-splice-write runs under a lock beside the README itself (``readme_lock``), so
+    tasks documented at once into one README all keep their sections, whatever state dir or path
+    (a symlinked working dir) each process came through.
     """
     renderer = renderer_for(config, task)
     doc_path = _inside(task, doc_relpath(task.name))
@@ -79,7 +77,7 @@ def generate(
     context = task_context(task, record, config.hash.algorithm, link_base=doc_path.parent, written=written)
     doc_text = renderer.render("task_doc.md.j2", context).rstrip("\n") + "\n"
     summary = renderer.render("readme_summary.md.j2", task_context(task, record, config.hash.algorithm))
-    with _readme_lock(lock_dir, readme_path):
+    with readme_lock(readme_path):
         try:
             old = readme_path.read_bytes()
         except FileNotFoundError:
@@ -97,17 +95,30 @@ def generate(
     return doc_path, readme_path
 
 
+def lock_path(readme: Path) -> Path:
+    """``.<name>.lock`` beside the README's resolved path (docs/tasks.md, "Documents")."""
+    real = Path(os.path.realpath(readme))
+    return real.parent / f".{real.name}.lock"
+
+
 @contextlib.contextmanager
-def _readme_lock(lock_dir: Path | None, readme: Path) -> Iterator[None]:
-    if lock_dir is None:
-        yield
-        return
+def readme_lock(readme: Path) -> Iterator[None]:
+    """Hold the README's own lock. It lives beside the file, not in a state dir: every process that
+    writes this README, from any state dir and through any symlinked path, meets the same lock, and
+    it needs nothing but the README's directory, which must be writable anyway. (A lock under a
+    shared temp dir would depend on each process's TMPDIR and be open to other users' symlinks.)"""
     from filelock import FileLock
 
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(readme).encode("utf-8")).hexdigest()[:16]
-    with FileLock(str(lock_dir / f"readme-{key}.lock")):
+    path = lock_path(readme)
+    try:
+        lock = FileLock(str(path))
+        lock.acquire()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot lock the README: {exc.strerror or exc}") from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def _target(path: Path) -> Path:

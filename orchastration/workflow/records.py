@@ -17,10 +17,12 @@ from orchastration.config import TaskConfig
 from orchastration.errors import ConfigError
 from orchastration.paths import Paths
 from orchastration.state import (
+    PRIVATE_FILE,
     SCHEMA_VERSION,
     atomic_write_json,
     host_info,
     iso,
+    make_private_dir,
     read_json,
     unique_now,
     write_new_record,
@@ -127,8 +129,8 @@ class TaskStore:
     def _locked(self, name: str) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_dir / f"task-{name}.lock"))
+        make_private_dir(self.lock_dir)
+        lock = FileLock(str(self.lock_dir / f"task-{name}.lock"), mode=PRIVATE_FILE)
         try:
             with lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
                 yield
