@@ -122,6 +122,8 @@ class CommandAgent:
             return self._run(ctx, argv, prompt, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                tmp.parent.rmdir()  # only when empty: the last agent out leaves no tmp/ behind
 
     def _run(self, ctx: AgentContext, argv: list[str], prompt: str | None, tmp: Path) -> AgentResult:
         from orchastration.process import run_process
@@ -185,6 +187,11 @@ def context_dir(log_base: Path) -> Path:
                 shutil.rmtree(root / entry, ignore_errors=True)
     directory = root / log_base.name
     shutil.rmtree(directory, ignore_errors=True)
+    for _ in range(10):  # a parallel agent finishing may remove the empty tmp/ between the two mkdirs
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            directory.mkdir(mode=0o700)
+            return directory
     directory.mkdir(parents=True, mode=0o700)
     return directory
 
