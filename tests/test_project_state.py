@@ -244,3 +244,18 @@ def test_a_killed_orchestration_leaves_no_context_file_in_tmp(tmp_path: Path) ->
     done = run(["orchestration", "run", "o"], root, env, timeout=60)
     assert done.code == 0, done
     assert not [p for p in leftovers if p.exists()], "the next run removes what a killed run left"
+
+
+def test_a_dodo_file_records_runs_in_the_projects_own_state_dir(tmp_path: Path) -> None:
+    env = shared_root_env(tmp_path)
+    a, _ = two_projects(tmp_path, [PY, "-c", "print('a')"], [PY, "-c", "pass"])
+    (a / "dodo.py").write_text(
+        "from orchastration.dodo import doit_tasks\n\n"
+        "def task_jobs():\n    yield from doit_tasks('orchastration.toml')\n"
+    )
+    done = subprocess.run(
+        [PY, "-m", "doit", "build"], cwd=a, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (expected_state_dir(env, a / "orchastration.toml") / "runs" / "build" / "last.json").is_file()
+    assert run(["status"], a, env, timeout=60).out.startswith("build - exit=0 ")  # the CLI sees the same runs
