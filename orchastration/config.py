@@ -71,7 +71,7 @@ def load_config(
         return Config(reason=reason, base_dir=here)
     from orchastration.config_schema import parse_config
 
-    return parse_config(read_toml(path), path=path, reason=reason)
+    return parse_config(read_toml(path), path=path, reason=reason, environ=env)
 
 
 def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:

@@ -56,9 +56,10 @@ ORCH_KEYS = ("agents", "steps", "description", "max_review_rounds")
 class _Reader:
     """Typed accessors over one TOML table that raise errors with file and key path."""
 
-    def __init__(self, file: Path, base_dir: Path) -> None:
+    def __init__(self, file: Path, base_dir: Path, environ: Mapping[str, str] | None = None) -> None:
         self.file = file
         self.base_dir = base_dir
+        self.environ = environ  # where ``~`` comes from (None: this process's environment)
 
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.file}: {key}: {message}")
@@ -138,7 +139,12 @@ class _Reader:
 
     def directory(self, value: Any, key: str) -> Path:
         text = self.nonempty_string(value, key)
-        path = Path(text).expanduser()
+        if self.environ is None:
+            path = Path(text).expanduser()
+        else:
+            from orchastration.paths import expand_home
+
+            path = Path(expand_home(text, self.environ))
         return path if path.is_absolute() else (self.base_dir / path)
 
     def command(self, tbl: Mapping[str, Any], key: str, shell: bool, required: bool = True) -> tuple[str, ...] | str:
@@ -170,9 +176,12 @@ def check_name(reader: _Reader, key: str, name: str) -> None:
         raise reader.fail(key, f"invalid name '{name}': use letters, digits, '_', '-', '.', not starting with '.'")
 
 
-def parse_config(data: Mapping[str, Any], path: Path, reason: str = "--config") -> Config:
-    """Validate parsed TOML into a ``Config``; raise ``ConfigError`` naming file and key."""
-    r = _Reader(path, path.parent.absolute())
+def parse_config(
+    data: Mapping[str, Any], path: Path, reason: str = "--config", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate parsed TOML into a ``Config``; raise ``ConfigError`` naming file and key (``environ``:
+    where ``~`` in a working_dir comes from, as the jobs will see it)."""
+    r = _Reader(path, path.parent.absolute(), environ)
     r.table(dict(data), "", TOP_KEYS)
 
     log_tbl = r.table(data.get("logging", {}), "logging", ("level", "format"))

@@ -55,7 +55,8 @@ def doit_tasks(
     environ: Mapping[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """doit task dicts (``basename`` = job name) for every job in ``config_path``; records go to
-    ``state_dir`` (default: ``$ORCHASTRATION_STATE_DIR`` or the OS state dir). ``environ``: what the
+    ``state_dir`` (default: ``$ORCHASTRATION_STATE_DIR`` or the config file's own state dir, as for
+    ``orchastration run``). ``environ``: what the
     jobs inherit and where the state dir is looked up (default: this process's environment)."""
     from orchastration.config import load_config
     from orchastration.jobs import job_units
@@ -63,7 +64,7 @@ def doit_tasks(
 
     env = os.environ if environ is None else environ  # an entry point, like the CLI's main()
     config = load_config(config_path, environ=env)
-    paths = Paths.resolve(state_dir, env)
+    paths = Paths.resolve(state_dir, env, config_file=config.path)  # the state dir `orchastration run` uses
     for unit in job_units(config, paths):
         task = unit_task(unit, config.hash.algorithm, env)
         if config.jobs[unit.name].description:

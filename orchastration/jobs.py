@@ -84,7 +84,7 @@ def run(
     chosen = select(config, names)
     if not chosen:
         return []
-    key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names)
+    key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
     return run_units(
         job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
         force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
@@ -124,6 +124,7 @@ def cached_config(
 
     from orchastration import __version__
     from orchastration.config import find_config, load_config
+    from orchastration.paths import home_key
 
     path, _ = find_config(explicit, environ, cwd, paths.user_config)
     if path is None:
@@ -143,7 +144,7 @@ def cached_config(
         stamps = [f"{st.st_mtime_ns}:{st.st_size}" for st in map(os.stat, sources)]
     except OSError:  # a frozen binary: the version alone identifies the code
         stamps = []
-    for part in (str(path), os.path.expanduser("~"), environ.get("HOME", ""), __version__, sys.version, *stamps):
+    for part in (str(path), os.path.expanduser("~"), home_key(environ), __version__, sys.version, *stamps):
         h.update(b"\0" + part.encode("utf-8", "surrogateescape"))
     cache = paths.engine_dir / CONFIG_CACHE_DIR / f"{h.hexdigest()[:32]}.pickle"
     try:

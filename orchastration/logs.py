@@ -42,6 +42,15 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return dict(fields) if isinstance(fields, dict) else {}
 
 
+_EVENT_FIELDS: dict[str, Any] = {}
+
+
+def set_event_fields(**fields: Any) -> None:
+    """Fields every JSON log line of this invocation carries after its own (``project``: the config file)."""
+    _EVENT_FIELDS.clear()
+    _EVENT_FIELDS.update(fields)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, msg, then the event's fields."""
 
@@ -51,7 +60,7 @@ class JsonFormatter(logging.Formatter):
 
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         line: dict[str, Any] = {"time": when, "level": record.levelname, "msg": record.getMessage()}
-        for key, value in _fields(record).items():
+        for key, value in (*_fields(record).items(), *_EVENT_FIELDS.items()):
             line.setdefault(key, value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -49,6 +49,46 @@ def user_cache_dir(environ: Mapping[str, str], platform: str = sys.platform) -> 
     return Path(environ.get("HOME") or Path.home()) / ".cache" / APP
 
 
+def expand_home(text: str, environ: Mapping[str, str], platform: str = sys.platform) -> str:
+    """``~`` / ``~/...`` expanded from ``environ`` (HOME; on Windows USERPROFILE, else HOMEDRIVE+HOMEPATH),
+    as the jobs will see it; ``~user`` and an environment without a home fall back to the OS."""
+    if not text.startswith("~"):
+        return text
+    rest = text[1:]
+    if rest and rest[0] not in "/\\":
+        return os.path.expanduser(text)  # ~user
+    if _is_windows(platform):
+        home = environ.get("USERPROFILE") or (environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", ""))
+    else:
+        home = environ.get("HOME", "")
+    return home.rstrip("/\\") + rest if home else os.path.expanduser(text)
+
+
+def home_key(environ: Mapping[str, str]) -> str:
+    """What ``~`` expands to, as one string for cache and summary keys (every variable either OS reads)."""
+    return "\0".join(environ.get(k, "") for k in ("HOME", "USERPROFILE", "HOMEDRIVE", "HOMEPATH"))
+
+
+def project_state_dir(root: Path, config_file: Path | None) -> Path:
+    """``<root>/projects/<dir>-<hash12>/`` for a config file (its parent directory's name, sanitised, and
+    the sha256 of its resolved path), ``<root>/projects/default/`` without one. Only the path string is
+    hashed: cheap enough for the no-op run."""
+    if config_file is None:
+        return root / "projects" / "default"
+    import hashlib
+    import re
+
+    real = os.path.realpath(config_file)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(os.path.dirname(real)))[:64] or "root"
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return root / "projects" / f"{name}-{digest}"
+
+
+def log_file(environ: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The JSON-lines log file, shared by every project (its events name their project)."""
+    return user_cache_dir(environ, platform) / "orchastration.log"
+
+
 class Paths(NamedTuple):
     """Where config, state and logs live for one invocation (a NamedTuple, not a dataclass: the
     no-op ``run`` builds one before anything heavier than ``os`` and ``pathlib`` loads)."""
@@ -63,16 +103,22 @@ class Paths(NamedTuple):
         state_dir: str | os.PathLike[str] | None,
         environ: Mapping[str, str],
         platform: str = sys.platform,
+        *,
+        config_file: Path | None = None,
     ) -> Paths:
-        """Build the paths: ``--state-dir`` > ``$ORCHASTRATION_STATE_DIR`` > OS default."""
+        """Build the paths: ``--state-dir`` > ``$ORCHASTRATION_STATE_DIR`` (the state dir itself) > the
+        project's own dir under the OS state root (``config_file``: the config in use, None: none found)."""
         env = environ
         cache = user_cache_dir(env, platform)
         chosen = state_dir or env.get("ORCHASTRATION_STATE_DIR")
-        state = Path(chosen).expanduser().absolute() if chosen else cache / "state"
+        if chosen:
+            state = Path(expand_home(str(chosen), env, platform)).absolute()
+        else:
+            state = project_state_dir(cache / "state", config_file)
         return cls(
             user_config=user_config_file(env, platform),
             state_dir=state,
-            log_file=cache / "orchastration.log",
+            log_file=log_file(env, platform),
         )
 
     # Layout of the state dir, owned here so every module agrees on it.

@@ -102,7 +102,7 @@ def test_config_path_command_says_why(cli, tmp_path: Path) -> None:
 def test_user_config_from_xdg(cli, env, tmp_path: Path) -> None:
     user = write(Path(env["XDG_CONFIG_HOME"]) / "orchastration" / "config.toml", '[jobs.u]\ncommand = ["x"]\n')
     result = cli(["config", "path"])
-    assert result.lines == [str(user), "reason: user config file"]
+    assert result.lines == [str(user), "reason: user config file", f"state: {env['ORCHASTRATION_STATE_DIR']}"]
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ writes to ``$ORCHASTRATION_CONTEXT_OUT`` is merged back; its stdout is stored un
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -115,11 +117,13 @@ class CommandAgent:
             argv, prompt = self.render(ctx)
         except TemplateError as exc:
             return AgentResult(AgentStatus.FAILED, str(exc))
-        tmp = Path(tempfile.mkdtemp(prefix="orchastration-agent-"))
+        tmp = context_dir(ctx.log_base)
         try:
             return self._run(ctx, argv, prompt, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                tmp.parent.rmdir()  # only when empty: the last agent out leaves no tmp/ behind
 
     def _run(self, ctx: AgentContext, argv: list[str], prompt: str | None, tmp: Path) -> AgentResult:
         from orchastration.process import run_process
@@ -164,6 +168,32 @@ class CommandAgent:
         if problems:
             result.status, result.message = AgentStatus.FAILED, "; ".join(problems)
         return result
+
+
+_SLOT = re.compile(r"(.+?)\.s\d+-")  # <slot>.s<step>-<agent>-r<round>: the run's stamp, then the stage
+
+
+def context_dir(log_base: Path) -> Path:
+    """A fresh private directory for one agent run's context files, under the orchestration's state dir
+    (``<state>/orchestrations/<name>/tmp/<stage>/``, docs/orchestrations.md), not the system temp dir.
+    What a killed run left there (another run's stamp: one run of an orchestration at a time) is
+    removed first."""
+    root = log_base.parent / "tmp"
+    match = _SLOT.match(log_base.name)
+    slot = match.group(1) if match else log_base.name
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(root):
+            if not entry.startswith(slot + "."):
+                shutil.rmtree(root / entry, ignore_errors=True)
+    directory = root / log_base.name
+    shutil.rmtree(directory, ignore_errors=True)
+    for _ in range(10):  # a parallel agent finishing may remove the empty tmp/ between the two mkdirs
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            directory.mkdir(mode=0o700)
+            return directory
+    directory.mkdir(parents=True, mode=0o700)
+    return directory
 
 
 def _read_output(path: Path) -> str:

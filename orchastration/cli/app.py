@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from orchastration import __version__
-from orchastration.errors import UsageError
+from orchastration.errors import OrchastrationError, UsageError
 
 if TYPE_CHECKING:
     import logging
@@ -177,15 +177,39 @@ class App:
     summaries: Summaries | None = None  # the up-to-date summaries the no-op test already read (cli/fast_run.py)
     _paths: Paths | None = None
     _config: Config | None = None
+    _config_file: tuple[Path | None] | None = None
+
+    @property
+    def config_file(self) -> Path | None:
+        """The config file this invocation uses (None: built-in defaults), found without reading it."""
+        if self._config is not None:
+            return self._config.path
+        if self._config_file is None:
+            from orchastration.paths import find_config, user_config_file
+
+            found, _ = find_config(self.args.config, self.environ, self.cwd, user_config_file(self.environ))
+            self._config_file = (found,)
+        return self._config_file[0]
 
     @property
     def paths(self) -> Paths:
-        """OS paths, with ``--state-dir`` / ``$ORCHASTRATION_STATE_DIR`` applied."""
+        """OS paths: ``--state-dir`` / ``$ORCHASTRATION_STATE_DIR``, else the config file's own state dir."""
         if self._paths is None:
             from orchastration.paths import Paths
 
-            self._paths = Paths.resolve(self.args.state_dir, self.environ)
+            explicit = self.args.state_dir or self.environ.get("ORCHASTRATION_STATE_DIR")
+            config_file = None if explicit else self.config_file
+            self._paths = Paths.resolve(self.args.state_dir, self.environ, config_file=config_file)
         return self._paths
+
+    @property
+    def project(self) -> str:
+        """The project as log events name it: its config file, or ``<defaults>``."""
+        try:
+            found = self.config_file
+        except OrchastrationError:  # a --config that does not exist: the command reports it if it needs the config
+            return str(self.args.config or "<defaults>")
+        return str(found) if found is not None else "<defaults>"
 
     @property
     def config(self) -> Config:
@@ -219,7 +243,8 @@ class App:
 
     def setup_logging(self) -> None:
         """Console and file logging from flags, then config, then defaults."""
-        from orchastration.logs import parse_level, setup_logging, use_color
+        from orchastration.logs import parse_level, set_event_fields, setup_logging, use_color
+        from orchastration.paths import log_file
 
         level = self.args.log_level or (self._config.logging.level if self._config else "info")
         try:
@@ -238,7 +263,8 @@ class App:
         else:
             console = self.args.log_level or "warn"
         color = use_color(self.err, self.args.no_color, self.environ)
-        setup_logging(level, fmt, self.paths.log_file, self.err, color, console_level=console)
+        set_event_fields(project=self.project)
+        setup_logging(level, fmt, log_file(self.environ), self.err, color, console_level=console)
 
     def print(self, text: str = "") -> None:
         """Write one line of command output to stdout.

@@ -20,7 +20,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run_path(app: App) -> int:
-    render.show(app, render.config_path(app.config))
+    render.show(app, render.config_path(app.config, app.paths.state_dir))
     return 0
 
 

@@ -56,10 +56,11 @@ def try_fast_run(
     values, names = parsed
     try:
         from orchastration.engine.fastpath import Summaries
-        from orchastration.paths import Paths, find_config
+        from orchastration.paths import Paths, find_config, user_config_file
 
-        paths = Paths.resolve(values.get("--state-dir"), environ)
-        path, _ = find_config(values.get("--config"), environ, (cwd or Path.cwd()).absolute(), paths.user_config)
+        here = (cwd or Path.cwd()).absolute()
+        path, _ = find_config(values.get("--config"), environ, here, user_config_file(environ))
+        paths = Paths.resolve(values.get("--state-dir"), environ, config_file=path)  # the project's state dir
         summaries = Summaries(paths.engine_dir)
         done = summaries.noop(path, names, environ)
     except Exception:  # any doubt (a missing --config file, ...): the normal path reports it

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orchastration.agents.pipeline import OrchestrationOutcome
     from orchastration.agents.registry import AgentInfo
     from orchastration.cli.app import App
@@ -114,8 +116,10 @@ def job_statuses(statuses: Sequence[JobStatus]) -> Output:
 
 
 def _status_line(st: JobStatus) -> str:
-    if st.last is None:
-        return f"{st.name} - no runs recorded"
+    if st.last is None:  # never run, or the only runs were killed before they wrote a record
+        if not st.reasons or st.reasons == ("never run",):
+            return f"{st.name} - no runs recorded"
+        return f"{st.name} - no completed run, stale: {', '.join(st.reasons)}"
     verdict = "up-to-date" if not st.reasons else f"stale: {', '.join(st.reasons)}"
     last = st.last
     start = last.get("start_time")
@@ -216,9 +220,9 @@ def check(result: CheckResult) -> Output:
 
 
 # -- config -------------------------------------------------------------------------------------
-def config_path(config: Config) -> Output:
-    """``config path``: the file in use and why."""
-    return Output([config.display_path, f"reason: {config.reason}"])
+def config_path(config: Config, state_dir: Path) -> Output:
+    """``config path``: the file in use, why, and the state dir it uses."""
+    return Output([config.display_path, f"reason: {config.reason}", f"state: {state_dir}"])
 
 
 def config_show(config: Config, data: dict[str, Any]) -> Output:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from orchastration import __version__
+from orchastration.paths import home_key
 
 FORMAT = "orchastration-fastpath 2"
 RACY_SECONDS = 2.0
@@ -33,18 +34,21 @@ _DIR = "fast"
 Entry = tuple[str, ...]
 
 
-def make_key(config_bytes: bytes, config_path: str, names: Sequence[str], kind: str = "jobs") -> str:
-    """The summary key: tool version, config file (path and bytes), what was asked for."""
+def make_key(config_bytes: bytes, config_path: str, names: Sequence[str], kind: str = "jobs", home: str = "") -> str:
+    """The summary key: tool version, config file (path and bytes), what was asked for, and what ``~``
+    means (``home``: a unit's working_dir and patterns may start with it)."""
     h = hashlib.sha256()
-    for part in (FORMAT, __version__, kind, config_path, "\0".join(names)):
+    for part in (FORMAT, __version__, kind, config_path, "\0".join(names), home):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     h.update(config_bytes)
     return h.hexdigest()[:32]
 
 
-def jobs_key(config_path: Path | None, config_bytes: bytes, names: Sequence[str]) -> str:
-    """The summary key of a ``run`` of the jobs ``names`` (empty: every job) with this config file."""
-    return make_key(config_bytes, str(config_path or ""), sorted(set(names)) or ["*"], kind="jobs")
+def jobs_key(config_path: Path | None, config_bytes: bytes, names: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The summary key of a ``run`` of the jobs ``names`` (empty: every job) with this config file, in
+    ``environ``: everything the units' meaning depends on (the same as ``jobs.cached_config``'s key)."""
+    names = sorted(set(names)) or ["*"]
+    return make_key(config_bytes, str(config_path or ""), names, kind="jobs", home=home_key(environ))
 
 
 def disabled(environ: Mapping[str, str]) -> bool:
@@ -140,7 +144,7 @@ class Summaries:
             data = config_path.read_bytes()
         except OSError:
             return None
-        key = jobs_key(config_path, data, names)
+        key = jobs_key(config_path, data, names, environ)
         if key in self._missed:
             return None
         found = self.check(key)

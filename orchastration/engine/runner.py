@@ -146,7 +146,8 @@ def run_unit(
     hashes = {p: runner.cache.hash(p) for p in inputs}
     if on_start is not None:
         on_start(unit.name)
-    log(_LOG, "debug", "unit started", unit=unit.name, record=run_id, reasons=list(reasons))
+    record_path = str(unit.record_dir / f"{run_id}.json")
+    log(_LOG, "debug", "unit started", unit=unit.name, record=record_path, reasons=list(reasons))
     program = None
     if not unit.shell and not isinstance(unit.command, str) and unit.command:
         program = resolve_program(unit.command[0], unit.working_dir, {**runner.environ, **unit.env})
@@ -156,7 +157,8 @@ def run_unit(
     status = UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
     # Jobs are audited in the log file at info; task builds log their own "task build finished".
     level = "debug" if "task_name" in unit.extra_record else "info"
-    log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
+    log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
+        record=record_path)  # fmt: skip
     outputs = {p: runner.cache.hash(p) for p in unit.abs_outputs}
     record = build_record(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,

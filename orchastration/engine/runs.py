@@ -243,15 +243,33 @@ def plan(
         doit = UnitGraph(tasks, db, checker_class(cache), _explainer(graph.table, checks), read_only=True)
         items: list[PlanItem] = []
         will_run: set[str] = set()
+        may_run: set[str] = set()
         for name in graph.order:
             doit.check(name)
-            reasons = list(doit.reasons(name))
-            reasons += [f"dependency will run: {d}" for d in graph.edges[name] if d in will_run]
-            reasons = [r for r in reasons if not (r.startswith("dependency ran: ") and r[16:] in will_run)]
-            if reasons:
+            reasons = [r for r in doit.reasons(name) if not (r.startswith("dependency ran: ") and r[16:] in will_run)]
+            reasons += _upstream_reasons(graph.edges[name], graph.table[name].depends_on, will_run, may_run)
+            if any(not r.startswith(MAY_RUN) for r in reasons):
                 will_run.add(name)
+            elif reasons:
+                may_run.add(name)
             items.append(PlanItem(name, tuple(dict.fromkeys(reasons))))
     return items
+
+
+MAY_RUN = "may run: "
+
+
+def _upstream_reasons(edges: Sequence[str], declared: Sequence[str], will: set[str], may: set[str]) -> list[str]:
+    """Reasons from what runs before a unit (docs/jobs.md): a ``depends_on`` dependency that will run
+    makes it run; one linked only by a file makes it run only if that file's content changes, which
+    no plan can know (``may run: ...``); so does a dependency that itself only may run."""
+    out = []
+    for dep in edges:
+        if dep in will:
+            out.append(f"dependency will run: {dep}" if dep in declared else f"{MAY_RUN}dependency will run: {dep}")
+        elif dep in may:
+            out.append(f"{MAY_RUN}dependency may run: {dep}")
+    return out
 
 
 def _never() -> None:
