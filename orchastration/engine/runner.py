@@ -119,10 +119,12 @@ class UnitRunner:
 
 @dataclass(frozen=True)
 class UnitRun:
-    """One finished run: its result, and the values doit saves (None: it did not succeed)."""
+    """One finished run: its result, the values doit saves (None: it did not succeed), and each
+    input's ``[mtime_ns, size, hash]`` as the command found it at its start (None: unreadable)."""
 
     result: UnitResult
     values: dict[str, Any] | None
+    inputs: dict[str, list[Any] | None] = field(default_factory=dict)
 
 
 def run_unit(
@@ -143,7 +145,10 @@ def run_unit(
     from orchastration.process import resolve_program
 
     run_id, started = start_run(unit)
-    hashes = {p: runner.cache.hash(p) for p in inputs}
+    # The inputs' states before the command starts are what doit saves for the next check (not
+    # their states after it): an input edited while the command runs reruns the unit next time.
+    states = {p: runner.cache.try_state(p) for p in inputs}
+    hashes = {p: None if s is None else str(s[2]) for p, s in states.items()}
     if on_start is not None:
         on_start(unit.name)
     log(_LOG, "debug", "unit started", unit=unit.name, record=run_id, reasons=list(reasons))
@@ -165,7 +170,7 @@ def run_unit(
     path = finish_run(unit, run_id, record)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
     if status != UnitStatus.RAN:
-        return UnitRun(result, None)
+        return UnitRun(result, None, states)
     runner.store.save(unit, record)
     for out, target in zip(unit.outputs, unit.abs_outputs, strict=True):
         if outputs[target] is None:
@@ -173,4 +178,4 @@ def run_unit(
     # A declared output the command did not make is left out: the next run reruns the unit.
     saved_outputs = {out: runner.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
     values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
-    return UnitRun(result, values)
+    return UnitRun(result, values, states)

@@ -36,8 +36,13 @@ class HashCache:
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
+        found = self.try_state(path)
+        return None if found is None else str(found[2])
+
+    def try_state(self, path: str) -> list[Any] | None:
+        """``state(path)``, or None when it is missing or unreadable."""
         try:
-            return str(self.state(path)[2])
+            return self.state(path)
         except Exception:  # missing or unreadable (OSError, InputError)
             return None
 

@@ -1,0 +1,124 @@
+"""Sound up-to-date decisions through the installed CLI: an input edited while its job runs is never
+trusted (docs/reliability.md), inputs must be regular files, output globs and directories, and a
+``clean`` that a symlink swapped in mid-run cannot lead outside the working dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Result, assert_error
+from jobs_helpers import age, statuses, write_config
+from reliability.common import cli_command
+
+Cli = Callable[..., Result]
+PY = sys.executable
+posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, devices and symlink races are POSIX tests")
+
+# Copies in.txt to out.txt, says so, then sleeps (the test edits in.txt during the sleep).
+SLOW_COPY = (
+    "import pathlib, sys, time; pathlib.Path('out.txt').write_bytes(pathlib.Path('in.txt').read_bytes()); "
+    "print('copied', flush=True); time.sleep(float(sys.argv[1]))"
+)
+
+
+def _edit_during_run(argv: list[str], root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; once the job has copied in.txt, write v2 into in.txt while it sleeps."""
+    with subprocess.Popen(
+        [*cli_command(), *argv], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 30
+            while not ((root / "out.txt").exists() and (root / "out.txt").read_text() == "v1\n"):
+                assert time.monotonic() < deadline and proc.poll() is None, "the job never copied its input"
+                time.sleep(0.02)
+            (root / "in.txt").write_text("v2\n")  # same size, new content, mid-run
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_an_input_edited_while_its_job_runs_reruns_the_job(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "in.txt").write_text("v1\n")
+    age(root / "in.txt")
+    write_config(root, {"copy": {"command": [PY, "-c", SLOW_COPY, "1.5"], "inputs": ["in.txt"], "outputs": ["out.txt"]}})
+    first = _edit_during_run(["run"], root, env)
+    assert first.returncode == 0 and statuses(first.stdout) == {"copy": "ran"}, (first.stdout, first.stderr)
+    assert (root / "out.txt").read_text() == "v1\n"
+    assert cli(["why", "copy"], cwd=root).out.strip() == "input changed: in.txt"
+    again = cli(["run", "copy"], cwd=root)
+    assert statuses(again.out) == {"copy": "ran"}, (again.out, again.err)
+    assert (root / "out.txt").read_text() == "v2\n"
+    age(root / "in.txt", root / "out.txt")
+    assert statuses(cli(["run", "copy"], cwd=root).out) == {"copy": "skipped"}
+
+
+def test_an_input_edited_while_a_task_builds_rebuilds_it(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "in.txt").write_text("v1\n")
+    age(root / "in.txt")
+    command = json.dumps([PY, "-c", SLOW_COPY, "1.5"])
+    (root / "orchastration.toml").write_text(
+        f'[tasks.copy]\ncommand = {command}\ninputs = ["in.txt"]\noutputs = ["out.txt"]\n', encoding="utf-8"
+    )
+    first = _edit_during_run(["build", "run", "copy"], root, env)
+    assert first.returncode == 0 and first.stdout.splitlines()[-1] == "task=copy exit=0 status=done", first.stderr
+    again = cli(["build", "run", "copy"], cwd=root)
+    assert again.lines[-1] == "task=copy exit=0 status=done", (again.out, again.err)
+    assert (root / "out.txt").read_text() == "v2\n"
+
+
+# ----- clean: a symlink swapped in mid-run never leads it outside ---------------------------------
+
+
+@posix_only
+def test_clean_never_follows_a_directory_swapped_for_a_symlink(cli: Cli, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "proj"
+    (root / "sub").mkdir(parents=True)
+    names = [f"victim{i}.txt" for i in range(40)]
+    for name in names:
+        (outside / name).write_text("keep me\n")
+    write_config(root, {"j": {"command": ["true"], "outputs": [f"sub/{n}" for n in names]}})
+    stop = threading.Event()
+
+    def swap() -> None:
+        sub, real = root / "sub", root / "sub.real"
+        while not stop.is_set():
+            for name in names[:5]:
+                (sub / name).write_text("mine\n")
+            os.rename(sub, real)
+            os.symlink(outside, sub)
+            time.sleep(0.0005)
+            os.unlink(sub)
+            os.rename(real, sub)
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        deadline = time.monotonic() + 20
+        runs = 0
+        while time.monotonic() < deadline and runs < 40:
+            res = cli(["clean", "j"], cwd=root, timeout=30)
+            assert res.code in (0, 1) and "Traceback" not in res.err, res.err
+            runs += 1
+            gone = [n for n in names if not (outside / n).exists()]
+            assert not gone, f"clean deleted {gone} outside the working dir (run {runs})"
+    finally:
+        stop.set()
+        swapper.join(10)
+    assert runs >= 10
