@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Result, assert_error
+from conftest import Result
 from jobs_helpers import age, statuses, write_config
 from reliability.common import cli_command
 
@@ -53,7 +53,8 @@ def test_an_input_edited_while_its_job_runs_reruns_the_job(cli: Cli, tmp_path: P
     root.mkdir()
     (root / "in.txt").write_text("v1\n")
     age(root / "in.txt")
-    write_config(root, {"copy": {"command": [PY, "-c", SLOW_COPY, "1.5"], "inputs": ["in.txt"], "outputs": ["out.txt"]}})
+    job = {"command": [PY, "-c", SLOW_COPY, "1.5"], "inputs": ["in.txt"], "outputs": ["out.txt"]}
+    write_config(root, {"copy": job})
     first = _edit_during_run(["run"], root, env)
     assert first.returncode == 0 and statuses(first.stdout) == {"copy": "ran"}, (first.stdout, first.stderr)
     assert (root / "out.txt").read_text() == "v1\n"

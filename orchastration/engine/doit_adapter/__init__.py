@@ -101,9 +101,7 @@ def missing_private_names() -> list[str]:
 # -- what a doit task's action returns ---------------------------------------------------------
 
 
-def action_result(
-    values: Mapping[str, Any] | None, failure: str, file_states: Mapping[str, Any] | None = None
-) -> Any:
+def action_result(values: Mapping[str, Any] | None, failure: str, file_states: Mapping[str, Any] | None = None) -> Any:
     """What a doit action returns: the values to save, or a failure when ``values`` is None.
     ``file_states``: each file_dep's state as the action read it at its start, saved instead of
     the states doit would compute after the action (see ``checks.FILE_STATES_KEY``)."""
@@ -117,6 +115,7 @@ from orchastration.engine.doit_adapter.for_stages import StageEvents, dodo_task,
 from orchastration.engine.doit_adapter.for_units import UnitEvents, UnitGraph, UnitTask, forget  # noqa: E402
 
 __all__ = [
-    "FILE_STATES_KEY", "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph", "UnitTask", "action_result",
-    "content_checker", "dodo_task", "forget", "missing_private_names", "run_stages", "stage_values",
+    "FILE_STATES_KEY", "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph",
+    "UnitTask", "action_result", "content_checker", "dodo_task", "forget", "missing_private_names", "run_stages",
+    "stage_values",
 ]  # fmt: skip
