@@ -86,9 +86,9 @@ def _open_parent(root: str, parts: list[str]) -> int:
                 step = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:
                 # A symlink fails with ELOOP (ENOTDIR on Linux with O_DIRECTORY, EMLINK on FreeBSD).
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                    if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
-                        raise _Linked(part) from None
+                linked = exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK)
+                if linked and stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise _Linked(part) from None
                 raise
             os.close(fd)
             fd = step
