@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Result
+from conftest import Result, assert_error
 from jobs_helpers import age, statuses, write_config
 from reliability.common import cli_command
 
@@ -123,3 +123,50 @@ def test_clean_never_follows_a_directory_swapped_for_a_symlink(cli: Cli, tmp_pat
         stop.set()
         swapper.join(10)
     assert runs >= 10
+
+
+# ----- inputs must be regular files -----------------------------------------------------------------
+
+
+def _special_inputs(root: Path) -> None:
+    """A FIFO, a socket, and a directory and a glob that match them."""
+    import socket
+
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "ok.txt").write_text("ok\n")
+    os.mkfifo(root / "pipe")
+    os.mkfifo(root / "d" / "pipe.txt")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "sock"))
+    sock.close()
+
+
+@posix_only
+@pytest.mark.parametrize(
+    ("inputs", "named", "kind"),
+    [(["pipe"], "pipe", "a FIFO"), (["/dev/zero"], "/dev/zero", "a character device"), (["sock"], "sock", "a socket"),
+     (["d/*.txt"], "d/pipe.txt", "a FIFO"), (["d"], "d/pipe.txt", "a FIFO"), (["d/**/pipe*"], "d/pipe.txt", "a FIFO")],
+)  # fmt: skip
+def test_an_input_that_is_not_a_regular_file_is_an_error_before_anything_runs(
+    cli: Cli, tmp_path: Path, inputs: list[str], named: str, kind: str
+) -> None:
+    root = tmp_path / "proj"
+    _special_inputs(root)
+    ran = root / "ran.txt"
+    job = {"command": [PY, "-c", f"open({str(ran)!r}, 'a').write('x')"], "inputs": inputs, "outputs": ["o.txt"]}
+    write_config(root, {"reads": job, "other": {"command": [PY, "-c", f"open({str(ran)!r}, 'a').write('y')"]}})
+    for argv in (["run"], ["run", "reads", "--dry-run"], ["why", "reads"], ["status"], ["run", "-j", "2"]):
+        res = cli(argv, cwd=root, timeout=20)
+        assert_error(res, 2, f"reads: input {named} is {kind}")
+        assert len(res.err.splitlines()) == 1, res.err
+    assert not ran.exists()  # nothing ran, not even the unrelated job
+
+
+@posix_only
+def test_a_task_build_refuses_a_fifo_input(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _special_inputs(root)
+    (root / "orchastration.toml").write_text(
+        '[tasks.t]\ncommand = ["true"]\ninputs = ["pipe"]\noutputs = ["o.txt"]\n', encoding="utf-8"
+    )
+    assert_error(cli(["build", "run", "t"], cwd=root, timeout=20), 2, "t: input pipe is a FIFO")

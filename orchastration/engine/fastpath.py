@@ -53,9 +53,12 @@ def disabled(environ: Mapping[str, str]) -> bool:
 
 
 def _glob_digest(pattern: str) -> str:
-    from orchastration.patterns import files_matching  # what the expansion matched, exactly
+    from orchastration.patterns import NotRegularFile, files_matching  # what the expansion matched, exactly
 
-    matches = sorted(files_matching(pattern))
+    try:
+        matches = sorted(files_matching(pattern))
+    except NotRegularFile:
+        return "special"  # never a digest: doit decides, and the run reports the file
     return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 

@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 from orchastration.engine import fastpath
 from orchastration.engine.units import Unit, closure, expand_inputs, index, literal_producers
-from orchastration.errors import ConfigError
-from orchastration.patterns import DirListing
+from orchastration.errors import ConfigError, InputError
+from orchastration.patterns import DirListing, NotRegularFile, display_path
 
 _FEW_TO_LIST = 50
 
@@ -40,7 +40,11 @@ def build(units: Iterable[Unit], targets: Sequence[str], summary: fastpath.Summa
         # ``outputs = ["app/b.py"]``): doit would see a task depending on itself.
         own = set(table[n].abs_outputs)
         entry = known.get(n)
-        files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
+        try:
+            files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
+        except NotRegularFile as exc:  # a FIFO or /dev/zero would block or spin the run (docs/jobs.md)
+            shown = display_path(table[n].working_dir, exc.path)
+            raise InputError(f"{n}: input {exc.args[0].replace(exc.path, shown, 1)}") from None
         inputs[n] = [p for p in files if p not in own]
     edges = _edges(table, order, inputs)
     _check_file_cycles(order, edges)

@@ -4,13 +4,16 @@ env, working_dir, outputs, dependencies) and reasons in plain words. doit calls 
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping, Set
 from typing import Any
 
 from orchastration.engine.units import INCOMPLETE, Unit, display_path
 from orchastration.hashing import hash_file
+from orchastration.patterns import NotRegularFile
 from orchastration.state import read_json
 
 
@@ -23,8 +26,13 @@ class HashCache:
         self._lock = threading.Lock()
 
     def state(self, path: str, st: os.stat_result | None = None) -> list[Any]:
-        """``[mtime_ns, size, hash]`` of a file (raises OSError when it is missing)."""
+        """``[mtime_ns, size, hash]`` of a file (raises OSError when it is missing, ``NotRegularFile``
+        for a FIFO or device: reading it could block or never end)."""
         st = st or os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "a directory", path)
+            raise NotRegularFile(path)
         key = (path, st.st_mtime_ns, st.st_size)
         with self._lock:
             known = self._hashes.get(key)
