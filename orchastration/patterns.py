@@ -12,7 +12,7 @@ import glob
 import os
 import re
 import stat
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from orchastration.errors import InputError
@@ -50,6 +50,64 @@ def output_paths(working_dir: Path | str, outputs: Iterable[str]) -> tuple[str, 
     """Declared outputs, absolute."""
     wd = os.path.normpath(working_dir)
     return tuple(abs_path(wd, out) for out in outputs)
+
+
+def output_files(literals: Sequence[str], globs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """What absolute outputs name now (docs/jobs.md): each literal file, every file under a literal
+    directory, the files each glob matches; and the declared outputs that name nothing (a missing
+    literal, a glob matching nothing)."""
+    files: list[str] = []
+    missing: list[str] = []
+    for path in literals:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            missing.append(path)
+            continue
+        if stat.S_ISDIR(mode):
+            files.extend(_matching_quietly(os.path.join(path, "**", "*")))
+        else:
+            files.append(path)
+    for pattern in globs:
+        found = _matching_quietly(pattern)
+        files.extend(found)
+        if not found:
+            missing.append(pattern)
+    return sorted(set(files)), missing
+
+
+def _matching_quietly(pattern: str) -> list[str]:
+    """``files_matching``, with a FIFO or device among the matches leaving the rest out (an output is
+    never read as an input is)."""
+    try:
+        return list(files_matching(pattern))
+    except NotRegularFile:
+        return []
+
+
+def own_outputs(literals: Sequence[str], globs: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a file is one of these outputs: a literal one, under a literal one (a directory), or
+    matched by a glob — decided on the path alone, no file system access."""
+    exact = set(literals)
+    under = tuple(path + os.sep for path in literals)
+    matchers = [_glob_matcher(pattern) for pattern in globs]
+    if not matchers:
+        return lambda path: path in exact or path.startswith(under)
+    return lambda path: path in exact or path.startswith(under) or any(m(path) for m in matchers)
+
+
+def _glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a normalised absolute path is one ``files_matching(pattern)`` would find."""
+    parts = pattern.split(os.sep)
+    first = next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))
+    base = os.sep.join(parts[:first]) or os.sep
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    segments = [_Segment(part) for part in parts[first:] if part]
+
+    def matches(path: str) -> bool:
+        return path.startswith(prefix) and _matches(segments, path[len(prefix) :].split(os.sep))
+
+    return matches
 
 
 def display_path(working_dir: Path | str, path: str) -> str:

@@ -170,3 +170,85 @@ def test_a_task_build_refuses_a_fifo_input(cli: Cli, tmp_path: Path) -> None:
         '[tasks.t]\ncommand = ["true"]\ninputs = ["pipe"]\noutputs = ["o.txt"]\n', encoding="utf-8"
     )
     assert_error(cli(["build", "run", "t"], cwd=root, timeout=20), 2, "t: input pipe is a FIFO")
+
+
+# ----- output globs and directories -----------------------------------------------------------------
+
+MAKE_WHEEL = (
+    "import pathlib, sys; d = pathlib.Path('dist'); d.mkdir(exist_ok=True); "
+    "[(d / n).write_text(pathlib.Path('src.txt').read_text()) for n in sys.argv[1:]]"
+)
+MAKE_SITE = (
+    "import pathlib; s = pathlib.Path('site/sub'); s.mkdir(parents=True, exist_ok=True); "
+    "(s.parent / 'index.html').write_text('<p>'); (s / 'b.html').write_text('<b>')"
+)
+
+
+def _outputs_project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "src.txt").write_text("wheel\n")
+    age(root / "src.txt")
+    write_config(
+        root,
+        {
+            "wheel": {"command": [PY, "-c", MAKE_WHEEL, "a.whl"], "inputs": ["src.txt"], "outputs": ["dist/*.whl"]},
+            "nothing": {"command": [PY, "-c", MAKE_WHEEL], "inputs": ["src.txt"], "outputs": ["empty/*.whl"]},
+            "site": {"command": [PY, "-c", MAKE_SITE], "inputs": ["src.txt"], "outputs": ["site/"]},
+        },
+    )
+    return root
+
+
+def test_glob_and_directory_outputs_are_up_to_date_and_their_files_checked(
+    cli: Cli, tmp_path: Path, state_dir: Path
+) -> None:
+    root = _outputs_project(tmp_path)
+    first = cli(["run"], cwd=root)
+    assert statuses(first.out) == {"wheel": "ran", "nothing": "ran", "site": "ran"}, first.err
+    assert "nothing: declared output not created: empty/*.whl" in first.err
+    record = json.loads((state_dir / "runs" / "wheel" / "last.json").read_text())
+    assert list(record["outputs"]) == ["dist/a.whl"]  # the matched files
+    site = json.loads((state_dir / "runs" / "site" / "last.json").read_text())
+    assert sorted(site["outputs"]) == ["site/index.html", "site/sub/b.html"]
+    nothing = json.loads((state_dir / "runs" / "nothing" / "last.json").read_text())
+    assert nothing["outputs"] == {"empty/*.whl": None}
+    # a glob that matched nothing reruns, with a true reason; the others are up to date
+    assert cli(["why", "nothing"], cwd=root).out.strip() == "output missing: empty/*.whl"
+    for job in ("wheel", "site"):
+        assert cli(["why", job], cwd=root).out.strip() == "up-to-date"
+    assert statuses(cli(["run"], cwd=root).out) == {"wheel": "skipped", "nothing": "ran", "site": "skipped"}
+    # an edited or deleted output file reruns its job
+    (root / "site" / "sub" / "b.html").write_text("<i>")
+    (root / "dist" / "a.whl").unlink()
+    assert cli(["why", "site"], cwd=root).out.strip() == "output changed: site/sub/b.html"
+    why = cli(["why", "wheel"], cwd=root).out.splitlines()
+    assert why == ["output missing: dist/a.whl", "output missing: dist/*.whl"], why
+    res = cli(["status", "--json"], cwd=root)
+    reasons = {item["job"]: item["reasons"] for item in json.loads(res.out)}
+    assert reasons["site"] == ["output changed: site/sub/b.html"]
+    assert statuses(cli(["run", "wheel", "site"], cwd=root).out) == {"wheel": "ran", "site": "ran"}
+
+
+def test_the_summary_sees_an_edit_under_a_directory_output(cli: Cli, tmp_path: Path) -> None:
+    root = _outputs_project(tmp_path)
+    assert statuses(cli(["run", "site", "wheel"], cwd=root).out) == {"site": "ran", "wheel": "ran"}
+    files = [p for p in root.rglob("*") if p.is_file()]
+    age(*files, *[p for p in root.rglob("*") if p.is_dir()])
+    assert statuses(cli(["run", "site", "wheel"], cwd=root).out) == {"site": "skipped", "wheel": "skipped"}
+    assert statuses(cli(["run", "site", "wheel"], cwd=root).out) == {"site": "skipped", "wheel": "skipped"}
+    (root / "site" / "sub" / "b.html").write_text("<u>")  # same size, inside the directory output
+    (root / "dist" / "b.whl").write_text("extra\n")  # a new file the output glob matches
+    again = cli(["run", "site", "wheel"], cwd=root)
+    assert statuses(again.out) == {"site": "ran", "wheel": "skipped"}, again.err
+
+
+def test_clean_deletes_what_output_globs_match_and_directory_outputs(cli: Cli, tmp_path: Path) -> None:
+    root = _outputs_project(tmp_path)
+    assert cli(["run", "wheel", "site"], cwd=root).code == 0
+    (root / "dist" / "keep.txt").write_text("not a wheel\n")
+    res = cli(["clean", "wheel", "site"], cwd=root)
+    assert res.code == 0, res.err
+    assert res.out.splitlines() == ["job=wheel removed dist/a.whl", "job=site removed site/"]
+    assert not (root / "site").exists() and (root / "dist" / "keep.txt").exists()
+    assert statuses(cli(["run", "wheel", "site"], cwd=root).out) == {"wheel": "ran", "site": "ran"}

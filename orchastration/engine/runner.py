@@ -14,7 +14,6 @@ all run units through ``run_unit``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orchastration.engine.records import build_record, finish_run, log_paths, start_run
-from orchastration.engine.units import Unit, UnitResult
+from orchastration.engine.units import Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
@@ -162,7 +161,12 @@ def run_unit(
     # Jobs are audited in the log file at info; task builds log their own "task build finished".
     level = "debug" if "task_name" in unit.extra_record else "info"
     log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
-    outputs = {p: runner.cache.hash(p) for p in unit.abs_outputs}
+    # The outputs are the files they name now: literal files, the files under a directory, what a
+    # glob matches (docs/jobs.md); a declared output naming nothing is recorded null.
+    files, missing = output_files(unit)
+    made = {p: runner.cache.try_state(p) for p in files}
+    outputs: dict[str, str | None] = {p: None if s is None else str(s[2]) for p, s in made.items()}
+    outputs.update(dict.fromkeys(missing))
     record = build_record(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
         reasons=reasons, algorithm=runner.algorithm,
@@ -172,10 +176,14 @@ def run_unit(
     if status != UnitStatus.RAN:
         return UnitRun(result, None, states)
     runner.store.save(unit, record)
-    for out, target in zip(unit.outputs, unit.abs_outputs, strict=True):
-        if outputs[target] is None:
-            log(_LOG, "warning", f"{unit.name}: declared output not created: {out}", unit=unit.name, file=out)
-    # A declared output the command did not make is left out: the next run reruns the unit.
-    saved_outputs = {out: runner.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
+    for target in missing:
+        shown = display_path(unit, target)
+        log(_LOG, "warning", f"{unit.name}: declared output not created: {shown}", unit=unit.name, file=shown)
+    # A declared output the command did not make is left out: the next run reruns the unit
+    # (``output missing``). The declared list is saved when the files differ from it (a directory,
+    # a glob, a missing output), for ``outputs changed``.
+    saved_outputs = {p: s for p, s in made.items() if s is not None}
     values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
+    if sorted(saved_outputs) != unit.declared_outputs:
+        values["declared"] = unit.declared_outputs
     return UnitRun(result, values, states)
