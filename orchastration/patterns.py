@@ -148,10 +148,10 @@ def file_kind(path: str) -> str:
 def _kind_of_entry(entry: os.DirEntry[str]) -> int:
     """FILE, DIR or OTHER for a ``scandir`` entry (no system call for plain files and directories)."""
     try:
+        if entry.is_file():  # the common case first: one check per file
+            return FILE
         if entry.is_dir():
             return DIR
-        if entry.is_file():
-            return FILE
         entry.stat()  # a broken symlink raises: a missing path, kept as a plain one
     except OSError:
         return FILE
