@@ -224,41 +224,45 @@ class CleanResult:
     detail: str = ""
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return path != root
-
-
 def clean(config: Config, names: Sequence[str]) -> list[CleanResult]:
-    """Delete the declared outputs of ``names``; never anything outside the job's working_dir."""
-    from orchastration.outcomes import CleanStatus
-
+    """Delete the declared outputs of ``names`` — files, directory trees, and what output globs match —
+    never anything outside the job's working_dir, nor through a symlinked directory, even one swapped
+    in while this runs (``removal.remove_inside``)."""
     results = []
     for name in names:
         job = config.job(name)
-        root = job.working_dir.resolve()
+        root = os.path.normpath(os.path.expanduser(str(job.working_dir)))
         for out in job.outputs:
-            target = job.working_dir / os.path.expanduser(out)
-            # Resolve the parent (symlinked dirs) but not the file itself: a symlink is removed, not followed.
-            real = target.parent.resolve() / target.name
-            if not _inside(real, root) or target.name in ("", ".", ".."):
-                results.append(CleanResult(name, out, CleanStatus.REFUSED, "outside the job's working_dir"))
-                continue
-            if not os.path.lexists(real):
-                results.append(CleanResult(name, out, CleanStatus.ABSENT))
-            elif real.is_dir() and not real.is_symlink():
-                try:
-                    real.rmdir()
-                except OSError:
-                    results.append(CleanResult(name, out, CleanStatus.KEPT, "a directory that is not empty"))
-                    continue
-                results.append(CleanResult(name, out, CleanStatus.REMOVED))
-            else:
-                real.unlink()
-                results.append(CleanResult(name, out, CleanStatus.REMOVED))
+            results.extend(_clean_output(name, root, out))
+    return results
+
+
+def _clean_output(job: str, root: str, out: str) -> list[CleanResult]:
+    """Delete one declared output (a glob: each file it matches)."""
+    from orchastration.outcomes import CleanStatus
+    from orchastration.patterns import abs_path, display_path, files_matching, is_glob
+    from orchastration.removal import Removal, relative_parts, remove_inside
+
+    target = abs_path(root, out)
+    if relative_parts(root, target) is None:
+        return [CleanResult(job, out, CleanStatus.REFUSED, "outside the job's working_dir")]
+    found = sorted(files_matching(target)) if is_glob(out) else [target]
+    results = []
+    for path in found:
+        shown = display_path(root, path) if path != target else out
+        parts = relative_parts(root, path)
+        if parts is None:
+            results.append(CleanResult(job, shown, CleanStatus.REFUSED, "outside the job's working_dir"))
+            continue
+        done, why = remove_inside(root, parts)
+        if done is Removal.REMOVED:
+            results.append(CleanResult(job, shown, CleanStatus.REMOVED))
+        elif done is Removal.ABSENT:
+            results.append(CleanResult(job, shown, CleanStatus.ABSENT))
+        elif done is Removal.LINKED:
+            results.append(CleanResult(job, shown, CleanStatus.REFUSED, "reached through a symlinked directory"))
+        else:
+            results.append(CleanResult(job, shown, CleanStatus.KEPT, why))
     return results
 
 

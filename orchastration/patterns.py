@@ -11,8 +11,11 @@ import fnmatch
 import glob
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import stat
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
+
+from orchastration.errors import InputError
 
 GLOB_CHARS = frozenset("*?[")
 # A relative POSIX path with no empty, "." or ".." segment and no trailing slash.
@@ -49,6 +52,64 @@ def output_paths(working_dir: Path | str, outputs: Iterable[str]) -> tuple[str, 
     return tuple(abs_path(wd, out) for out in outputs)
 
 
+def output_files(literals: Sequence[str], globs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """What absolute outputs name now (docs/jobs.md): each literal file, every file under a literal
+    directory, the files each glob matches; and the declared outputs that name nothing (a missing
+    literal, a glob matching nothing)."""
+    files: list[str] = []
+    missing: list[str] = []
+    for path in literals:
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            missing.append(path)
+            continue
+        if stat.S_ISDIR(mode):
+            files.extend(_matching_quietly(os.path.join(path, "**", "*")))
+        else:
+            files.append(path)
+    for pattern in globs:
+        found = _matching_quietly(pattern)
+        files.extend(found)
+        if not found:
+            missing.append(pattern)
+    return sorted(set(files)), missing
+
+
+def _matching_quietly(pattern: str) -> list[str]:
+    """``files_matching``, with a FIFO or device among the matches leaving the rest out (an output is
+    never read as an input is)."""
+    try:
+        return list(files_matching(pattern))
+    except NotRegularFile:
+        return []
+
+
+def own_outputs(literals: Sequence[str], globs: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a file is one of these outputs: a literal one, under a literal one (a directory), or
+    matched by a glob — decided on the path alone, no file system access."""
+    exact = set(literals)
+    under = tuple(path + os.sep for path in literals)
+    matchers = [_glob_matcher(pattern) for pattern in globs]
+    if not matchers:
+        return lambda path: path in exact or path.startswith(under)
+    return lambda path: path in exact or path.startswith(under) or any(m(path) for m in matchers)
+
+
+def _glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a normalised absolute path is one ``files_matching(pattern)`` would find."""
+    parts = pattern.split(os.sep)
+    first = next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))
+    base = os.sep.join(parts[:first]) or os.sep
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    segments = [_Segment(part) for part in parts[first:] if part]
+
+    def matches(path: str) -> bool:
+        return path.startswith(prefix) and _matches(segments, path[len(prefix) :].split(os.sep))
+
+    return matches
+
+
 def display_path(working_dir: Path | str, path: str) -> str:
     """A path as the user wrote it: relative to ``working_dir`` when inside it."""
     try:
@@ -58,15 +119,68 @@ def display_path(working_dir: Path | str, path: str) -> str:
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
+# What a path is, as input expansion needs to know it: a file (or missing: kept as a plain path), a
+# directory (every file under it), or anything else (a FIFO, socket or device: never an input).
+FILE, DIR, OTHER = 0, 1, 2
+
+
+class NotRegularFile(InputError):
+    """A FIFO, socket or device matched by an input: reading it could block or never end."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is {file_kind(path)}: inputs must be regular files or directories")
+        self.path = path
+
+
+def file_kind(path: str) -> str:
+    """``a FIFO``, ``a socket``, ``a character device``, ... (for messages)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "not a regular file"
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _kind_of_entry(entry: os.DirEntry[str]) -> int:
+    """FILE, DIR or OTHER for a ``scandir`` entry (no system call for plain files and directories)."""
+    try:
+        if entry.is_file():  # the common case first: one check per file
+            return FILE
+        if entry.is_dir():
+            return DIR
+        entry.stat()  # a broken symlink raises: a missing path, kept as a plain one
+    except OSError:
+        return FILE
+    return OTHER
+
+
+def _kind_of_path(path: str) -> int:
+    """FILE, DIR or OTHER for a path (one ``stat``; missing or unreadable: FILE)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return FILE
+    return DIR if stat.S_ISDIR(mode) else FILE if stat.S_ISREG(mode) else OTHER
+
+
+def _special(path: str) -> bool:
+    """A glob match that is neither a file nor a directory, nor a broken link."""
+    return _kind_of_path(path) == OTHER
+
+
 class DirListing:
-    """Which names exist in a directory (and which are directories), one ``scandir`` per directory:
-    far cheaper than a ``stat`` per input when many inputs share a directory."""
+    """Which names exist in a directory (and what each is), one ``scandir`` per directory: far
+    cheaper than a ``stat`` per input when many inputs share a directory."""
 
     def __init__(self) -> None:
-        self._dirs: dict[str, dict[str, bool]] = {}
+        self._dirs: dict[str, dict[str, int]] = {}
 
-    def entries(self, parent: str) -> dict[str, bool]:
-        """The names in directory ``parent`` (empty when unreadable), each with whether it is a directory.
+    def entries(self, parent: str) -> dict[str, int]:
+        """The names in directory ``parent`` (empty when unreadable), each with its kind (FILE, DIR, OTHER).
 
         ``parent`` is what ``rpartition(os.sep)`` leaves of an absolute path: ``""`` is the root
         directory, ``"C:"`` the root of that drive."""
@@ -77,10 +191,7 @@ class DirListing:
             try:
                 with os.scandir(where) as it:
                     for entry in it:
-                        try:
-                            entries[entry.name] = entry.is_dir()
-                        except OSError:
-                            entries[entry.name] = False
+                        entries[entry.name] = _kind_of_entry(entry)
             except OSError:
                 pass
             self._dirs[parent] = entries
@@ -91,20 +202,23 @@ def input_patterns(
     literals: Sequence[str], globs: Sequence[str], listing: DirListing | None = None
 ) -> tuple[list[str], list[str]]:
     """Absolute inputs (as ``split_patterns`` gives them) split into what is expanded — the globs,
-    and each literal directory as ``dir/**/*`` — and the other literal paths (files, or missing)."""
+    and each literal directory as ``dir/**/*`` — and the other literal paths (files, or missing).
+    A literal FIFO, socket or device raises ``NotRegularFile``."""
     patterns = list(globs)
     plain: list[str] = []
     if listing is None:
         # Without a shared listing, one stat: a DirListing made for one unit would scan a whole
         # directory per unit (1,000 units with inputs in one 10,000-file directory: seconds).
-        is_dir = [os.path.isdir(path) for path in literals]
+        kinds = [_kind_of_path(path) for path in literals]
     else:
         sep, entries = os.sep, listing.entries
         # hot: 1,000 units x 10 inputs; a path is normalised: no trailing separator
-        is_dir = [bool(entries(parent).get(name)) for parent, _, name in (p.rpartition(sep) for p in literals)]
-    for path, directory in zip(literals, is_dir, strict=True):
-        if directory:
+        kinds = [entries(parent).get(name, FILE) for parent, _, name in (p.rpartition(sep) for p in literals)]
+    for path, kind in zip(literals, kinds, strict=True):
+        if kind == DIR:
             patterns.append(os.path.join(path, "**", "*"))
+        elif kind == OTHER:
+            raise NotRegularFile(path)
         else:
             plain.append(path)
     return patterns, plain
@@ -113,7 +227,8 @@ def input_patterns(
 def expand(literals: Sequence[str], globs: Sequence[str], listing: DirListing | None = None) -> list[str]:
     """Absolute inputs expanded to files, absolute and sorted. Globs (and directories, as ``dir/**``)
     expand to the files they match; a literal path is kept even when missing, so doit orders the
-    unit that produces it first, or reports ``input missing``."""
+    unit that produces it first, or reports ``input missing``. A FIFO, socket or device among them
+    raises ``NotRegularFile`` (docs/jobs.md: inputs must be regular files)."""
     patterns, plain = input_patterns(literals, globs, listing)
     found = set(plain)
     for pattern in patterns:
@@ -125,11 +240,14 @@ def expand(literals: Sequence[str], globs: Sequence[str], listing: DirListing | 
 def files_matching(pattern: str) -> Iterator[str]:
     """The files an absolute glob ``pattern`` matches, normalised, as ``glob.iglob(recursive=True)``
     finds them, except that ``**`` never descends into a symlinked directory: a link loop such as
-    ``/proc/self/root`` would never end (Python 3.13's pathlib does not follow them either)."""
+    ``/proc/self/root`` would never end (Python 3.13's pathlib does not follow them either).
+    A match that is a FIFO, socket or device raises ``NotRegularFile``."""
     if "**" not in pattern:
         for match in glob.iglob(pattern):
             if os.path.isfile(match):
                 yield os.path.normpath(match)
+            elif _special(match):
+                raise NotRegularFile(os.path.normpath(match))
         return
     if pattern.endswith(os.sep):
         return  # names only directories
@@ -147,8 +265,11 @@ def files_matching(pattern: str) -> Iterator[str]:
         comps = [] if rel == os.curdir else rel.split(os.sep)
         for name in filenames:
             path = os.path.join(dirpath, name)
-            if _matches(segments, [*comps, name]) and os.path.isfile(path):  # not a broken link
-                yield os.path.normpath(path)
+            if _matches(segments, [*comps, name]):
+                if os.path.isfile(path):  # not a broken link
+                    yield os.path.normpath(path)
+                elif _special(path):
+                    raise NotRegularFile(os.path.normpath(path))
 
 
 class _Segment:
@@ -242,10 +363,13 @@ def _scan_one_level(path: str, found: set[str]) -> bool:
                     continue
                 if match(normcase(entry_name) if normcase else entry_name):
                     try:
-                        if entry.is_file():
-                            found.add(f"{parent}{os.sep}{entry_name}")
+                        is_file = entry.is_file()
                     except OSError:
-                        pass
+                        continue
+                    if is_file:
+                        found.add(f"{parent}{os.sep}{entry_name}")
+                    elif _kind_of_entry(entry) == OTHER:
+                        raise NotRegularFile(f"{parent}{os.sep}{entry_name}")
     except OSError:
         pass  # a missing directory matches nothing, as with glob
     return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -57,19 +58,46 @@ def disabled(environ: Mapping[str, str]) -> bool:
 
 
 def _glob_digest(pattern: str) -> str:
-    from orchastration.patterns import files_matching  # what the expansion matched, exactly
+    return _glob_matches(pattern)[0]
 
-    matches = sorted(files_matching(pattern))
-    return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+def _glob_matches(pattern: str) -> tuple[str, list[str]]:
+    """A digest of what a glob matches (as the expansion does, exactly), and the matches."""
+    from orchastration.patterns import NotRegularFile, files_matching
+
+    try:
+        matches = sorted(files_matching(pattern))
+    except NotRegularFile:
+        return "special", []  # never a digest: doit decides, and the run reports the file
+    return hashlib.sha256("\0".join(matches).encode("utf-8", "surrogateescape")).hexdigest()[:24], matches
 
 
 def _entry(files: Iterable[str], globs: Iterable[str], racy_from: int) -> Entry | None:
-    lines = [f"G\t{_glob_digest(pattern)}\t{pattern}" for pattern in sorted(set(globs))]
-    for path in sorted(set(files)):
+    """A unit's lines: a ``G`` line per glob (input or output) and an ``F`` line per file — its
+    inputs and outputs, what its globs match, and, for a directory output, every file under it
+    (as ``dir/**/*``)."""
+    todo = set(files)
+    patterns = set(globs)
+    lines = []
+    for pattern in sorted(patterns):
+        digest, matches = _glob_matches(pattern)
+        lines.append(f"G\t{digest}\t{pattern}")
+        todo.update(matches)
+    for path in sorted(todo):
         try:
             st = os.stat(path)
         except OSError:
             return None
+        if stat.S_ISDIR(st.st_mode):
+            under = os.path.join(path, "**", "*")
+            if under not in patterns:
+                patterns.add(under)
+                digest, matches = _glob_matches(under)
+                lines.append(f"G\t{digest}\t{under}")
+                more = _entry(matches, (), racy_from)
+                if more is None:
+                    return None
+                lines.extend(more)
         if st.st_mtime_ns >= racy_from:
             return None
         lines.append(_file_line("F", path, st))
@@ -265,5 +293,5 @@ class Summaries:
 
 
 def entry_files(entry: Entry) -> list[str]:
-    """The files (inputs and outputs) of a unit's entry, sorted."""
+    """The files (inputs and outputs) of a unit's entry."""
     return [line.split("\t", 4)[4] for line in entry if line[:1] == "F"]

@@ -4,13 +4,14 @@ must decide when a summary vouches for the rest."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence, Set
 from typing import NamedTuple
 
 from orchastration.engine import fastpath
 from orchastration.engine.units import Unit, closure, expand_inputs, index, literal_producers
-from orchastration.errors import ConfigError
-from orchastration.patterns import DirListing
+from orchastration.errors import ConfigError, InputError
+from orchastration.patterns import DirListing, NotRegularFile, display_path, own_outputs
 
 _FEW_TO_LIST = 50
 
@@ -38,13 +39,28 @@ def build(units: Iterable[Unit], targets: Sequence[str], summary: fastpath.Summa
     for n in order:
         # A unit's own outputs are never its inputs (``inputs = ["app/*.py"]`` with
         # ``outputs = ["app/b.py"]``): doit would see a task depending on itself.
-        own = set(table[n].abs_outputs)
         entry = known.get(n)
-        files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
-        inputs[n] = [p for p in files if p not in own]
+        try:
+            files = fastpath.entry_files(entry) if entry is not None else expand_inputs(table[n], listing)
+        except NotRegularFile as exc:  # a FIFO or /dev/zero would block or spin the run (docs/jobs.md)
+            shown = display_path(table[n].working_dir, exc.path)
+            raise InputError(f"{n}: input {exc.args[0].replace(exc.path, shown, 1)}") from None
+        inputs[n] = _without_own_outputs(table[n], files)
     edges = _edges(table, order, inputs)
     _check_file_cycles(order, edges)
     return Graph(table, order, inputs, edges)
+
+
+def _without_own_outputs(unit: Unit, files: list[str]) -> list[str]:
+    """``files`` without the unit's own outputs: its literal outputs, files under one (a directory
+    output) and files its output globs match, decided on the paths alone."""
+    if unit.output_globs:
+        own = own_outputs(unit.abs_outputs, unit.output_globs)
+        return [p for p in files if not own(p)]
+    if not unit.abs_outputs:
+        return files
+    exact, under = set(unit.abs_outputs), tuple(p + os.sep for p in unit.abs_outputs)
+    return [p for p in files if p not in exact and not p.startswith(under)]
 
 
 def _edges(table: dict[str, Unit], order: list[str], inputs: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -14,7 +14,6 @@ all run units through ``run_unit``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orchastration.engine.records import build_record, finish_run, log_paths, start_run
-from orchastration.engine.units import Unit, UnitResult
+from orchastration.engine.units import Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
@@ -119,10 +118,12 @@ class UnitRunner:
 
 @dataclass(frozen=True)
 class UnitRun:
-    """One finished run: its result, and the values doit saves (None: it did not succeed)."""
+    """One finished run: its result, the values doit saves (None: it did not succeed), and each
+    input's ``[mtime_ns, size, hash]`` as the command found it at its start (None: unreadable)."""
 
     result: UnitResult
     values: dict[str, Any] | None
+    inputs: dict[str, list[Any] | None] = field(default_factory=dict)
 
 
 def run_unit(
@@ -140,17 +141,16 @@ def run_unit(
 
     ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
     (saved so the next check sees whether one ran since)."""
-    from orchastration.process import resolve_program
-
     run_id, started = start_run(unit)
-    hashes = {p: runner.cache.hash(p) for p in inputs}
+    # The inputs' states before the command starts are what doit saves for the next check (not
+    # their states after it): an input edited while the command runs reruns the unit next time.
+    states = {p: runner.cache.try_state(p) for p in inputs}
+    hashes = {p: None if s is None else str(s[2]) for p, s in states.items()}
     if on_start is not None:
         on_start(unit.name)
     record_path = str(unit.record_dir / f"{run_id}.json")
     log(_LOG, "debug", "unit started", unit=unit.name, record=record_path, reasons=list(reasons))
-    program = None
-    if not unit.shell and not isinstance(unit.command, str) and unit.command:
-        program = resolve_program(unit.command[0], unit.working_dir, {**runner.environ, **unit.env})
+    program = _program(runner, unit)
     out_log, err_log = log_paths(unit, run_id)
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
     res = runner.store.restore(unit, hashes, launch) or runner.executor.run(unit, launch)
@@ -159,7 +159,12 @@ def run_unit(
     level = "debug" if "task_name" in unit.extra_record else "info"
     log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
         record=record_path)  # fmt: skip
-    outputs = {p: runner.cache.hash(p) for p in unit.abs_outputs}
+    # The outputs are the files they name now: literal files, the files under a directory, what a
+    # glob matches (docs/jobs.md); a declared output naming nothing is recorded null.
+    files, missing = output_files(unit)
+    made = {p: runner.cache.try_state(p) for p in files}
+    outputs: dict[str, str | None] = {p: None if s is None else str(s[2]) for p, s in made.items()}
+    outputs.update(dict.fromkeys(missing))
     record = build_record(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
         reasons=reasons, algorithm=runner.algorithm,
@@ -167,12 +172,35 @@ def run_unit(
     path = finish_run(unit, run_id, record)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
     if status != UnitStatus.RAN:
-        return UnitRun(result, None)
+        return UnitRun(result, None, states)
     runner.store.save(unit, record)
-    for out, target in zip(unit.outputs, unit.abs_outputs, strict=True):
-        if outputs[target] is None:
-            log(_LOG, "warning", f"{unit.name}: declared output not created: {out}", unit=unit.name, file=out)
-    # A declared output the command did not make is left out: the next run reruns the unit.
-    saved_outputs = {out: runner.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
+    return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states)
+
+
+def _program(runner: UnitRunner, unit: Unit) -> str | None:
+    """The executable an argv command resolves to, for the record (None for a shell command)."""
+    from orchastration.process import resolve_program
+
+    if unit.shell or isinstance(unit.command, str) or not unit.command:
+        return None
+    return resolve_program(unit.command[0], unit.working_dir, {**runner.environ, **unit.env})
+
+
+def _saved_values(
+    unit: Unit,
+    run_id: str,
+    made: Mapping[str, list[Any] | None],
+    missing: Sequence[str],
+    dep_runs: Mapping[str, str | None] | None,
+) -> dict[str, Any]:
+    """What doit saves after a successful run. A declared output the command did not make is left
+    out (and warned about): the next run reruns the unit (``output missing``). The declared list is
+    saved when the files differ from it (a directory, a glob, a missing output), for ``outputs changed``."""
+    for target in missing:
+        shown = display_path(unit, target)
+        log(_LOG, "warning", f"{unit.name}: declared output not created: {shown}", unit=unit.name, file=shown)
+    saved_outputs = {p: s for p, s in made.items() if s is not None}
     values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
-    return UnitRun(result, values)
+    if sorted(saved_outputs) != unit.declared_outputs:
+        values["declared"] = unit.declared_outputs
+    return values

@@ -178,7 +178,11 @@ def _write_summary(
 ) -> None:
     """The summary of this run: the units doit judged up to date, and those the last one vouched for."""
     fresh = [
-        (n, [*session.inputs[n], *session.table[n].abs_outputs], input_patterns(session.table[n])[0])
+        (
+            n,
+            [*session.inputs[n], *session.table[n].abs_outputs],
+            [*input_patterns(session.table[n])[0], *session.table[n].output_globs],
+        )  # fmt: skip
         for n in names
         if session.results[n].status == UnitStatus.SKIPPED and not session.table[n].always_run
     ]

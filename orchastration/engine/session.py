@@ -74,7 +74,7 @@ class Session(UnitEvents):
             if run.result.status == UnitStatus.INTERRUPTED:
                 self.cancel.set()
             self.outcomes[name] = run.result
-            return action_result(run.values, run.result.message or run.result.status)
+            return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:

@@ -44,8 +44,18 @@ class Unit:
     # writes the instance dict directly, so it works on a frozen dataclass.
     @cached_property
     def abs_outputs(self) -> tuple[str, ...]:
-        """The declared outputs, absolute."""
-        return patterns.output_paths(self.working_dir, self.outputs)
+        """The declared literal outputs (files or directories), absolute: doit's targets."""
+        return patterns.split_patterns(self.working_dir, self.outputs)[0]
+
+    @cached_property
+    def output_globs(self) -> tuple[str, ...]:
+        """The declared glob outputs (``dist/*.whl``), absolute."""
+        return patterns.split_patterns(self.working_dir, self.outputs)[1]
+
+    @cached_property
+    def declared_outputs(self) -> list[str]:
+        """Every declared output, absolute, sorted: what ``outputs changed`` compares."""
+        return sorted({*self.abs_outputs, *self.output_globs})
 
     @cached_property
     def abs_inputs(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -169,8 +179,14 @@ def expand_inputs(unit: Unit, listing: patterns.DirListing | None = None) -> lis
 
 
 def output_paths(unit: Unit) -> list[str]:
-    """The unit's declared outputs, absolute."""
-    return list(unit.abs_outputs)
+    """The unit's declared outputs, absolute (literal ones, then globs)."""
+    return [*unit.abs_outputs, *unit.output_globs]
+
+
+def output_files(unit: Unit) -> tuple[list[str], list[str]]:
+    """The files the unit's outputs name now, and the declared outputs naming nothing
+    (``patterns.output_files``)."""
+    return patterns.output_files(unit.abs_outputs, unit.output_globs)
 
 
 def display_path(unit: Unit, path: str) -> str:

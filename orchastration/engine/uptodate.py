@@ -4,13 +4,16 @@ env, working_dir, outputs, dependencies) and reasons in plain words. doit calls 
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping, Set
 from typing import Any
 
-from orchastration.engine.units import INCOMPLETE, Unit, display_path
+from orchastration.engine.units import INCOMPLETE, Unit, display_path, output_files
 from orchastration.hashing import hash_file
+from orchastration.patterns import NotRegularFile
 from orchastration.state import read_json
 
 
@@ -23,8 +26,13 @@ class HashCache:
         self._lock = threading.Lock()
 
     def state(self, path: str, st: os.stat_result | None = None) -> list[Any]:
-        """``[mtime_ns, size, hash]`` of a file (raises OSError when it is missing)."""
+        """``[mtime_ns, size, hash]`` of a file (raises OSError when it is missing, ``NotRegularFile``
+        for a FIFO or device: reading it could block or never end)."""
         st = st or os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "a directory", path)
+            raise NotRegularFile(path)
         key = (path, st.st_mtime_ns, st.st_size)
         with self._lock:
             known = self._hashes.get(key)
@@ -36,8 +44,13 @@ class HashCache:
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
+        found = self.try_state(path)
+        return None if found is None else str(found[2])
+
+    def try_state(self, path: str) -> list[Any] | None:
+        """``state(path)``, or None when it is missing or unreadable."""
         try:
-            return str(self.state(path)[2])
+            return self.state(path)
         except Exception:  # missing or unreadable (OSError, InputError)
             return None
 
@@ -48,6 +61,8 @@ def changed(cache: HashCache, path: str, st: os.stat_result, state: Any) -> bool
         mtime_ns, size, saved = state
     except (TypeError, ValueError):
         return True
+    if not stat.S_ISREG(st.st_mode):
+        return True  # now a directory, a FIFO, ...: never read it
     if st.st_mtime_ns == mtime_ns and st.st_size == size:
         return False
     if st.st_size != size:
@@ -95,7 +110,7 @@ class UnitCheck:
             for key, now in unit.signature.items():
                 if saved_sig.get(key) != now:
                     reasons.append(f"{key} changed")
-            reasons += self._output_reasons(values.get("outputs", {}))
+            reasons += self._output_reasons(values)
             saved_deps = values.get("deps", {})
             for dep, run in self.dep_runs.items():
                 if saved_deps.get(dep) != run:
@@ -107,18 +122,28 @@ class UnitCheck:
         values = self.values_of(dep) if self.values_of is not None else None
         return values.get("run") if isinstance(values, dict) else None
 
-    def _output_reasons(self, saved: Mapping[str, Any]) -> list[str]:
-        reasons = []
-        current = self.unit.abs_outputs
-        if sorted(saved) != sorted(current):
+    def _output_reasons(self, values: Mapping[str, Any]) -> list[str]:
+        """The declared outputs changed, or a file the last run made is missing or edited, or a glob
+        output matches nothing (a missing literal output is doit's ``missing_target``)."""
+        unit, reasons = self.unit, []
+        saved: Mapping[str, Any] = values.get("outputs") or {}
+        declared = values.get("declared")
+        if (sorted(saved) if declared is None else declared) != unit.declared_outputs:
             reasons.append("outputs changed")
-        for path in current:
+        literal = unit.abs_outputs
+        for path, state in saved.items():
             try:
                 st = os.stat(path)
             except OSError:
-                continue  # doit reports it as a missing target
-            if path in saved and changed(self.cache, path, st, saved[path]):
-                reasons.append(f"output changed: {display_path(self.unit, path)}")
+                if path not in literal:
+                    reasons.append(f"output missing: {display_path(unit, path)}")
+                continue
+            if changed(self.cache, path, st, state):
+                reasons.append(f"output changed: {display_path(unit, path)}")
+        if unit.output_globs:
+            for pattern in output_files(unit)[1]:
+                if pattern in unit.output_globs:
+                    reasons.append(f"output missing: {display_path(unit, pattern)}")
         return reasons
 
 

@@ -69,6 +69,7 @@ PRIVATE_NAMES: tuple[tuple[Any, str], ...] = (
     (JsonDB, "_db"),  # the orchestration database is dumped atomically
     (JsonDB, "_load"),
     (Dependency, "_get"),  # what UptodateCalculator.get_val is: a dependency's saved values
+    (Dependency, "_set"),  # file states saved as the action read them, not as they are after it
     (UptodateCalculator, "setup"),
 )
 
@@ -100,21 +101,27 @@ def missing_private_names() -> list[str]:
 # -- what a doit task's action returns ---------------------------------------------------------
 
 
-def action_result(values: Mapping[str, Any] | None, failure: str) -> Any:
-    """What a doit action returns: the values to save, or a failure when ``values`` is None."""
-    return dict(values) if values is not None else TaskFailed(failure)
+def action_result(values: Mapping[str, Any] | None, failure: str, file_states: Mapping[str, Any] | None = None) -> Any:
+    """What a doit action returns: the values to save, or a failure when ``values`` is None.
+    ``file_states``: each file_dep's state as the action read it at its start, saved instead of
+    the states doit would compute after the action (see ``checks.FILE_STATES_KEY``)."""
+    if values is None:
+        return TaskFailed(failure)
+    from orchastration.engine.doit_adapter.checks import FILE_STATES_KEY
+
+    return {**values, FILE_STATES_KEY: dict(file_states)} if file_states is not None else dict(values)
 
 
 # The parts load on first use: a run of jobs never loads the stage runner, an orchestration never the
 # unit runners (each part imports what it needs of doit).
 _PARTS = {
-    "VALUES_KEY": "checks", "Explain": "checks", "content_checker": "checks",
+    "FILE_STATES_KEY": "checks", "VALUES_KEY": "checks", "Explain": "checks", "content_checker": "checks",
     "StageEvents": "for_stages", "dodo_task": "for_stages", "run_stages": "for_stages", "stage_values": "for_stages",
     "UnitEvents": "for_units", "UnitGraph": "for_units", "UnitTask": "for_units", "forget": "for_units",
 }  # fmt: skip
 
 if TYPE_CHECKING:
-    from orchastration.engine.doit_adapter.checks import VALUES_KEY, Explain, content_checker
+    from orchastration.engine.doit_adapter.checks import FILE_STATES_KEY, VALUES_KEY, Explain, content_checker
     from orchastration.engine.doit_adapter.for_stages import StageEvents, dodo_task, run_stages, stage_values
     from orchastration.engine.doit_adapter.for_units import UnitEvents, UnitGraph, UnitTask, forget
 
@@ -127,6 +134,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph", "UnitTask", "action_result",
-    "content_checker", "dodo_task", "forget", "missing_private_names", "run_stages", "stage_values",
+    "FILE_STATES_KEY", "PRIVATE_NAMES", "VALUES_KEY", "Explain", "StageEvents", "UnitEvents", "UnitGraph",
+    "UnitTask", "action_result", "content_checker", "dodo_task", "forget", "missing_private_names", "run_stages",
+    "stage_values",
 ]  # fmt: skip

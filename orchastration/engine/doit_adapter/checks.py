@@ -16,6 +16,9 @@ _CALL_SIGNATURE = inspect.Signature(
 )
 
 VALUES_KEY = "_values_:"  # doit's database key of a task's saved values
+# The key, in what a unit's action returns, of its file_deps' states as read before the command ran
+# (``action_result``); taken out of the values before they are saved.
+FILE_STATES_KEY = "_file_states_"
 
 
 class Uptodate(UptodateCalculator):  # type: ignore[misc]
@@ -78,9 +81,27 @@ class _ExplainingDependency(Dependency):  # type: ignore[misc]
         # A unit's action returns a dict: doit saves it as the task's values and, again, whole as
         # its "result:" (read only by doit's result_dep, which units never use). The run id stands
         # in for the second copy: half the database to decode on every run.
-        if result_hash is None and isinstance(task.values, dict) and "run" in task.values:
-            result_hash = str(task.values["run"])
-        super().save_success(task, result_hash)
+        values = task.values if isinstance(task.values, dict) else {}
+        if result_hash is None and "run" in values:
+            result_hash = str(values["run"])
+        before = values.pop(FILE_STATES_KEY, None)
+        if before is None:
+            super().save_success(task, result_hash)
+            return
+        # doit would save each file_dep's state as it is now, after the action: an input edited
+        # while the command ran would look unchanged next time, its output made from the old one
+        # trusted. Save the states the action read at its start instead (docs/reliability.md);
+        # they cost nothing here (no stat, no hash: the runner took them before the command).
+        deps, task.file_dep = task.file_dep, set()
+        try:
+            super().save_success(task, result_hash)
+        finally:
+            task.file_dep = deps
+        for dep in deps:
+            state = before.get(dep)  # None (unreadable at the start): reads as changed next time
+            if state != self._get(task.name, dep):
+                self._set(task.name, dep, state)
+        self._set(task.name, "deps:", tuple(deps))
 
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
         never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
