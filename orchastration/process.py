@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,12 @@ from typing import IO, Any, BinaryIO
 CHUNK = 1 << 16  # 64 KiB reads: few syscalls, small constant memory
 MAX_PARTIAL_LINE = 1 << 16  # a line longer than this is written to the console in pieces
 KILL_GRACE_SECONDS = 2.0  # SIGTERM first so tools can clean up, then SIGKILL
-PIPE_DRAIN_SECONDS = 5.0  # after a kill, how long to wait for escaped grandchildren to close the pipes
+LEFTOVER_GRACE_SECONDS = 2.0  # after the command exits, how long processes it left may hold its pipes
+STOP_SECONDS = 0.5  # after a kill, how long the pipes may take to close before we stop reading them
+POLL_MS = 100  # how often a pump with nothing to read checks whether it was stopped
+
+LEFTOVERS_KILLED = "left background processes running: killed"
+LEFTOVERS_DETACHED = "left background processes holding its output: no longer waited for"
 
 EXIT_TIMEOUT = -1
 EXIT_CANNOT_EXECUTE = 126
@@ -41,6 +47,7 @@ class ProcessResult:
     status: str  # "ok" | "failed" | "timeout" | "interrupted" | "not_found"
     duration_ms: int
     message: str  # "" or a one-line explanation
+    warning: str = ""  # "" or what was done about processes the command left behind
 
 
 def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> dict[str, str]:
@@ -76,46 +83,58 @@ def command_text(command: Sequence[str] | str) -> str:
 
 
 class _Pump(threading.Thread):
-    """Copy one pipe to a log file (whole) and a console (line by line, prefixed)."""
+    """Copy one pipe to a log file (whole) and a console (line by line, prefixed).
 
-    def __init__(self, pipe: BinaryIO, log: BinaryIO | None, console: IO[str] | None, prefix: str) -> None:
+    It reads to the end whatever happens to its sinks: a log file that cannot be written (a full
+    disk) or a dead console is dropped with the error kept, so the child never blocks on a full pipe.
+    ``stop`` ends it early (a process that left the job's group may hold the pipe forever).
+    """
+
+    def __init__(
+        self, pipe: BinaryIO, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str
+    ) -> None:
         super().__init__(daemon=True)
-        self.pipe, self.log, self.console, self.prefix = pipe, log, console, prefix
+        self.pipe, self.log, self.log_path, self.console, self.prefix = pipe, log, log_path, console, prefix
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.partial = ""
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # reading the pipe failed
+        self.log_error: OSError | None = None  # the first failed write of the log file
+        self.stop = threading.Event()
 
     def run(self) -> None:
         try:
-            read = getattr(self.pipe, "read1", self.pipe.read)
-            while True:
-                chunk = read(CHUNK)
-                if not chunk:
-                    break
-                if self.log is not None:
-                    self.log.write(chunk)
-                if self.console is not None:
-                    self._show(self.decoder.decode(chunk))
-            if self.console is not None:
-                self._show(self.decoder.decode(b"", final=True))
-                if self.partial:
-                    self._write(self.prefix + self.partial + "\n")
-                    self.partial = ""
-        except BaseException as exc:  # a dead console or full disk must not hang the child
+            while chunk := self._read():
+                self._log(chunk)
+                self._show(self.decoder.decode(chunk))
+            self._show(self.decoder.decode(b"", final=True))
+            if self.partial:
+                self._write(self.prefix + self.partial + "\n")
+                self.partial = ""
+        except BaseException as exc:  # the pipe closed under us (stopped): nothing more to read
             self.error = exc
-            self._drain()
 
-    def _drain(self) -> None:
-        """Keep reading so the child never blocks on a full pipe; still log what we can."""
+    def _read(self) -> bytes:
+        """The next chunk; ``b""`` at end of file or once stopped."""
+        if os.name != "posix":  # no poll on Windows pipes: a blocking read, ended by closing the pipe
+            return b"" if self.stop.is_set() else self.pipe.read1(CHUNK)  # type: ignore[attr-defined]
+        fd = self.pipe.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not self.stop.is_set():
+            if poller.poll(POLL_MS):
+                return os.read(fd, CHUNK)
+        return b""
+
+    def _log(self, chunk: bytes) -> None:
+        if self.log is None:
+            return
         try:
-            while chunk := self.pipe.read(CHUNK):
-                if self.log is not None:
-                    self.log.write(chunk)
-        except Exception:
-            pass
+            self.log.write(chunk)
+        except OSError as exc:  # a full disk: keep the error, keep draining the pipe
+            self.log_error, self.log = exc, None
 
     def _show(self, text: str) -> None:
-        if not text:
+        if not text or self.console is None:
             return
         if not self.prefix:
             self._write(text)  # no prefix: no need to split lines
@@ -130,10 +149,14 @@ class _Pump(threading.Thread):
             self.partial = ""
 
     def _write(self, text: str) -> None:
-        assert self.console is not None
-        with _console_lock:
-            self.console.write(text)
-            self.console.flush()
+        if self.console is None:
+            return
+        try:
+            with _console_lock:
+                self.console.write(text)
+                self.console.flush()
+        except (OSError, ValueError):  # a dead console: the log file still gets everything
+            self.console = None
 
 
 def _popen_kwargs() -> dict[str, Any]:
@@ -172,11 +195,15 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _open_log(path: Path | None) -> BinaryIO | None:
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "wb")  # noqa: SIM115 - closed in run_process's finally
+def write_error(path: Path | str | None, exc: OSError) -> str:
+    """``cannot write <path>: <reason>``: one line for a failed write (a full disk, a read-only dir)."""
+    where = exc.filename if exc.filename is not None else path
+    reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc  # mkdir of a file
+    return f"cannot write {where}: {reason}"
+
+
+def _ended(start: float, code: int, status: str, message: str = "", warning: str = "") -> ProcessResult:
+    return ProcessResult(code, status, int((time.monotonic() - start) * 1000), message, warning)
 
 
 def run_process(
@@ -198,78 +225,153 @@ def run_process(
     """Run one command to completion; never raises for the command's own failure.
 
     ``env`` holds overrides added to ``base_env`` (the environment the caller was given). Output
-    streams live to ``console`` (stderr to ``err_console`` if given) and whole to the
-    log files. ``timeout`` (seconds, 0 = none), ``cancel`` being set, or a
-    KeyboardInterrupt in the calling thread kill the whole process tree.
+    streams live to ``console`` (stderr to ``err_console`` if given) and whole to the log files.
+    ``timeout`` (seconds, 0 = none) bounds the whole run, processes the command left behind
+    included; it, ``cancel`` being set, or a KeyboardInterrupt in the calling thread kill the whole
+    process tree. The run is over when the command's process exits and its pipes close: processes
+    it left holding them get ``LEFTOVER_GRACE_SECONDS``, then its process group is killed.
     """
     start = time.monotonic()
-
-    def result(code: int, status: str, message: str = "") -> ProcessResult:
-        return ProcessResult(code, status, int((time.monotonic() - start) * 1000), message)
-
     child_env = merged_env(env, base_env)
-    if not cwd.is_dir():
-        return result(EXIT_NOT_FOUND, "not_found", f"working directory not found: {cwd}")
-    if shell:
-        if not isinstance(command, str):
-            command = command_text(command)
-        argv: Sequence[str] | str = command
-    else:
-        if isinstance(command, str):
-            command = [command]
-        if not command:
-            return result(EXIT_NOT_FOUND, "not_found", "empty command")
-        program = resolve_program(command[0], cwd, child_env)
-        if program is None:
-            return result(EXIT_NOT_FOUND, "not_found", f"command not found: {command[0]}")
-        argv = [program, *command[1:]]
-    out_log = err_log = None
+    argv = _argv(command, shell, cwd, child_env)
+    if isinstance(argv, tuple):
+        return _ended(start, *argv)
+    logs = _Logs((stdout_path, stderr_path))
     try:
-        out_log = _open_log(stdout_path)
-        err_log = _open_log(stderr_path)
-        try:
-            proc = subprocess.Popen(
-                argv,
-                shell=shell,
-                cwd=cwd,
-                env=child_env,
-                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                **_popen_kwargs(),
-            )
-        except FileNotFoundError as exc:
-            return result(EXIT_NOT_FOUND, "not_found", f"command not found: {exc.filename or argv}")
-        except PermissionError as exc:
-            return result(EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied")
-        except OSError as exc:
-            return result(EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(command)}: {exc}")
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            _Pump(proc.stdout, out_log, console, prefix),  # type: ignore[arg-type]
-            _Pump(proc.stderr, err_log, err_console or console, prefix),  # type: ignore[arg-type]
-        ]
-        for pump in pumps:
-            pump.start()
-        if stdin_data is not None:
-            threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
-        outcome = _wait(proc, timeout, cancel, start)
-        for pump in pumps:
-            pump.join(PIPE_DRAIN_SECONDS if outcome else None)
-        if outcome == "timeout":
-            return result(EXIT_TIMEOUT, "timeout", f"timed out after {timeout:g}s")
-        if outcome == "interrupted":
-            return result(EXIT_INTERRUPTED, "interrupted", "interrupted")
-        code = _exit_code(proc.returncode)
-        if code == 0:
-            return result(0, "ok")
-        if shell and code == EXIT_NOT_FOUND:
-            return result(code, "failed", "exit 127 from the shell: command not found?")
-        return result(code, "failed", f"exited with code {code}")
+        spawned = logs.open() or _spawn(argv, shell, cwd, child_env, stdin_data is not None)
+        if isinstance(spawned, tuple):
+            return _ended(start, *spawned)
+        pumps = _start_pumps(spawned, logs, (console, err_console or console), prefix, stdin_data)
+        outcome, leftovers = _supervise(spawned, pumps, start + timeout if timeout > 0 else None, cancel)
     finally:
-        for fh in (out_log, err_log):
-            if fh is not None:
+        logs.close()
+    failure = next((write_error(p.log_path, p.log_error) for p in pumps if p.log_error), logs.error)
+    return _verdict(start, spawned, outcome, leftovers, failure, timeout, shell)
+
+
+_Refusal = tuple[int, str, str]  # (exit code, status, message) of a command that could not start
+
+
+def _argv(
+    command: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str]
+) -> Sequence[str] | str | _Refusal:
+    """What to start, or why nothing can be (no working dir, no program)."""
+    if not cwd.is_dir():
+        return EXIT_NOT_FOUND, "not_found", f"working directory not found: {cwd}"
+    if shell:
+        return command if isinstance(command, str) else command_text(command)
+    argv = [command] if isinstance(command, str) else list(command)
+    if not argv:
+        return EXIT_NOT_FOUND, "not_found", "empty command"
+    program = resolve_program(argv[0], cwd, env)
+    if program is None:
+        return EXIT_NOT_FOUND, "not_found", f"command not found: {argv[0]}"
+    return [program, *argv[1:]]
+
+
+def _spawn(
+    argv: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str], stdin: bool
+) -> subprocess.Popen[bytes] | _Refusal:
+    """Start the command in its own process group with piped output, or say why it cannot start."""
+    try:
+        return subprocess.Popen(
+            argv,
+            shell=shell,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **_popen_kwargs(),
+        )
+    except FileNotFoundError as exc:
+        return EXIT_NOT_FOUND, "not_found", f"command not found: {exc.filename or argv}"
+    except PermissionError as exc:
+        return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied"
+    except OSError as exc:
+        return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
+
+
+class _Logs:
+    """A run's two log files (a None path: not kept). A file that cannot be opened, written or
+    closed fails the run with ``error`` naming it; the command's output is still read to the end."""
+
+    def __init__(self, paths: tuple[Path | None, Path | None]) -> None:
+        self.paths = paths
+        self.files: list[BinaryIO | None] = [None, None]
+        self.error = ""
+
+    def open(self) -> _Refusal | None:
+        for i, path in enumerate(self.paths):
+            try:
+                self.files[i] = _open_log(path)
+            except OSError as exc:
+                self.error = write_error(path, exc)
+                return EXIT_CANNOT_EXECUTE, "failed", self.error
+        return None
+
+    def close(self) -> None:
+        for fh, path in zip(self.files, self.paths, strict=True):
+            if fh is None:
+                continue
+            try:
                 fh.close()
+            except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
+                if isinstance(exc, OSError) and not self.error:
+                    self.error = write_error(path, exc)
+
+
+def _open_log(path: Path | None) -> BinaryIO | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "wb")  # noqa: SIM115 - closed by _Logs.close
+
+
+def _start_pumps(
+    proc: subprocess.Popen[bytes],
+    logs: _Logs,
+    consoles: tuple[IO[str] | None, IO[str] | None],
+    prefix: str,
+    stdin_data: bytes | None,
+) -> list[_Pump]:
+    """One pump a stream (stdout, stderr), and a feeder thread for stdin if there is data for it."""
+    assert proc.stdout is not None and proc.stderr is not None
+    pipes = (proc.stdout, proc.stderr)
+    pumps = [
+        _Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
+        for pipe, log, path, console in zip(pipes, logs.files, logs.paths, consoles, strict=True)
+    ]
+    for pump in pumps:
+        pump.start()
+    if stdin_data is not None:
+        threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
+    return pumps
+
+
+def _verdict(
+    start: float,
+    proc: subprocess.Popen[bytes],
+    outcome: str,
+    leftovers: str,
+    failure: str,
+    timeout: float,
+    shell: bool,
+) -> ProcessResult:
+    """How the run ended: timeout or interrupt first, then a log file that could not be written, then
+    the command's exit code."""
+    if outcome == "timeout":
+        return _ended(start, EXIT_TIMEOUT, "timeout", f"timed out after {timeout:g}s", leftovers)
+    if outcome == "interrupted":
+        return _ended(start, EXIT_INTERRUPTED, "interrupted", "interrupted", leftovers)
+    code = _exit_code(proc.returncode)
+    if failure:
+        return _ended(start, code, "failed", failure, leftovers)
+    if code == 0:
+        return _ended(start, 0, "ok", "", leftovers)
+    if shell and code == EXIT_NOT_FOUND:
+        return _ended(start, code, "failed", "exit 127 from the shell: command not found?", leftovers)
+    return _ended(start, code, "failed", f"exited with code {code}", leftovers)
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
@@ -284,33 +386,114 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
             proc.stdin.close()
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None, start: float) -> str:
-    """Wait for ``proc``; on timeout/cancel/Ctrl-C kill its tree. Returns ``""``, timeout or interrupted."""
-    deadline = start + timeout if timeout and timeout > 0 else None
+def _supervise(
+    proc: subprocess.Popen[bytes], pumps: list[_Pump], deadline: float | None, cancel: threading.Event | None
+) -> tuple[str, str]:
+    """Wait for the command's process, then for its pipes to close: (``""``, timeout or interrupted;
+    the warning about processes it left behind, or ``""``)."""
     try:
-        if cancel is None:
-            # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
-            try:
-                proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
-                return ""
-            except subprocess.TimeoutExpired:
-                kill_tree(proc)
-                return "timeout"
-        while True:
-            step = 0.05 if cancel is not None else 0.5
-            if deadline is not None:
-                step = min(step, max(deadline - time.monotonic(), 0))
-            try:
-                proc.wait(timeout=step)
-                return ""
-            except subprocess.TimeoutExpired:
-                pass
-            if cancel is not None and cancel.is_set():
-                kill_tree(proc)
-                return "interrupted"
-            if deadline is not None and time.monotonic() >= deadline:
-                kill_tree(proc)
-                return "timeout"
+        outcome = _wait(proc, deadline, cancel)
+        if outcome:  # its tree was killed; a process that left the group may still hold the pipes
+            _join(pumps, time.monotonic() + STOP_SECONDS)
+            return outcome, ""
+        return _wait_pipes(proc, pumps, deadline, cancel)
     except KeyboardInterrupt:
         kill_tree(proc)
-        return "interrupted"
+        return "interrupted", ""
+    finally:
+        _stop(proc, pumps)
+
+
+def _wait_pipes(
+    proc: subprocess.Popen[bytes], pumps: list[_Pump], deadline: float | None, cancel: threading.Event | None
+) -> tuple[str, str]:
+    """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
+    past the deadline) to finish writing and close the pipes; then the group is killed."""
+    until = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    if deadline is not None:
+        until = min(until, deadline)
+    if _join(pumps, until, cancel):
+        return "", ""
+    timed_out = deadline is not None and time.monotonic() >= deadline
+    killed = _kill_group(proc)
+    _join(pumps, time.monotonic() + STOP_SECONDS)
+    warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
+    if cancel is not None and cancel.is_set():
+        return "interrupted", warning
+    return ("timeout" if timed_out else ""), warning
+
+
+def _join(pumps: list[_Pump], until: float, cancel: threading.Event | None = None) -> bool:
+    """Wait until every pump reached the end of its pipe (True), ``until`` passes or ``cancel`` is set."""
+    for pump in pumps:
+        while pump.is_alive():
+            left = until - time.monotonic()
+            if left <= 0 or (cancel is not None and cancel.is_set()):
+                return False
+            pump.join(min(left, 0.05))
+    return True
+
+
+def _stop(proc: subprocess.Popen[bytes], pumps: list[_Pump]) -> None:
+    """Stop reading and close our ends of the pipes: whatever still holds them no longer holds the run."""
+    for pump in pumps:
+        pump.stop.set()
+    if os.name != "posix":
+        # A blocked read ends when its pipe closes (closing may itself wait for the read: in a thread).
+        threading.Thread(target=_close_pipes, args=(proc,), daemon=True).start()
+    for pump in pumps:
+        pump.join(STOP_SECONDS)
+    if os.name == "posix":
+        _close_pipes(proc)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
+    """Kill what is left of the command's process group (POSIX) or tree (Windows, as far as
+    ``taskkill /T`` still finds it once the command exited); True if anything was there."""
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    done = subprocess.run(
+        ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
+    """Wait for ``proc``; on timeout or cancel kill its tree. Returns ``""``, timeout or interrupted."""
+    if cancel is None:
+        # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
+        try:
+            proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+            return ""
+        except subprocess.TimeoutExpired:
+            kill_tree(proc)
+            return "timeout"
+    while True:
+        step = 0.05
+        if deadline is not None:
+            step = min(step, max(deadline - time.monotonic(), 0))
+        try:
+            proc.wait(timeout=step)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel.is_set():
+            kill_tree(proc)
+            return "interrupted"
+        if deadline is not None and time.monotonic() >= deadline:
+            kill_tree(proc)
+            return "timeout"

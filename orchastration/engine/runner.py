@@ -142,7 +142,10 @@ def run_unit(
     (saved so the next check sees whether one ran since)."""
     from orchastration.process import resolve_program
 
-    run_id, started = start_run(unit)
+    try:
+        run_id, started = start_run(unit)
+    except OSError as exc:  # a read-only or full state dir: this unit fails, the run goes on
+        return _unwritable(unit, exc, reasons)
     hashes = {p: runner.cache.hash(p) for p in inputs}
     if on_start is not None:
         on_start(unit.name)
@@ -157,12 +160,17 @@ def run_unit(
     # Jobs are audited in the log file at info; task builds log their own "task build finished".
     level = "debug" if "task_name" in unit.extra_record else "info"
     log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms)
+    if res.warning:
+        log(_LOG, "warning", f"{unit.name}: {res.warning}", unit=unit.name)
     outputs = {p: runner.cache.hash(p) for p in unit.abs_outputs}
     record = build_record(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
         reasons=reasons, algorithm=runner.algorithm,
     )  # fmt: skip
-    path = finish_run(unit, run_id, record)
+    try:
+        path = finish_run(unit, run_id, record)
+    except OSError as exc:
+        return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
     if status != UnitStatus.RAN:
         return UnitRun(result, None)
@@ -174,3 +182,13 @@ def run_unit(
     saved_outputs = {out: runner.cache.state(out) for out in unit.abs_outputs if os.path.exists(out)}
     values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
     return UnitRun(result, values)
+
+
+def _unwritable(unit: Unit, exc: OSError, reasons: Sequence[str], res: ProcessResult | None = None) -> UnitRun:
+    """A unit whose record cannot be written fails (naming the path) and is not saved as up to date."""
+    from orchastration.process import write_error
+
+    message = write_error(unit.record_dir, exc)
+    log(_LOG, "info", f"{unit.name}: {message}", unit=unit.name)
+    code, ms = (res.exit_code, res.duration_ms) if res is not None else (None, 0)
+    return UnitRun(UnitResult(unit.name, UnitStatus.FAILED, code, ms, None, tuple(reasons), message), None)
