@@ -6,10 +6,8 @@ chunks by reader threads, so memory stays bounded whatever the command prints.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -18,14 +16,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
-CHUNK = 1 << 16  # 64 KiB reads: few syscalls, small constant memory
-MAX_PARTIAL_LINE = 1 << 16  # a line longer than this is written to the console in pieces
+from orchastration.pipes import STOP_SECONDS, LogFiles, Pump, join, stop, write_error
+
 KILL_GRACE_SECONDS = 2.0  # SIGTERM first so tools can clean up, then SIGKILL
 LEFTOVER_GRACE_SECONDS = 2.0  # after the command exits, how long processes it left may hold its pipes
-STOP_SECONDS = 0.5  # after a kill, how long the pipes may take to close before we stop reading them
-POLL_MS = 100  # how often a pump with nothing to read checks whether it was stopped
 
 LEFTOVERS_KILLED = "left background processes running: killed"
 LEFTOVERS_DETACHED = "left background processes holding its output: no longer waited for"
@@ -34,9 +30,6 @@ EXIT_TIMEOUT = -1
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 EXIT_INTERRUPTED = 130
-
-# One lock for every console write: parallel jobs and their two streams never split a line.
-_console_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -82,83 +75,6 @@ def command_text(command: Sequence[str] | str) -> str:
     return shlex.join(command) if os.name == "posix" else subprocess.list2cmdline(list(command))
 
 
-class _Pump(threading.Thread):
-    """Copy one pipe to a log file (whole) and a console (line by line, prefixed).
-
-    It reads to the end whatever happens to its sinks: a log file that cannot be written (a full
-    disk) or a dead console is dropped with the error kept, so the child never blocks on a full pipe.
-    ``stop`` ends it early (a process that left the job's group may hold the pipe forever).
-    """
-
-    def __init__(
-        self, pipe: BinaryIO, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str
-    ) -> None:
-        super().__init__(daemon=True)
-        self.pipe, self.log, self.log_path, self.console, self.prefix = pipe, log, log_path, console, prefix
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.partial = ""
-        self.error: BaseException | None = None  # reading the pipe failed
-        self.log_error: OSError | None = None  # the first failed write of the log file
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while chunk := self._read():
-                self._log(chunk)
-                self._show(self.decoder.decode(chunk))
-            self._show(self.decoder.decode(b"", final=True))
-            if self.partial:
-                self._write(self.prefix + self.partial + "\n")
-                self.partial = ""
-        except BaseException as exc:  # the pipe closed under us (stopped): nothing more to read
-            self.error = exc
-
-    def _read(self) -> bytes:
-        """The next chunk; ``b""`` at end of file or once stopped."""
-        if os.name != "posix":  # no poll on Windows pipes: a blocking read, ended by closing the pipe
-            return b"" if self.stop.is_set() else self.pipe.read1(CHUNK)  # type: ignore[attr-defined]
-        fd = self.pipe.fileno()
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not self.stop.is_set():
-            if poller.poll(POLL_MS):
-                return os.read(fd, CHUNK)
-        return b""
-
-    def _log(self, chunk: bytes) -> None:
-        if self.log is None:
-            return
-        try:
-            self.log.write(chunk)
-        except OSError as exc:  # a full disk: keep the error, keep draining the pipe
-            self.log_error, self.log = exc, None
-
-    def _show(self, text: str) -> None:
-        if not text or self.console is None:
-            return
-        if not self.prefix:
-            self._write(text)  # no prefix: no need to split lines
-            return
-        text = self.partial + text
-        cut = text.rfind("\n") + 1
-        self.partial = text[cut:]
-        if cut:
-            self._write("".join(self.prefix + line for line in text[:cut].splitlines(keepends=True)))
-        if len(self.partial) > MAX_PARTIAL_LINE:
-            self._write(self.prefix + self.partial + "\n")
-            self.partial = ""
-
-    def _write(self, text: str) -> None:
-        if self.console is None:
-            return
-        try:
-            with _console_lock:
-                self.console.write(text)
-                self.console.flush()
-        except (OSError, ValueError):  # a dead console: the log file still gets everything
-            self.console = None
-
-
 def _popen_kwargs() -> dict[str, Any]:
     """Start the child in its own process group so the whole tree can be killed."""
     if os.name == "posix":
@@ -195,13 +111,6 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def write_error(path: Path | str | None, exc: OSError) -> str:
-    """``cannot write <path>: <reason>``: one line for a failed write (a full disk, a read-only dir)."""
-    where = exc.filename if exc.filename is not None else path
-    reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc  # mkdir of a file
-    return f"cannot write {where}: {reason}"
-
-
 def _ended(start: float, code: int, status: str, message: str = "", warning: str = "") -> ProcessResult:
     return ProcessResult(code, status, int((time.monotonic() - start) * 1000), message, warning)
 
@@ -236,9 +145,12 @@ def run_process(
     argv = _argv(command, shell, cwd, child_env)
     if isinstance(argv, tuple):
         return _ended(start, *argv)
-    logs = _Logs((stdout_path, stderr_path))
+    logs = LogFiles((stdout_path, stderr_path))
     try:
-        spawned = logs.open() or _spawn(argv, shell, cwd, child_env, stdin_data is not None)
+        unwritable = logs.open()
+        if unwritable:
+            return _ended(start, EXIT_CANNOT_EXECUTE, "failed", unwritable)
+        spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
         if isinstance(spawned, tuple):
             return _ended(start, *spawned)
         pumps = _start_pumps(spawned, logs, (console, err_console or console), prefix, stdin_data)
@@ -292,54 +204,18 @@ def _spawn(
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
 
 
-class _Logs:
-    """A run's two log files (a None path: not kept). A file that cannot be opened, written or
-    closed fails the run with ``error`` naming it; the command's output is still read to the end."""
-
-    def __init__(self, paths: tuple[Path | None, Path | None]) -> None:
-        self.paths = paths
-        self.files: list[BinaryIO | None] = [None, None]
-        self.error = ""
-
-    def open(self) -> _Refusal | None:
-        for i, path in enumerate(self.paths):
-            try:
-                self.files[i] = _open_log(path)
-            except OSError as exc:
-                self.error = write_error(path, exc)
-                return EXIT_CANNOT_EXECUTE, "failed", self.error
-        return None
-
-    def close(self) -> None:
-        for fh, path in zip(self.files, self.paths, strict=True):
-            if fh is None:
-                continue
-            try:
-                fh.close()
-            except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
-                if isinstance(exc, OSError) and not self.error:
-                    self.error = write_error(path, exc)
-
-
-def _open_log(path: Path | None) -> BinaryIO | None:
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "wb")  # noqa: SIM115 - closed by _Logs.close
-
-
 def _start_pumps(
     proc: subprocess.Popen[bytes],
-    logs: _Logs,
+    logs: LogFiles,
     consoles: tuple[IO[str] | None, IO[str] | None],
     prefix: str,
     stdin_data: bytes | None,
-) -> list[_Pump]:
+) -> list[Pump]:
     """One pump a stream (stdout, stderr), and a feeder thread for stdin if there is data for it."""
     assert proc.stdout is not None and proc.stderr is not None
     pipes = (proc.stdout, proc.stderr)
     pumps = [
-        _Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
+        Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
         for pipe, log, path, console in zip(pipes, logs.files, logs.paths, consoles, strict=True)
     ]
     for pump in pumps:
@@ -387,71 +263,40 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], pumps: list[_Pump], deadline: float | None, cancel: threading.Event | None
+    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
 ) -> tuple[str, str]:
     """Wait for the command's process, then for its pipes to close: (``""``, timeout or interrupted;
     the warning about processes it left behind, or ``""``)."""
     try:
         outcome = _wait(proc, deadline, cancel)
         if outcome:  # its tree was killed; a process that left the group may still hold the pipes
-            _join(pumps, time.monotonic() + STOP_SECONDS)
+            join(pumps, time.monotonic() + STOP_SECONDS)
             return outcome, ""
         return _wait_pipes(proc, pumps, deadline, cancel)
     except KeyboardInterrupt:
         kill_tree(proc)
         return "interrupted", ""
     finally:
-        _stop(proc, pumps)
+        stop(proc, pumps)
 
 
 def _wait_pipes(
-    proc: subprocess.Popen[bytes], pumps: list[_Pump], deadline: float | None, cancel: threading.Event | None
+    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
 ) -> tuple[str, str]:
     """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
     past the deadline) to finish writing and close the pipes; then the group is killed."""
     until = time.monotonic() + LEFTOVER_GRACE_SECONDS
     if deadline is not None:
         until = min(until, deadline)
-    if _join(pumps, until, cancel):
+    if join(pumps, until, cancel):
         return "", ""
     timed_out = deadline is not None and time.monotonic() >= deadline
     killed = _kill_group(proc)
-    _join(pumps, time.monotonic() + STOP_SECONDS)
+    join(pumps, time.monotonic() + STOP_SECONDS)
     warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
     if cancel is not None and cancel.is_set():
         return "interrupted", warning
     return ("timeout" if timed_out else ""), warning
-
-
-def _join(pumps: list[_Pump], until: float, cancel: threading.Event | None = None) -> bool:
-    """Wait until every pump reached the end of its pipe (True), ``until`` passes or ``cancel`` is set."""
-    for pump in pumps:
-        while pump.is_alive():
-            left = until - time.monotonic()
-            if left <= 0 or (cancel is not None and cancel.is_set()):
-                return False
-            pump.join(min(left, 0.05))
-    return True
-
-
-def _stop(proc: subprocess.Popen[bytes], pumps: list[_Pump]) -> None:
-    """Stop reading and close our ends of the pipes: whatever still holds them no longer holds the run."""
-    for pump in pumps:
-        pump.stop.set()
-    if os.name != "posix":
-        # A blocked read ends when its pipe closes (closing may itself wait for the read: in a thread).
-        threading.Thread(target=_close_pipes, args=(proc,), daemon=True).start()
-    for pump in pumps:
-        pump.join(STOP_SECONDS)
-    if os.name == "posix":
-        _close_pipes(proc)
-
-
-def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> bool:

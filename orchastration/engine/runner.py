@@ -186,7 +186,7 @@ def run_unit(
 
 def _unwritable(unit: Unit, exc: OSError, reasons: Sequence[str], res: ProcessResult | None = None) -> UnitRun:
     """A unit whose record cannot be written fails (naming the path) and is not saved as up to date."""
-    from orchastration.process import write_error
+    from orchastration.pipes import write_error
 
     message = write_error(unit.record_dir, exc)
     log(_LOG, "info", f"{unit.name}: {message}", unit=unit.name)
