@@ -168,7 +168,8 @@ def stop(proc: subprocess.Popen[bytes], pumps: list[Pump]) -> None:
         # A blocked read ends when its pipe closes (closing may itself wait for the read: in a thread).
         threading.Thread(target=_close_pipes, args=(proc,), daemon=True).start()
     for pump in pumps:
-        pump.join(STOP_SECONDS)
+        if pump.is_alive():  # (an interrupt may have come before it started)
+            pump.join(STOP_SECONDS)
     if os.name == "posix":
         _close_pipes(proc)
 

@@ -153,8 +153,8 @@ def run_process(
         spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
         if isinstance(spawned, tuple):
             return _ended(start, *spawned)
-        pumps = _start_pumps(spawned, logs, (console, err_console or console), prefix, stdin_data)
-        outcome, leftovers = _supervise(spawned, pumps, start + timeout if timeout > 0 else None, cancel)
+        pumps = _pumps(spawned, logs, (console, err_console or console), prefix)
+        outcome, leftovers = _supervise(spawned, pumps, stdin_data, start + timeout if timeout > 0 else None, cancel)
     finally:
         logs.close()
     failure = next((write_error(p.log_path, p.log_error) for p in pumps if p.log_error), logs.error)
@@ -204,25 +204,16 @@ def _spawn(
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
 
 
-def _start_pumps(
-    proc: subprocess.Popen[bytes],
-    logs: LogFiles,
-    consoles: tuple[IO[str] | None, IO[str] | None],
-    prefix: str,
-    stdin_data: bytes | None,
+def _pumps(
+    proc: subprocess.Popen[bytes], logs: LogFiles, consoles: tuple[IO[str] | None, IO[str] | None], prefix: str
 ) -> list[Pump]:
-    """One pump a stream (stdout, stderr), and a feeder thread for stdin if there is data for it."""
+    """One pump a stream (stdout, stderr), not started yet (``_supervise`` starts them)."""
     assert proc.stdout is not None and proc.stderr is not None
     pipes = (proc.stdout, proc.stderr)
-    pumps = [
+    return [
         Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
         for pipe, log, path, console in zip(pipes, logs.files, logs.paths, consoles, strict=True)
     ]
-    for pump in pumps:
-        pump.start()
-    if stdin_data is not None:
-        threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
-    return pumps
 
 
 def _verdict(
@@ -263,11 +254,20 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
+    proc: subprocess.Popen[bytes],
+    pumps: list[Pump],
+    stdin_data: bytes | None,
+    deadline: float | None,
+    cancel: threading.Event | None,
 ) -> tuple[str, str]:
-    """Wait for the command's process, then for its pipes to close: (``""``, timeout or interrupted;
-    the warning about processes it left behind, or ``""``)."""
+    """Start the pumps (and a feeder thread for stdin), wait for the command's process, then for its
+    pipes to close: (``""``, timeout or interrupted; the warning about processes it left behind, or
+    ``""``). A Ctrl-C (or SIGTERM, SIGHUP) from the moment the process exists kills its tree."""
     try:
+        for pump in pumps:
+            pump.start()
+        if stdin_data is not None:
+            threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
         outcome = _wait(proc, deadline, cancel)
         if outcome:  # its tree was killed; a process that left the group may still hold the pipes
             join(pumps, time.monotonic() + STOP_SECONDS)
