@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -150,11 +150,15 @@ def run_process(
         unwritable = logs.open()
         if unwritable:
             return _ended(start, EXIT_CANNOT_EXECUTE, "failed", unwritable)
-        spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
+        with _interrupts_held() as held:
+            spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
         if isinstance(spawned, tuple):
+            if held:
+                raise KeyboardInterrupt
             return _ended(start, *spawned)
         pumps = _pumps(spawned, logs, (console, err_console or console), prefix)
-        outcome, leftovers = _supervise(spawned, pumps, stdin_data, start + timeout if timeout > 0 else None, cancel)
+        deadline = start + timeout if timeout > 0 else None
+        outcome, leftovers = _supervise(spawned, pumps, stdin_data, deadline, cancel, interrupted=bool(held))
     finally:
         logs.close()
     failure = next((write_error(p.log_path, p.log_error) for p in pumps if p.log_error), logs.error)
@@ -202,6 +206,27 @@ def _spawn(
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied"
     except OSError as exc:
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP (those the CLI turns into KeyboardInterrupt) while a command
+    starts: raised inside ``Popen`` once the child exists, the interrupt would leave it running
+    unseen. The list holds the signals that came (main thread only: signals are delivered there)."""
+    held: list[int] = []
+    saved: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            if callable(signal.getsignal(sig)):  # a Python handler; SIG_DFL and SIG_IGN are left alone
+                saved[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _pumps(
@@ -259,11 +284,15 @@ def _supervise(
     stdin_data: bytes | None,
     deadline: float | None,
     cancel: threading.Event | None,
+    interrupted: bool = False,
 ) -> tuple[str, str]:
     """Start the pumps (and a feeder thread for stdin), wait for the command's process, then for its
     pipes to close: (``""``, timeout or interrupted; the warning about processes it left behind, or
-    ``""``). A Ctrl-C (or SIGTERM, SIGHUP) from the moment the process exists kills its tree."""
+    ``""``). A Ctrl-C (or SIGTERM, SIGHUP) from the moment the process exists kills its tree;
+    ``interrupted``: one came while it was being started."""
     try:
+        if interrupted:
+            raise KeyboardInterrupt
         for pump in pumps:
             pump.start()
         if stdin_data is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Result
-from jobs_helpers import PY, statuses, write_config
+from jobs_helpers import PY, result_fields, statuses, write_config
 from reliability.common import cli_command
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="process groups, signals and rlimits are POSIX")
@@ -141,16 +141,14 @@ def test_background_process_holding_the_pipes_is_killed_after_the_grace(tmp_path
     proj = tmp_path / "proj"
     proj.mkdir()
     write_config(proj, {"bg": {"command": "sleep 100000 & echo $! > bg.pid; echo started", "shell": True,
-                               "timeout_seconds": 5}})  # fmt: skip
+                               "timeout_seconds": 40}})  # fmt: skip
     try:
-        started = time.monotonic()
         res = run_cli(["run"], proj, env, timeout=30)
-        took = time.monotonic() - started
         assert res.code == 0, res
         assert statuses(res.out) == {"bg": "ran"}, res.out
         assert "started" in res.out
         assert "bg: left background processes running: killed" in res.err, res.err
-        assert took < 5, took  # the 2 s grace, not the 5 s timeout
+        assert int(result_fields(res.out, "bg")["duration_ms"]) < 10_000  # the 2 s grace (on a busy machine)
         assert wait_gone(read_pid(proj / "bg.pid"))
     finally:
         kill_pids(proj / "bg.pid")
@@ -164,13 +162,11 @@ def test_timeout_bounds_the_processes_a_job_leaves_behind(tmp_path: Path, env: d
     write_config(proj, {"bg": {"command": "sleep 30 & echo $! > bg.pid; echo started", "shell": True,
                                "timeout_seconds": 1}})  # fmt: skip
     try:
-        started = time.monotonic()
         res = run_cli(["run"], proj, env, timeout=25)
-        took = time.monotonic() - started
         assert res.code == 1, res
         assert statuses(res.out) == {"bg": "timeout"}, res.out
         assert "timed out after 1s" in res.out
-        assert took < 10, took
+        assert int(result_fields(res.out, "bg")["duration_ms"]) < 10_000
         assert wait_gone(read_pid(proj / "bg.pid"))
         assert record(Path(env["ORCHASTRATION_STATE_DIR"]), "bg")["status"] == "timeout"
     finally:
@@ -186,11 +182,10 @@ def test_a_process_that_left_the_group_keeps_running_but_no_longer_holds_the_run
     detach = "import os, time; os.setsid(); open('det.pid', 'w').write(str(os.getpid())); time.sleep(60)"
     write_config(proj, {"det": {"command": f"'{PY}' -c \"{detach}\" & echo started", "shell": True}})
     try:
-        started = time.monotonic()
         res = run_cli(["run"], proj, env, timeout=30)
-        assert time.monotonic() - started < 8
         assert res.code == 0, res
         assert statuses(res.out) == {"det": "ran"}, res.out
+        assert int(result_fields(res.out, "det")["duration_ms"]) < 10_000
         assert "det: left background processes holding its output: no longer waited for" in res.err, res.err
         assert not gone(read_pid(proj / "det.pid"))  # it left the job's group: not ours to kill
     finally:
