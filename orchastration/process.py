@@ -1,7 +1,9 @@
 """The one subprocess runner: live prefixed output, whole-output log files, tree kill on timeout/interrupt.
 
-Used by jobs, task builds and command agents. Output is pumped in fixed-size
-chunks by reader threads, so memory stays bounded whatever the command prints.
+Used by jobs, task builds and command agents. Output is pumped in fixed-size chunks by reader
+threads (``pipes.py``), so memory stays bounded whatever the command prints. A run is over when the
+command's process exits; processes it left holding its pipes get ``LEFTOVER_GRACE_SECONDS``, then
+its group is killed (docs/jobs.md, "Interrupts and timeouts").
 """
 
 from __future__ import annotations
