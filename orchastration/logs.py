@@ -151,12 +151,64 @@ def setup_logging(
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             _rotate(log_file)
-            # delay=True: the file is opened on the first event, so --version writes nothing.
-            handler = logging.FileHandler(log_file, encoding="utf-8", delay=True)
         except OSError as exc:
-            logger.warning("log file unavailable: %s", exc, extra={"fields": {"file": str(log_file)}})
+            console.handle(_unavailable(log_file, exc))
         else:
+            handler = _LogFile(log_file, console)
             handler.setLevel(file_level)
             handler.setFormatter(JsonFormatter())
             logger.addHandler(handler)
     return logger
+
+
+def _unavailable(log_file: Path, exc: OSError) -> logging.LogRecord:
+    """The one warning when the log file cannot be used: ``log file unavailable: cannot write <path>: <reason>``."""
+    where = exc.filename if exc.filename is not None else log_file
+    msg = f"log file unavailable: cannot write {where}: {exc.strerror or exc}"
+    record = logging.LogRecord(LOGGER_NAME, logging.WARNING, __file__, 0, msg, None, None)
+    record.fields = {"file": str(log_file)}
+    return record
+
+
+class _LogFile(logging.FileHandler):
+    """The JSON-lines log file, opened on the first event (so ``--version`` writes nothing). When it
+    cannot be opened or written (a read-only dir, a full disk) it says so once on the console and
+    drops out: the run goes on without it, and no ``--- Logging error ---`` traceback is printed."""
+
+    def __init__(self, log_file: Path, console: logging.Handler) -> None:
+        super().__init__(log_file, encoding="utf-8", delay=True)
+        self.path, self.console, self.failed = log_file, console, False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        try:
+            if self.stream is None:
+                self.stream = self._open()
+        except OSError as exc:
+            self._give_up(exc)
+            return
+        logging.StreamHandler.emit(self, record)  # a failed write or flush lands in handleError
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            self._give_up(exc)
+        else:
+            super().handleError(record)
+
+    def _give_up(self, exc: OSError) -> None:
+        self.failed = True
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:  # noqa: SIM105 - the last buffered bytes cannot be written either
+                stream.close()
+            except OSError:
+                pass
+        self.console.handle(_unavailable(self.path, exc))
+
+    def close(self) -> None:
+        try:  # noqa: SIM105 - the last buffered bytes may not fit on a full disk either
+            super().close()
+        except OSError:
+            pass

@@ -1,12 +1,13 @@
 """The one subprocess runner: live prefixed output, whole-output log files, tree kill on timeout/interrupt.
 
-Used by jobs, task builds and command agents. Output is pumped in fixed-size
-chunks by reader threads, so memory stays bounded whatever the command prints.
+Used by jobs, task builds and command agents. Output is pumped in fixed-size chunks by reader
+threads (``pipes.py``), so memory stays bounded whatever the command prints. A run is over when the
+command's process exits; processes it left holding its pipes get ``LEFTOVER_GRACE_SECONDS``, then
+its group is killed (docs/jobs.md, "Interrupts and timeouts").
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import shutil
@@ -14,23 +15,23 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
-CHUNK = 1 << 16  # 64 KiB reads: few syscalls, small constant memory
-MAX_PARTIAL_LINE = 1 << 16  # a line longer than this is written to the console in pieces
+from orchastration.pipes import STOP_SECONDS, LogFiles, Pump, join, stop, write_error
+
 KILL_GRACE_SECONDS = 2.0  # SIGTERM first so tools can clean up, then SIGKILL
-PIPE_DRAIN_SECONDS = 5.0  # after a kill, how long to wait for escaped grandchildren to close the pipes
+LEFTOVER_GRACE_SECONDS = 2.0  # after the command exits, how long processes it left may hold its pipes
+
+LEFTOVERS_KILLED = "left background processes running: killed"
+LEFTOVERS_DETACHED = "left background processes holding its output: no longer waited for"
 
 EXIT_TIMEOUT = -1
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 EXIT_INTERRUPTED = 130
-
-# One lock for every console write: parallel jobs and their two streams never split a line.
-_console_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ProcessResult:
     status: str  # "ok" | "failed" | "timeout" | "interrupted" | "not_found"
     duration_ms: int
     message: str  # "" or a one-line explanation
+    warning: str = ""  # "" or what was done about processes the command left behind
 
 
 def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> dict[str, str]:
@@ -73,67 +75,6 @@ def command_text(command: Sequence[str] | str) -> str:
     import shlex
 
     return shlex.join(command) if os.name == "posix" else subprocess.list2cmdline(list(command))
-
-
-class _Pump(threading.Thread):
-    """Copy one pipe to a log file (whole) and a console (line by line, prefixed)."""
-
-    def __init__(self, pipe: BinaryIO, log: BinaryIO | None, console: IO[str] | None, prefix: str) -> None:
-        super().__init__(daemon=True)
-        self.pipe, self.log, self.console, self.prefix = pipe, log, console, prefix
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.partial = ""
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            read = getattr(self.pipe, "read1", self.pipe.read)
-            while True:
-                chunk = read(CHUNK)
-                if not chunk:
-                    break
-                if self.log is not None:
-                    self.log.write(chunk)
-                if self.console is not None:
-                    self._show(self.decoder.decode(chunk))
-            if self.console is not None:
-                self._show(self.decoder.decode(b"", final=True))
-                if self.partial:
-                    self._write(self.prefix + self.partial + "\n")
-                    self.partial = ""
-        except BaseException as exc:  # a dead console or full disk must not hang the child
-            self.error = exc
-            self._drain()
-
-    def _drain(self) -> None:
-        """Keep reading so the child never blocks on a full pipe; still log what we can."""
-        try:
-            while chunk := self.pipe.read(CHUNK):
-                if self.log is not None:
-                    self.log.write(chunk)
-        except Exception:
-            pass
-
-    def _show(self, text: str) -> None:
-        if not text:
-            return
-        if not self.prefix:
-            self._write(text)  # no prefix: no need to split lines
-            return
-        text = self.partial + text
-        cut = text.rfind("\n") + 1
-        self.partial = text[cut:]
-        if cut:
-            self._write("".join(self.prefix + line for line in text[:cut].splitlines(keepends=True)))
-        if len(self.partial) > MAX_PARTIAL_LINE:
-            self._write(self.prefix + self.partial + "\n")
-            self.partial = ""
-
-    def _write(self, text: str) -> None:
-        assert self.console is not None
-        with _console_lock:
-            self.console.write(text)
-            self.console.flush()
 
 
 def _popen_kwargs() -> dict[str, Any]:
@@ -172,12 +113,8 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _open_log(path: Path | None) -> BinaryIO | None:
-    if path is None:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode.
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+def _ended(start: float, code: int, status: str, message: str = "", warning: str = "") -> ProcessResult:
+    return ProcessResult(code, status, int((time.monotonic() - start) * 1000), message, warning)
 
 
 def run_process(
@@ -199,78 +136,136 @@ def run_process(
     """Run one command to completion; never raises for the command's own failure.
 
     ``env`` holds overrides added to ``base_env`` (the environment the caller was given). Output
-    streams live to ``console`` (stderr to ``err_console`` if given) and whole to the
-    log files. ``timeout`` (seconds, 0 = none), ``cancel`` being set, or a
-    KeyboardInterrupt in the calling thread kill the whole process tree.
+    streams live to ``console`` (stderr to ``err_console`` if given) and whole to the log files.
+    ``timeout`` (seconds, 0 = none) bounds the whole run, processes the command left behind
+    included; it, ``cancel`` being set, or a KeyboardInterrupt in the calling thread kill the whole
+    process tree. The run is over when the command's process exits and its pipes close: processes
+    it left holding them get ``LEFTOVER_GRACE_SECONDS``, then its process group is killed.
     """
     start = time.monotonic()
-
-    def result(code: int, status: str, message: str = "") -> ProcessResult:
-        return ProcessResult(code, status, int((time.monotonic() - start) * 1000), message)
-
     child_env = merged_env(env, base_env)
-    if not cwd.is_dir():
-        return result(EXIT_NOT_FOUND, "not_found", f"working directory not found: {cwd}")
-    if shell:
-        if not isinstance(command, str):
-            command = command_text(command)
-        argv: Sequence[str] | str = command
-    else:
-        if isinstance(command, str):
-            command = [command]
-        if not command:
-            return result(EXIT_NOT_FOUND, "not_found", "empty command")
-        program = resolve_program(command[0], cwd, child_env)
-        if program is None:
-            return result(EXIT_NOT_FOUND, "not_found", f"command not found: {command[0]}")
-        argv = [program, *command[1:]]
-    out_log = err_log = None
+    argv = _argv(command, shell, cwd, child_env)
+    if isinstance(argv, tuple):
+        return _ended(start, *argv)
+    logs = LogFiles((stdout_path, stderr_path))
     try:
-        out_log = _open_log(stdout_path)
-        err_log = _open_log(stderr_path)
-        try:
-            proc = subprocess.Popen(
-                argv,
-                shell=shell,
-                cwd=cwd,
-                env=child_env,
-                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                **_popen_kwargs(),
-            )
-        except FileNotFoundError as exc:
-            return result(EXIT_NOT_FOUND, "not_found", f"command not found: {exc.filename or argv}")
-        except PermissionError as exc:
-            return result(EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied")
-        except OSError as exc:
-            return result(EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(command)}: {exc}")
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            _Pump(proc.stdout, out_log, console, prefix),  # type: ignore[arg-type]
-            _Pump(proc.stderr, err_log, err_console or console, prefix),  # type: ignore[arg-type]
-        ]
-        for pump in pumps:
-            pump.start()
-        if stdin_data is not None:
-            threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
-        outcome = _wait(proc, timeout, cancel, start)
-        for pump in pumps:
-            pump.join(PIPE_DRAIN_SECONDS if outcome else None)
-        if outcome == "timeout":
-            return result(EXIT_TIMEOUT, "timeout", f"timed out after {timeout:g}s")
-        if outcome == "interrupted":
-            return result(EXIT_INTERRUPTED, "interrupted", "interrupted")
-        code = _exit_code(proc.returncode)
-        if code == 0:
-            return result(0, "ok")
-        if shell and code == EXIT_NOT_FOUND:
-            return result(code, "failed", "exit 127 from the shell: command not found?")
-        return result(code, "failed", f"exited with code {code}")
+        unwritable = logs.open()
+        if unwritable:
+            return _ended(start, EXIT_CANNOT_EXECUTE, "failed", unwritable)
+        with _interrupts_held() as held:
+            spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
+        if isinstance(spawned, tuple):
+            if held:
+                raise KeyboardInterrupt
+            return _ended(start, *spawned)
+        pumps = _pumps(spawned, logs, (console, err_console or console), prefix)
+        deadline = start + timeout if timeout > 0 else None
+        outcome, leftovers = _supervise(spawned, pumps, stdin_data, deadline, cancel, interrupted=bool(held))
     finally:
-        for fh in (out_log, err_log):
-            if fh is not None:
-                fh.close()
+        logs.close()
+    failure = next((write_error(p.log_path, p.log_error) for p in pumps if p.log_error), logs.error)
+    return _verdict(start, spawned, outcome, leftovers, failure, timeout, shell)
+
+
+_Refusal = tuple[int, str, str]  # (exit code, status, message) of a command that could not start
+
+
+def _argv(
+    command: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str]
+) -> Sequence[str] | str | _Refusal:
+    """What to start, or why nothing can be (no working dir, no program)."""
+    if not cwd.is_dir():
+        return EXIT_NOT_FOUND, "not_found", f"working directory not found: {cwd}"
+    if shell:
+        return command if isinstance(command, str) else command_text(command)
+    argv = [command] if isinstance(command, str) else list(command)
+    if not argv:
+        return EXIT_NOT_FOUND, "not_found", "empty command"
+    program = resolve_program(argv[0], cwd, env)
+    if program is None:
+        return EXIT_NOT_FOUND, "not_found", f"command not found: {argv[0]}"
+    return [program, *argv[1:]]
+
+
+def _spawn(
+    argv: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str], stdin: bool
+) -> subprocess.Popen[bytes] | _Refusal:
+    """Start the command in its own process group with piped output, or say why it cannot start."""
+    try:
+        return subprocess.Popen(
+            argv,
+            shell=shell,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **_popen_kwargs(),
+        )
+    except FileNotFoundError as exc:
+        return EXIT_NOT_FOUND, "not_found", f"command not found: {exc.filename or argv}"
+    except PermissionError as exc:
+        return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied"
+    except OSError as exc:
+        return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP (those the CLI turns into KeyboardInterrupt) while a command
+    starts: raised inside ``Popen`` once the child exists, the interrupt would leave it running
+    unseen. The list holds the signals that came (main thread only: signals are delivered there)."""
+    held: list[int] = []
+    saved: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            if callable(signal.getsignal(sig)):  # a Python handler; SIG_DFL and SIG_IGN are left alone
+                saved[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _pumps(
+    proc: subprocess.Popen[bytes], logs: LogFiles, consoles: tuple[IO[str] | None, IO[str] | None], prefix: str
+) -> list[Pump]:
+    """One pump a stream (stdout, stderr), not started yet (``_supervise`` starts them)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    pipes = (proc.stdout, proc.stderr)
+    return [
+        Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
+        for pipe, log, path, console in zip(pipes, logs.files, logs.paths, consoles, strict=True)
+    ]
+
+
+def _verdict(
+    start: float,
+    proc: subprocess.Popen[bytes],
+    outcome: str,
+    leftovers: str,
+    failure: str,
+    timeout: float,
+    shell: bool,
+) -> ProcessResult:
+    """How the run ended: timeout or interrupt first, then a log file that could not be written, then
+    the command's exit code."""
+    if outcome == "timeout":
+        return _ended(start, EXIT_TIMEOUT, "timeout", f"timed out after {timeout:g}s", leftovers)
+    if outcome == "interrupted":
+        return _ended(start, EXIT_INTERRUPTED, "interrupted", "interrupted", leftovers)
+    code = _exit_code(proc.returncode)
+    if failure:
+        return _ended(start, code, "failed", failure, leftovers)
+    if code == 0:
+        return _ended(start, 0, "ok", "", leftovers)
+    if shell and code == EXIT_NOT_FOUND:
+        return _ended(start, code, "failed", "exit 127 from the shell: command not found?", leftovers)
+    return _ended(start, code, "failed", f"exited with code {code}", leftovers)
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
@@ -285,33 +280,96 @@ def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
             proc.stdin.close()
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None, start: float) -> str:
-    """Wait for ``proc``; on timeout/cancel/Ctrl-C kill its tree. Returns ``""``, timeout or interrupted."""
-    deadline = start + timeout if timeout and timeout > 0 else None
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    pumps: list[Pump],
+    stdin_data: bytes | None,
+    deadline: float | None,
+    cancel: threading.Event | None,
+    interrupted: bool = False,
+) -> tuple[str, str]:
+    """Start the pumps (and a feeder thread for stdin), wait for the command's process, then for its
+    pipes to close: (``""``, timeout or interrupted; the warning about processes it left behind, or
+    ``""``). A Ctrl-C (or SIGTERM, SIGHUP) from the moment the process exists kills its tree;
+    ``interrupted``: one came while it was being started."""
     try:
-        if cancel is None:
-            # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
-            try:
-                proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
-                return ""
-            except subprocess.TimeoutExpired:
-                kill_tree(proc)
-                return "timeout"
-        while True:
-            step = 0.05 if cancel is not None else 0.5
-            if deadline is not None:
-                step = min(step, max(deadline - time.monotonic(), 0))
-            try:
-                proc.wait(timeout=step)
-                return ""
-            except subprocess.TimeoutExpired:
-                pass
-            if cancel is not None and cancel.is_set():
-                kill_tree(proc)
-                return "interrupted"
-            if deadline is not None and time.monotonic() >= deadline:
-                kill_tree(proc)
-                return "timeout"
+        if interrupted:
+            raise KeyboardInterrupt
+        for pump in pumps:
+            pump.start()
+        if stdin_data is not None:
+            threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
+        outcome = _wait(proc, deadline, cancel)
+        if outcome:  # its tree was killed; a process that left the group may still hold the pipes
+            join(pumps, time.monotonic() + STOP_SECONDS)
+            return outcome, ""
+        return _wait_pipes(proc, pumps, deadline, cancel)
     except KeyboardInterrupt:
         kill_tree(proc)
-        return "interrupted"
+        return "interrupted", ""
+    finally:
+        stop(proc, pumps)
+
+
+def _wait_pipes(
+    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
+) -> tuple[str, str]:
+    """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
+    past the deadline) to finish writing and close the pipes; then the group is killed."""
+    until = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    if deadline is not None:
+        until = min(until, deadline)
+    if join(pumps, until, cancel):
+        return "", ""
+    timed_out = deadline is not None and time.monotonic() >= deadline
+    killed = _kill_group(proc)
+    join(pumps, time.monotonic() + STOP_SECONDS)
+    warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
+    if cancel is not None and cancel.is_set():
+        return "interrupted", warning
+    return ("timeout" if timed_out else ""), warning
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
+    """Kill what is left of the command's process group (POSIX) or tree (Windows, as far as
+    ``taskkill /T`` still finds it once the command exited); True if anything was there."""
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    done = subprocess.run(
+        ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
+    """Wait for ``proc``; on timeout or cancel kill its tree. Returns ``""``, timeout or interrupted."""
+    if cancel is None:
+        # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
+        try:
+            proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+            return ""
+        except subprocess.TimeoutExpired:
+            kill_tree(proc)
+            return "timeout"
+    while True:
+        step = 0.05
+        if deadline is not None:
+            step = min(step, max(deadline - time.monotonic(), 0))
+        try:
+            proc.wait(timeout=step)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel.is_set():
+            kill_tree(proc)
+            return "interrupted"
+        if deadline is not None and time.monotonic() >= deadline:
+            kill_tree(proc)
+            return "timeout"

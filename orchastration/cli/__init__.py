@@ -56,15 +56,41 @@ def main(
         fast, summaries = try_fast_run(args_list, out, env, cwd)
         if fast is not None:
             return fast
+    previous = _stop_signals_interrupt()
+    try:
+        return _guarded(args_list, out, err, env, cwd, summaries)
+    finally:
+        _restore_signals(previous)
+
+
+def _stop_signals_interrupt() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (a closed terminal or SSH session; POSIX only) stop a run as Ctrl-C does:
+    its jobs are killed and recorded ``interrupted`` (docs/jobs.md). The handlers they replaced."""
     import signal
     import threading
 
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    stops = [signal.SIGTERM]
+    if os.name == "posix":
+        stops.append(signal.SIGHUP)
+    return {sig: signal.signal(sig, _raise_interrupt) for sig in stops}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    import signal
+
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _guarded(
+    args_list: list[str], out: IO[str], err: IO[str], env: Mapping[str, str], cwd: Path | None, summaries: Any
+) -> int:
+    """``_run`` with every way it can end turned into an exit code and at most one line on ``err``."""
     from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchastrationError
 
     verbose = "-v" in args_list or "--verbose" in args_list
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _run(args_list, out, err, env, cwd, summaries)
     except OrchastrationError as exc:
@@ -76,7 +102,10 @@ def main(
             err.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.write(f"{PROG}: interrupted\n")
+        try:  # noqa: SIM105 - after SIGHUP the terminal may be gone
+            err.write(f"{PROG}: interrupted\n")
+        except OSError:
+            pass
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (e.g. piped to head): not an error of ours.
@@ -92,9 +121,6 @@ def main(
             traceback.print_exc(file=err)
         err.write(f"{PROG}: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --verbose)\n")
         return EXIT_FAILED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:

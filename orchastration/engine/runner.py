@@ -141,7 +141,10 @@ def run_unit(
 
     ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
     (saved so the next check sees whether one ran since)."""
-    run_id, started = start_run(unit)
+    try:
+        run_id, started = start_run(unit)
+    except OSError as exc:  # a read-only or full state dir: this unit fails, the run goes on
+        return _unwritable(unit, exc, reasons)
     # The inputs' states before the command starts are what doit saves for the next check (not
     # their states after it): an input edited while the command runs reruns the unit next time.
     states = {p: runner.cache.try_state(p) for p in inputs}
@@ -159,6 +162,8 @@ def run_unit(
     level = "debug" if "task_name" in unit.extra_record else "info"
     log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
         record=record_path)  # fmt: skip
+    if res.warning:
+        log(_LOG, "warning", f"{unit.name}: {res.warning}", unit=unit.name)
     # The outputs are the files they name now: literal files, the files under a directory, what a
     # glob matches (docs/jobs.md); a declared output naming nothing is recorded null.
     files, missing = output_files(unit)
@@ -169,7 +174,10 @@ def run_unit(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
         reasons=reasons, algorithm=runner.algorithm,
     )  # fmt: skip
-    path = finish_run(unit, run_id, record)
+    try:
+        path = finish_run(unit, run_id, record)
+    except OSError as exc:
+        return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
     if status != UnitStatus.RAN:
         return UnitRun(result, None, states)
@@ -204,3 +212,13 @@ def _saved_values(
     if sorted(saved_outputs) != unit.declared_outputs:
         values["declared"] = unit.declared_outputs
     return values
+
+
+def _unwritable(unit: Unit, exc: OSError, reasons: Sequence[str], res: ProcessResult | None = None) -> UnitRun:
+    """A unit whose record cannot be written fails (naming the path) and is not saved as up to date."""
+    from orchastration.pipes import write_error
+
+    message = write_error(unit.record_dir, exc)
+    log(_LOG, "info", f"{unit.name}: {message}", unit=unit.name)
+    code, ms = (res.exit_code, res.duration_ms) if res is not None else (None, 0)
+    return UnitRun(UnitResult(unit.name, UnitStatus.FAILED, code, ms, None, tuple(reasons), message), None)

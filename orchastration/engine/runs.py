@@ -14,7 +14,7 @@ from orchastration.engine.doit_adapter import Explain, UnitGraph, UnitTask
 from orchastration.engine.doit_adapter import forget as forget_in_db
 from orchastration.engine.fastpath import Summaries
 from orchastration.engine.graph import Graph, build, for_doit
-from orchastration.engine.lock import state_lock
+from orchastration.engine.lock import state_dir_error, state_lock
 from orchastration.engine.runner import LOCAL, NO_STORE, Executor, ResultStore, UnitRunner
 from orchastration.engine.session import ResultCallback, Session
 from orchastration.engine.units import PlanItem, Unit, UnitResult, input_patterns
@@ -153,6 +153,8 @@ def _run_doit(
 ) -> tuple[bool, list[str]]:
     """Let doit order, check and run the units ``names`` (starting from ``start``): (interrupted,
     doit's runtime errors)."""
+    import sqlite3
+
     tasks = [
         UnitTask(n, session.action(n), session.inputs[n], session.table[n].abs_outputs,
                  session.table[n].depends_on, session.checks[n])
@@ -164,6 +166,8 @@ def _run_doit(
     loaded()
     try:
         errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)
+    except sqlite3.OperationalError as exc:  # doit saves its database at the end: the disk filled up
+        raise state_dir_error(db_path.parent, exc, db_path) from None
     except KeyboardInterrupt:
         session.cancel.set()
         session.running.wait_idle(30)

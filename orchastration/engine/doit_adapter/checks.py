@@ -11,6 +11,8 @@ from typing import Any
 
 from doit.dependency import Dependency, FileChangedChecker, JsonDB, SqliteDB, UptodateCalculator
 
+from orchastration.engine.lock import state_dir_error
+
 _CALL_SIGNATURE = inspect.Signature(
     [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("task", "values")]
 )
@@ -149,10 +151,19 @@ def dependency(
 ) -> _ExplainingDependency:
     # sqlite3: every commit is atomic and journaled, so a crash mid-run never corrupts the database.
     # Read-only callers with no database yet use an in-memory JSON one that is never written.
+    # A database that cannot be written (a read-only or full state dir) is an error naming it now,
+    # before anything runs, not at the end of the run when doit saves it (docs/reliability.md).
+    import sqlite3
+
     db_class: Any = JsonDB if read_only and not db_path.exists() else _PreloadedSqliteDB
     if only and db_class is _PreloadedSqliteDB:
         db_class = _only(only)
-    return _ExplainingDependency(db_class, str(db_path), checker_cls=checker, explain=explain)
+    try:
+        if not read_only:
+            os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
+        return _ExplainingDependency(db_class, str(db_path), checker_cls=checker, explain=explain)
+    except (OSError, sqlite3.OperationalError) as exc:
+        raise state_dir_error(db_path.parent, exc, db_path) from None
 
 
 def _only(only: Sequence[str]) -> Callable[..., _PreloadedSqliteDB]:

@@ -1,0 +1,182 @@
+"""Output pumps: a command's pipes copied to its log files (whole) and a console (line by line, prefixed).
+
+Reader threads read fixed-size chunks, so memory stays bounded whatever the command prints, and they
+read to the end whatever happens to the sinks: a log file that cannot be written (a full disk) or a
+dead console is dropped with the error kept, so the command never blocks on a full pipe. Used by
+``process.run_process``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import select
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO, BinaryIO
+
+CHUNK = 1 << 16  # 64 KiB reads: few syscalls, small constant memory
+MAX_PARTIAL_LINE = 1 << 16  # a line longer than this is written to the console in pieces
+POLL_MS = 100  # how often a pump with nothing to read checks whether it was stopped
+STOP_SECONDS = 0.5  # how long stopped pumps, or the pipes of a killed group, may take to end
+
+# One lock for every console write: parallel jobs and their two streams never split a line.
+_console_lock = threading.Lock()
+
+
+class Pump(threading.Thread):
+    """Copy one pipe to a log file (whole) and a console (line by line, prefixed).
+
+    It reads to the end whatever happens to its sinks: a log file that cannot be written (a full
+    disk) or a dead console is dropped with the error kept, so the child never blocks on a full pipe.
+    ``stop`` ends it early (a process that left the job's group may hold the pipe forever).
+    """
+
+    def __init__(
+        self, pipe: BinaryIO, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str
+    ) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.log, self.log_path, self.console, self.prefix = pipe, log, log_path, console, prefix
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.partial = ""
+        self.error: BaseException | None = None  # reading the pipe failed
+        self.log_error: OSError | None = None  # the first failed write of the log file
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while chunk := self._read():
+                self._log(chunk)
+                self._show(self.decoder.decode(chunk))
+            self._show(self.decoder.decode(b"", final=True))
+            if self.partial:
+                self._write(self.prefix + self.partial + "\n")
+                self.partial = ""
+        except BaseException as exc:  # the pipe closed under us (stopped): nothing more to read
+            self.error = exc
+
+    def _read(self) -> bytes:
+        """The next chunk; ``b""`` at end of file or once stopped."""
+        if os.name != "posix":  # no poll on Windows pipes: a blocking read, ended by closing the pipe
+            return b"" if self.stop.is_set() else self.pipe.read1(CHUNK)  # type: ignore[attr-defined]
+        fd = self.pipe.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not self.stop.is_set():
+            if poller.poll(POLL_MS):
+                return os.read(fd, CHUNK)
+        return b""
+
+    def _log(self, chunk: bytes) -> None:
+        if self.log is None:
+            return
+        try:
+            self.log.write(chunk)
+        except OSError as exc:  # a full disk: keep the error, keep draining the pipe
+            self.log_error, self.log = exc, None
+
+    def _show(self, text: str) -> None:
+        if not text or self.console is None:
+            return
+        if not self.prefix:
+            self._write(text)  # no prefix: no need to split lines
+            return
+        text = self.partial + text
+        cut = text.rfind("\n") + 1
+        self.partial = text[cut:]
+        if cut:
+            self._write("".join(self.prefix + line for line in text[:cut].splitlines(keepends=True)))
+        if len(self.partial) > MAX_PARTIAL_LINE:
+            self._write(self.prefix + self.partial + "\n")
+            self.partial = ""
+
+    def _write(self, text: str) -> None:
+        if self.console is None:
+            return
+        try:
+            with _console_lock:
+                self.console.write(text)
+                self.console.flush()
+        except (OSError, ValueError):  # a dead console: the log file still gets everything
+            self.console = None
+
+
+def write_error(path: Path | str | None, exc: OSError) -> str:
+    """``cannot write <path>: <reason>``: one line for a failed write (a full disk, a read-only dir)."""
+    where = exc.filename if exc.filename is not None else path
+    reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc  # mkdir of a file
+    return f"cannot write {where}: {reason}"
+
+
+class LogFiles:
+    """A run's two log files (a None path: not kept). A file that cannot be opened, written or
+    closed fails the run with ``error`` naming it; the command's output is still read to the end."""
+
+    def __init__(self, paths: tuple[Path | None, Path | None]) -> None:
+        self.paths = paths
+        self.files: list[BinaryIO | None] = [None, None]
+        self.error = ""
+
+    def open(self) -> str:
+        """Open both files; ``""``, or the error naming the one that cannot be opened."""
+        for i, path in enumerate(self.paths):
+            try:
+                self.files[i] = _open_log(path)
+            except OSError as exc:
+                self.error = write_error(path, exc)
+                return self.error
+        return ""
+
+    def close(self) -> None:
+        """Close both files; a failed final write sets ``error`` (unless one is already set)."""
+        for fh, path in zip(self.files, self.paths, strict=True):
+            if fh is None:
+                continue
+            try:
+                fh.close()
+            except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
+                if isinstance(exc, OSError) and not self.error:
+                    self.error = write_error(path, exc)
+
+
+def _open_log(path: Path | None) -> BinaryIO | None:
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode.
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def join(pumps: list[Pump], until: float, cancel: threading.Event | None = None) -> bool:
+    """Wait until every pump reached the end of its pipe (True), ``until`` passes or ``cancel`` is set."""
+    for pump in pumps:
+        while pump.is_alive():
+            left = until - time.monotonic()
+            if left <= 0 or (cancel is not None and cancel.is_set()):
+                return False
+            pump.join(min(left, 0.05))
+    return True
+
+
+def stop(proc: subprocess.Popen[bytes], pumps: list[Pump]) -> None:
+    """Stop reading and close our ends of the pipes: whatever still holds them no longer holds the run."""
+    for pump in pumps:
+        pump.stop.set()
+    if os.name != "posix":
+        # A blocked read ends when its pipe closes (closing may itself wait for the read: in a thread).
+        threading.Thread(target=_close_pipes, args=(proc,), daemon=True).start()
+    for pump in pumps:
+        if pump.is_alive():  # (an interrupt may have come before it started)
+            pump.join(STOP_SECONDS)
+    if os.name == "posix":
+        _close_pipes(proc)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
