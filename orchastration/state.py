@@ -279,6 +279,14 @@ def _read_key(path: Path, attempts: int = 50) -> bytes | None:
     raise OSError(f"not a key file (delete it to make a new one): {path}")
 
 
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd`` durably, then close it."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _create_key(path: Path) -> bytes:
     import secrets
 
@@ -286,10 +294,7 @@ def _create_key(path: Path) -> bytes:
     data = (secrets.token_hex(32) + "\n").encode("ascii")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_synced(fd, data)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -300,10 +305,7 @@ def _create_key(path: Path) -> bytes:
             except FileExistsError:
                 pass
             else:
-                with os.fdopen(out, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                _write_synced(out, data)
     finally:
         _unlink_quietly(Path(tmp))
     _fsync_dir(path.parent)
