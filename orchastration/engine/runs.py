@@ -23,7 +23,6 @@ from orchastration.errors import ConfigError
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 from orchastration.paths import Paths
-from orchastration.state import make_private_file
 
 DB_NAME = "doit.sqlite3"
 _LOG = get_logger("engine")
@@ -74,15 +73,15 @@ def run_units(
         summaries.invalidate()
         if summary is not None and not set(summary.order).issubset(u.name for u in units):
             summary = None  # not these units (cannot happen with a matching key; be safe)
-        session = _session(build(units, targets, summary), runner, targets, force)
+        graph = build(units, targets, summary)
+        session = _session(graph, runner, targets, force)
         session.prefixed = parallel > 1 if prefix_output is None else prefix_output
         session.threaded = parallel > 1
         session.on_start, session.on_result = on_start, on_result
         carried = summary.entries if summary is not None else {}
-        names = for_doit(_graph(session), carried.keys(), session.forced) if carried else list(session.order)
+        names = for_doit(graph, carried.keys(), session.forced) if carried else list(session.order)
         if summary_key:
             log(_LOG, "info", "up-to-date check", units=len(session.order), by_summary=len(session.order) - len(names))
-        make_private_file(paths.engine_dir / DB_NAME)  # doit's sqlite opens it and keeps its 0600
         interrupted = _run(session, names, targets, paths.engine_dir / DB_NAME, parallel, keep_going, loaded)
         results = [session.results[n] for n in session.results]
         if summary_key and not interrupted:
@@ -106,10 +105,6 @@ def _session(graph: Graph, runner: UnitRunner, targets: Sequence[str], force: bo
     forced = set(targets) if force is True else set(force or ())
     checks = {n: UnitCheck(graph.table[n], runner.cache, forced=n in forced) for n in graph.order}
     return Session(graph.table, graph.order, runner, checks, graph.inputs, graph.edges, forced)
-
-
-def _graph(session: Session) -> Graph:
-    return Graph(session.table, session.order, session.inputs, session.edges)
 
 
 def _run(
@@ -215,8 +210,13 @@ def _gc_paused() -> Iterator[Callable[[], None]]:
     resumes collecting. On exit the collector is as it was found."""
     collecting = gc.isenabled()
     gc.disable()
+    done = False
 
     def loaded() -> None:
+        nonlocal done
+        if done:  # called once doit has loaded, and again when the run ends (doit may not have run)
+            return
+        done = True
         gc.freeze()
         if collecting:
             gc.enable()
