@@ -27,48 +27,30 @@ STOP_SECONDS = 0.5  # how long stopped pumps, or the pipes of a killed group, ma
 _console_lock = threading.Lock()
 
 
-class Pump(threading.Thread):
-    """Copy one pipe to a log file (whole) and a console (line by line, prefixed).
+class Sink:
+    """Where one pipe's bytes go: its log file (whole) and a console (line by line, prefixed).
 
-    It reads to the end whatever happens to its sinks: a log file that cannot be written (a full
-    disk) or a dead console is dropped with the error kept, so the child never blocks on a full pipe.
-    ``stop`` ends it early (a process that left the job's group may hold the pipe forever).
+    A log file that cannot be written (a full disk) or a dead console is dropped with the error kept,
+    so the reader keeps draining the pipe and the child never blocks on a full one.
     """
 
-    def __init__(
-        self, pipe: BinaryIO, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str
-    ) -> None:
-        super().__init__(daemon=True)
-        self.pipe, self.log, self.log_path, self.console, self.prefix = pipe, log, log_path, console, prefix
+    def __init__(self, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str) -> None:
+        self.log, self.log_path, self.console, self.prefix = log, log_path, console, prefix
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.partial = ""
-        self.error: BaseException | None = None  # reading the pipe failed
         self.log_error: OSError | None = None  # the first failed write of the log file
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        try:
-            while chunk := self._read():
-                self._log(chunk)
-                self._show(self.decoder.decode(chunk))
-            self._show(self.decoder.decode(b"", final=True))
-            if self.partial:
-                self._write(self.prefix + self.partial + "\n")
-                self.partial = ""
-        except BaseException as exc:  # the pipe closed under us (stopped): nothing more to read
-            self.error = exc
+    def feed(self, chunk: bytes) -> None:
+        """Take the next chunk read from the pipe."""
+        self._log(chunk)
+        self._show(self.decoder.decode(chunk))
 
-    def _read(self) -> bytes:
-        """The next chunk; ``b""`` at end of file or once stopped."""
-        if os.name != "posix":  # no poll on Windows pipes: a blocking read, ended by closing the pipe
-            return b"" if self.stop.is_set() else self.pipe.read1(CHUNK)  # type: ignore[attr-defined]
-        fd = self.pipe.fileno()
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not self.stop.is_set():
-            if poller.poll(POLL_MS):
-                return os.read(fd, CHUNK)
-        return b""
+    def finish(self) -> None:
+        """The pipe ended: show what is left of a last line without a newline."""
+        self._show(self.decoder.decode(b"", final=True))
+        if self.partial:
+            self._write(self.prefix + self.partial + "\n")
+            self.partial = ""
 
     def _log(self, chunk: bytes) -> None:
         if self.log is None:
@@ -102,6 +84,109 @@ class Pump(threading.Thread):
                 self.console.flush()
         except (OSError, ValueError):  # a dead console: the log file still gets everything
             self.console = None
+
+
+class Pump(threading.Thread):
+    """A thread copying one pipe into its ``Sink`` (Windows, where pipes cannot be polled).
+
+    ``stop`` ends it early (a process that left the job's group may hold the pipe forever).
+    """
+
+    def __init__(self, pipe: BinaryIO, sink: Sink) -> None:
+        super().__init__(daemon=True)
+        self.pipe, self.sink = pipe, sink
+        self.error: BaseException | None = None  # reading the pipe failed
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while chunk := self._read():
+                self.sink.feed(chunk)
+            self.sink.finish()
+        except BaseException as exc:  # the pipe closed under us (stopped): nothing more to read
+            self.error = exc
+
+    def _read(self) -> bytes:
+        """The next chunk; ``b""`` at end of file or once stopped."""
+        if os.name != "posix":  # no poll on Windows pipes: a blocking read, ended by closing the pipe
+            return b"" if self.stop.is_set() else self.pipe.read1(CHUNK)  # type: ignore[attr-defined]
+        fd = self.pipe.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not self.stop.is_set():
+            if poller.poll(POLL_MS):
+                return os.read(fd, CHUNK)
+        return b""
+
+
+class PolledPipes:
+    """A command's pipes read by the calling thread with ``poll(2)`` (POSIX): one reader for both
+    streams and no thread per pipe, which on a busy machine costs a context switch per start and
+    per chunk. With a pidfd (Linux), the command's exit wakes the same poll."""
+
+    def __init__(self, pipes: list[BinaryIO], sinks: list[Sink], pid: int) -> None:
+        self.poller = select.poll()
+        self.open: dict[int, tuple[BinaryIO, Sink]] = {}
+        for pipe, sink in zip(pipes, sinks, strict=True):
+            fd = pipe.fileno()
+            self.open[fd] = (pipe, sink)
+            self.poller.register(fd, select.POLLIN)
+        self.pidfd = -1
+        self.exited = False  # the pidfd said the process exited
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is not None:
+            with contextlib.suppress(OSError):
+                self.pidfd = pidfd_open(pid)
+                self.poller.register(self.pidfd, select.POLLIN)
+
+    @property
+    def done(self) -> bool:
+        """Every pipe reached its end."""
+        return not self.open
+
+    def pump(self, timeout: float | None) -> bool:
+        """Read what the pipes have within ``timeout`` seconds (None: until something happens);
+        True if the command's process exited (as far as a pidfd tells)."""
+        for fd, _event in self.poller.poll(None if timeout is None else max(int(timeout * 1000), 0)):
+            if fd == self.pidfd:  # readable from now on: stop polling it
+                self.exited = True
+                self.poller.unregister(fd)
+                os.close(fd)
+                self.pidfd = -1
+                continue
+            try:
+                chunk = os.read(fd, CHUNK)
+            except OSError:
+                chunk = b""
+            pipe, sink = self.open[fd]
+            if chunk:
+                sink.feed(chunk)
+                continue
+            self.poller.unregister(fd)
+            del self.open[fd]
+            sink.finish()
+        return self.exited
+
+    def drain(self, until: float, cancel: threading.Event | None = None) -> bool:
+        """Read until every pipe ends (True), ``until`` passes or ``cancel`` is set."""
+        while self.open:
+            left = until - time.monotonic()
+            if left <= 0 or (cancel is not None and cancel.is_set()):
+                return False
+            self.pump(min(left, 0.05) if cancel is not None else left)
+        return True
+
+    def close(self) -> None:
+        """Stop reading: close our ends of the pipes (and the pidfd)."""
+        for pipe, sink in self.open.values():
+            sink.finish()
+            with contextlib.suppress(OSError):
+                pipe.close()
+        self.open.clear()
+        if self.pidfd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            self.pidfd = -1
 
 
 def write_error(path: Path | str | None, exc: OSError) -> str:

@@ -1,9 +1,9 @@
 """The one subprocess runner: live prefixed output, whole-output log files, tree kill on timeout/interrupt.
 
-Used by jobs, task builds and command agents. Output is pumped in fixed-size chunks by reader
-threads (``pipes.py``), so memory stays bounded whatever the command prints. A run is over when the
-command's process exits; processes it left holding its pipes get ``LEFTOVER_GRACE_SECONDS``, then
-its group is killed (docs/jobs.md, "Interrupts and timeouts").
+Used by jobs, task builds and command agents. Output is read in fixed-size chunks (``pipes.py``), so
+memory stays bounded whatever the command prints. A run is over when the command's process exits;
+processes it left holding its pipes get ``LEFTOVER_GRACE_SECONDS``, then its group is killed
+(``supervision.py``; docs/jobs.md, "Interrupts and timeouts").
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from orchastration.pipes import STOP_SECONDS, LogFiles, Pump, join, stop, write_error
-
-KILL_GRACE_SECONDS = 2.0  # SIGTERM first so tools can clean up, then SIGKILL
-LEFTOVER_GRACE_SECONDS = 2.0  # after the command exits, how long processes it left may hold its pipes
-
-LEFTOVERS_KILLED = "left background processes running: killed"
-LEFTOVERS_DETACHED = "left background processes holding its output: no longer waited for"
+from orchastration.pipes import LogFiles, Sink, write_error
+from orchastration.supervision import supervise
 
 EXIT_TIMEOUT = -1
 EXIT_CANNOT_EXECUTE = 126
@@ -84,30 +79,6 @@ def _popen_kwargs() -> dict[str, Any]:
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
-def kill_tree(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    """Kill ``proc`` and every process in its group (POSIX) or tree (Windows)."""
-    if os.name == "posix":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        # SIGKILL the group even when the leader has gone: children may have ignored SIGTERM.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    else:
-        subprocess.run(
-            ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-        with contextlib.suppress(OSError):
-            proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace + 5)
-
-
 def _exit_code(returncode: int) -> int:
     """Death by signal N reads as 128+N, as shells report it."""
     return 128 - returncode if returncode < 0 else returncode
@@ -158,12 +129,13 @@ def run_process(
             if held:
                 raise KeyboardInterrupt
             return _ended(start, *spawned)
-        pumps = _pumps(spawned, logs, (console, err_console or console), prefix)
+        consoles = (console, err_console or console)
+        sinks = [Sink(log, path, out, prefix) for log, path, out in zip(logs.files, logs.paths, consoles, strict=True)]
         deadline = start + timeout if timeout > 0 else None
-        outcome, leftovers = _supervise(spawned, pumps, stdin_data, deadline, cancel, interrupted=bool(held))
+        outcome, leftovers = supervise(spawned, sinks, stdin_data, deadline, cancel, interrupted=bool(held))
     finally:
         logs.close()
-    failure = next((write_error(p.log_path, p.log_error) for p in pumps if p.log_error), logs.error)
+    failure = next((write_error(s.log_path, s.log_error) for s in sinks if s.log_error), logs.error)
     return _verdict(start, spawned, outcome, leftovers, failure, timeout, shell)
 
 
@@ -231,18 +203,6 @@ def _interrupts_held() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def _pumps(
-    proc: subprocess.Popen[bytes], logs: LogFiles, consoles: tuple[IO[str] | None, IO[str] | None], prefix: str
-) -> list[Pump]:
-    """One pump a stream (stdout, stderr), not started yet (``_supervise`` starts them)."""
-    assert proc.stdout is not None and proc.stderr is not None
-    pipes = (proc.stdout, proc.stderr)
-    return [
-        Pump(pipe, log, path, console, prefix)  # type: ignore[arg-type]
-        for pipe, log, path, console in zip(pipes, logs.files, logs.paths, consoles, strict=True)
-    ]
-
-
 def _verdict(
     start: float,
     proc: subprocess.Popen[bytes],
@@ -266,110 +226,3 @@ def _verdict(
     if shell and code == EXIT_NOT_FOUND:
         return _ended(start, code, "failed", "exit 127 from the shell: command not found?", leftovers)
     return _ended(start, code, "failed", f"exited with code {code}", leftovers)
-
-
-def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
-    """Write stdin from a thread so a child that prints before reading cannot deadlock us."""
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(data)
-    except OSError:  # the child exited or closed stdin early: fine
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-
-
-def _supervise(
-    proc: subprocess.Popen[bytes],
-    pumps: list[Pump],
-    stdin_data: bytes | None,
-    deadline: float | None,
-    cancel: threading.Event | None,
-    interrupted: bool = False,
-) -> tuple[str, str]:
-    """Start the pumps (and a feeder thread for stdin), wait for the command's process, then for its
-    pipes to close: (``""``, timeout or interrupted; the warning about processes it left behind, or
-    ``""``). A Ctrl-C (or SIGTERM, SIGHUP) from the moment the process exists kills its tree;
-    ``interrupted``: one came while it was being started."""
-    try:
-        if interrupted:
-            raise KeyboardInterrupt
-        for pump in pumps:
-            pump.start()
-        if stdin_data is not None:
-            threading.Thread(target=_feed, args=(proc, stdin_data), daemon=True).start()
-        outcome = _wait(proc, deadline, cancel)
-        if outcome:  # its tree was killed; a process that left the group may still hold the pipes
-            join(pumps, time.monotonic() + STOP_SECONDS)
-            return outcome, ""
-        return _wait_pipes(proc, pumps, deadline, cancel)
-    except KeyboardInterrupt:
-        kill_tree(proc)
-        return "interrupted", ""
-    finally:
-        stop(proc, pumps)
-
-
-def _wait_pipes(
-    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
-) -> tuple[str, str]:
-    """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
-    past the deadline) to finish writing and close the pipes; then the group is killed."""
-    until = time.monotonic() + LEFTOVER_GRACE_SECONDS
-    if deadline is not None:
-        until = min(until, deadline)
-    if join(pumps, until, cancel):
-        return "", ""
-    timed_out = deadline is not None and time.monotonic() >= deadline
-    killed = _kill_group(proc)
-    join(pumps, time.monotonic() + STOP_SECONDS)
-    warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
-    if cancel is not None and cancel.is_set():
-        return "interrupted", warning
-    return ("timeout" if timed_out else ""), warning
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
-    """Kill what is left of the command's process group (POSIX) or tree (Windows, as far as
-    ``taskkill /T`` still finds it once the command exited); True if anything was there."""
-    if os.name == "posix":
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    done = subprocess.run(
-        ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    return done.returncode == 0
-
-
-def _wait(proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None) -> str:
-    """Wait for ``proc``; on timeout or cancel kill its tree. Returns ``""``, timeout or interrupted."""
-    if cancel is None:
-        # Nothing to poll for: block in waitpid (Ctrl-C still interrupts it in the main thread).
-        try:
-            proc.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
-            return ""
-        except subprocess.TimeoutExpired:
-            kill_tree(proc)
-            return "timeout"
-    while True:
-        step = 0.05
-        if deadline is not None:
-            step = min(step, max(deadline - time.monotonic(), 0))
-        try:
-            proc.wait(timeout=step)
-            return ""
-        except subprocess.TimeoutExpired:
-            pass
-        if cancel.is_set():
-            kill_tree(proc)
-            return "interrupted"
-        if deadline is not None and time.monotonic() >= deadline:
-            kill_tree(proc)
-            return "timeout"

@@ -59,34 +59,38 @@ def host_info() -> dict[str, str]:
     return {"os": f"{platform.system().lower()}-{platform.machine().lower()}", "binary_version": __version__}
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync: bool = True) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never a part.
 
     ``mode`` (e.g. the old file's permissions) is applied before the swap; without
     it the file keeps the private 0600 of a temp file, right for state, not for docs.
+    ``sync=False``: no fsync of the file and its directory; the caller makes it durable in a batch
+    (``engine/durable.py``).
     """
     make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(Path(tmp))
         raise
-    _fsync_dir(path.parent)
+    if sync:
+        _fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str, newline: str | None = None) -> None:
+def atomic_write_text(path: Path, text: str, newline: str | None = None, sync: bool = True) -> None:
     """Atomically write text as UTF-8 (``newline`` as for ``open``; None keeps ``\\n``). A non-UTF-8
     file name in it (surrogate-escaped) is written as its bytes: read it back with ``surrogateescape``."""
     if newline:
         text = text.replace("\n", newline)
-    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"), sync=sync)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -110,9 +114,9 @@ def dumps(record: Any) -> str:
     return json_safe(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
 
 
-def atomic_write_json(path: Path, record: Any) -> None:
+def atomic_write_json(path: Path, record: Any, sync: bool = True) -> None:
     """Atomically write a JSON record."""
-    atomic_write_text(path, dumps(record))
+    atomic_write_text(path, dumps(record), sync=sync)
 
 
 def read_json(path: Path) -> Any | None:
@@ -197,11 +201,13 @@ def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, 
         return name, moment
 
 
-def write_record(directory: Path, name: str, record: dict[str, Any], update_last: bool = True) -> Path:
+def write_record(
+    directory: Path, name: str, record: dict[str, Any], update_last: bool = True, sync: bool = True
+) -> Path:
     """Atomically write ``<directory>/<name>.json`` and (by default) ``last.json``."""
     full = {"schema": SCHEMA_VERSION, **record}
     path = directory / f"{name}.json"
-    atomic_write_json(path, full)
+    atomic_write_json(path, full, sync=sync)
     if update_last:
         atomic_write_json(directory / "last.json", full)
     return path

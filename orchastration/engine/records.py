@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +16,10 @@ if TYPE_CHECKING:
 from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
 from orchastration.state import (
     PRIVATE_FILE,
+    SCHEMA_VERSION,
     atomic_write_json,
     claim_run_slot,
+    dumps,
     host_info,
     iso,
     make_private_file,
@@ -85,34 +88,85 @@ def build_record(
     return record
 
 
-def finish_run(unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
-    """Write the record and, if it is the newest, ``last.json``; a good run clears the incomplete mark."""
-    path = write_record(unit.record_dir, run_id, record, update_last=False)
-    update_last(unit.record_dir, run_id, path)
-    if record.get("status") == "ran":
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(unit.record_dir / INCOMPLETE)
+def finish_run(
+    unit: Unit, run_id: str, record: dict[str, Any], *, sync: bool = True, settle: bool = True, locked: bool = False
+) -> Path:
+    """Write the record and, if it is the newest, ``last.json``; a good run clears the incomplete mark.
+    Returns the record's path.
+
+    ``sync=False``: the caller makes the files durable in a batch (``engine/durable.py``).
+    ``settle=False`` (a good run only): the record is written under a hidden pending name, and
+    ``settle_run`` puts it in place once the engine's state says the unit is up to date, so no
+    record claims a finished run the engine would forget after a crash (docs/reliability.md).
+    ``locked``: the caller holds the state lock (no other process writes ``last.json`` here)."""
+    path = unit.record_dir / f"{run_id}.json"
+    if settle or record.get("status") != "ran":
+        write_record(unit.record_dir, run_id, record, update_last=False, sync=sync)
+        settle_run(unit, run_id, path, ran=record.get("status") == "ran", sync=sync, locked=locked, pending=False)
+        return path
+    # Written in place under a name no reader looks at: a crash mid-write leaves only an ignored file.
+    fd = os.open(_pending(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8"))
     return path
 
 
-def update_last(directory: Path, run_id: str, record_path: Path) -> None:
-    """Copy a record to ``last.json`` unless a newer run already did (runs may finish out of order)."""
+def _pending(path: Path) -> Path:
+    return path.with_name(f".{path.name}.pending")
+
+
+def settle_run(
+    unit: Unit,
+    run_id: str,
+    path: Path,
+    *,
+    ran: bool = True,
+    sync: bool = True,
+    locked: bool = False,
+    pending: bool = True,
+) -> None:
+    """Put a pending record in place, point ``last.json`` at it and, for a good run, clear the
+    incomplete mark."""
+    if pending:
+        os.replace(_pending(path), path)
+    update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
+    if ran:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(unit.record_dir / INCOMPLETE)
+
+
+_LAST = threading.Lock()  # last.json writers of this process (the state lock keeps other processes out)
+
+
+def update_last(directory: Path, run_id: str, record_path: Path, *, sync: bool = True, locked: bool = False) -> None:
+    """Copy a record to ``last.json`` unless a newer run already did (runs may finish out of order).
+    ``locked``: the caller holds the project's state lock, so a lock of this process is enough;
+    otherwise (a ``dodo.py`` run by doit's process pool) a file lock."""
+    if locked:
+        with _LAST:
+            _replace_last(directory, run_id, record_path, sync)
+        return
     from filelock import FileLock
 
     with FileLock(str(directory / ".last.lock"), mode=PRIVATE_FILE):
-        current = read_json(directory / "last.json")
-        if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
-            return
-        # A hard link renamed over last.json: atomic, and no second copy of the data to write and
-        # fsync (the record itself was already written durably). Copy where links are unsupported.
-        tmp = directory / f".last.{run_id}.tmp"
-        try:
-            os.link(record_path, tmp)
-            os.replace(tmp, directory / "last.json")
-            return
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        record = read_json(record_path)
-        if record is not None:
-            atomic_write_json(directory / "last.json", record)
+        _replace_last(directory, run_id, record_path, sync)
+
+
+def _replace_last(directory: Path, run_id: str, record_path: Path, sync: bool) -> None:
+    """Replace ``last.json`` by a hard link to the record (a copy where links are unsupported)."""
+    current = read_json(directory / "last.json")
+    if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
+        return
+    # A hard link renamed over last.json: atomic, and no second copy of the data to write and
+    # fsync (the record itself is made durable by its writer). Copy where links are unsupported.
+    tmp = directory / f".last.{run_id}.tmp"
+    try:
+        os.link(record_path, tmp)
+        os.replace(tmp, directory / "last.json")
+        return
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    record = read_json(record_path)
+    if record is not None:
+        atomic_write_json(directory / "last.json", record, sync=sync)

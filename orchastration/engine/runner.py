@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from orchastration.engine.records import build_record, finish_run, log_paths, start_run
+from orchastration.engine.records import build_record, finish_run, log_paths, settle_run, start_run
 from orchastration.engine.units import Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
 
 if TYPE_CHECKING:
+    from orchastration.engine.durable import Flusher
     from orchastration.process import ProcessResult
 
 _LOG = get_logger("engine")
@@ -114,16 +115,22 @@ class UnitRunner:
     err_console: IO[str] | None = None
     executor: Executor = LOCAL
     store: ResultStore = NO_STORE
+    # A run of the engine (under the state lock) makes records durable in batches and settles a good
+    # run's record only once doit's state holds it (``UnitRun.settle``); None: each record is synced
+    # and settled at once (``dodo.py`` files run by doit itself).
+    flusher: Flusher | None = None
 
 
 @dataclass(frozen=True)
 class UnitRun:
     """One finished run: its result, the values doit saves (None: it did not succeed), and each
-    input's ``[mtime_ns, size, hash]`` as the command found it at its start (None: unreadable)."""
+    input's ``[mtime_ns, size, hash]`` as the command found it at its start (None: unreadable).
+    ``settle``: for a good run under a flusher, what to call once doit's state is committed."""
 
     result: UnitResult
     values: dict[str, Any] | None
     inputs: dict[str, list[Any] | None] = field(default_factory=dict)
+    settle: Callable[[], None] | None = None
 
 
 def run_unit(
@@ -175,14 +182,38 @@ def run_unit(
         reasons=reasons, algorithm=runner.algorithm,
     )  # fmt: skip
     try:
-        path = finish_run(unit, run_id, record)
+        path = _write_record(runner, unit, run_id, record)
     except OSError as exc:
         return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
     if status != UnitStatus.RAN:
         return UnitRun(result, None, states)
     runner.store.save(unit, record)
-    return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states)
+    return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states, _settler(runner, unit, path))
+
+
+def _settler(runner: UnitRunner, unit: Unit, path: Path) -> Callable[[], None] | None:
+    """What puts a good run's pending record in place once doit's state holds it (None: it is in place)."""
+    flusher = runner.flusher
+    if flusher is None:
+        return None
+
+    def settle() -> None:
+        settle_run(unit, path.stem, path, sync=False, locked=True)
+        flusher.dirty(path)
+
+    return settle
+
+
+def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
+    """Write the run's record: synced and settled at once, or (under a flusher) durable with the
+    next batch, a good run's put in place once doit's state holds it (``UnitRun.settle``)."""
+    if runner.flusher is None:
+        return finish_run(unit, run_id, record)
+    path = finish_run(unit, run_id, record, sync=False, settle=False, locked=True)
+    if record.get("status") != "ran":
+        runner.flusher.dirty(path)
+    return path
 
 
 def _program(runner: UnitRunner, unit: Unit) -> str | None:

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from orchastration.engine.doit_adapter import Explain, UnitGraph, UnitTask
 from orchastration.engine.doit_adapter import forget as forget_in_db
+from orchastration.engine.durable import Flusher
 from orchastration.engine.fastpath import Summaries
 from orchastration.engine.graph import Graph, build, for_doit
 from orchastration.engine.lock import state_dir_error, state_lock
@@ -64,15 +65,14 @@ def run_units(
     units = list(units)
     if dry_run:
         return _dry_run(plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force), on_result)
-    runner = UnitRunner(hash_algorithm, environ, HashCache(hash_algorithm), console, err_console, executor, store)
+    flusher = Flusher(paths.engine_dir)  # records, logs, database: durable in batches (engine/durable.py)
+    runner = UnitRunner(hash_algorithm, environ, HashCache(hash_algorithm), console, err_console, executor, store,
+                        flusher)  # fmt: skip
     summaries = summaries or Summaries(paths.engine_dir)
-    with _gc_paused() as loaded, state_lock(paths.engine_dir, on_lock_wait):
+    with _gc_paused() as loaded, state_lock(paths.engine_dir, on_lock_wait), contextlib.closing(flusher):
         # Units the last run's summary still vouches for are up to date; doit decides the rest and
         # everything downstream of them. No summary: doit decides every unit.
-        summary = summaries.trusted(summary_key) if summary_key else None
-        summaries.invalidate()
-        if summary is not None and not set(summary.order).issubset(u.name for u in units):
-            summary = None  # not these units (cannot happen with a matching key; be safe)
+        summary = _trusted(summaries, summary_key, units)
         graph = build(units, targets, summary)
         session = _session(graph, runner, targets, force)
         session.prefixed = parallel > 1 if prefix_output is None else prefix_output
@@ -89,6 +89,15 @@ def run_units(
     if interrupted and not any(r.status == UnitStatus.INTERRUPTED for r in results):
         raise KeyboardInterrupt
     return results
+
+
+def _trusted(summaries: Summaries, key: str | None, units: list[Unit]) -> Any:
+    """The last run's summary under ``key`` if it still vouches for these units (and none after this run)."""
+    summary = summaries.trusted(key) if key else None
+    summaries.invalidate()
+    if summary is not None and not set(summary.order).issubset(u.name for u in units):
+        summary = None  # not these units (cannot happen with a matching key; be safe)
+    return summary
 
 
 def _dry_run(items: list[PlanItem], on_result: ResultCallback | None) -> list[UnitResult]:

@@ -16,9 +16,11 @@ from orchastration.engine.runner import UnitRunner, run_unit
 from orchastration.engine.units import Unit, UnitResult
 from orchastration.engine.uptodate import UnitCheck
 from orchastration.locking import ActiveCount
+from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 
 ResultCallback = Callable[[UnitResult], None]
+_LOG = get_logger("engine")
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Session(UnitEvents):
     outcomes: dict[str, UnitResult] = field(default_factory=dict)
     results: dict[str, UnitResult] = field(default_factory=dict)
     running: ActiveCount = field(default_factory=ActiveCount)
+    settles: dict[str, Callable[[], None]] = field(default_factory=dict)  # run_unit's UnitRun.settle
 
     def report(self, result: UnitResult) -> None:
         """A unit's final result (the first one reported wins)."""
@@ -74,10 +77,20 @@ class Session(UnitEvents):
             if run.result.status == UnitStatus.INTERRUPTED:
                 self.cancel.set()
             self.outcomes[name] = run.result
+            if run.settle is not None:
+                self.settles[name] = run.settle
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:
+        # doit has saved (and the adapter committed) the unit's state: now its record may say it
+        # finished (last.json, the incomplete mark cleared), never before (docs/reliability.md).
+        settle = self.settles.pop(name, None)
+        if settle is not None:
+            try:
+                settle()
+            except OSError as exc:
+                log(_LOG, "warning", f"{name}: cannot update last.json: {exc}", unit=name)
         self.report(self.outcomes[name])
 
     def failed(self, name: str, message: str, dependency_failed: bool) -> None:

@@ -66,9 +66,11 @@ PRIVATE_NAMES: tuple[tuple[Any, str], ...] = (
     (MRunner, "Queue"),  # the thread runner's result queue: replaced by one Ctrl-C cannot break
     (SqliteDB, "_conn"),  # read in one query instead of one per task
     (SqliteDB, "_cache"),
+    (SqliteDB, "_dirty"),  # committed as tasks finish, not only at the end (kill -9 keeps them)
     (JsonDB, "_db"),  # the orchestration database is dumped atomically
     (JsonDB, "_load"),
     (Dependency, "_get"),  # what UptodateCalculator.get_val is: a dependency's saved values
+    (Dependency, "backend"),  # its database, to commit
     (Dependency, "_set"),  # file states saved as the action read them, not as they are after it
     (UptodateCalculator, "setup"),
 )

@@ -133,6 +133,11 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
 
     def __init__(self, name: str, codec: Any, *, module_name: str | None = None, only: Sequence[str] = ()) -> None:
         super().__init__(name, codec, module_name=module_name)
+        # Write-ahead log, synced at checkpoints: a commit costs a write, no fsync, and a committed
+        # task survives a crash of this process; a power cut may lose the last commits, never the
+        # database's integrity (docs/reliability.md). The run's flusher syncs the WAL in its batches.
+        self._conn.execute("pragma journal_mode=wal")
+        self._conn.execute("pragma synchronous=normal")
         query = "select task_id, task_data from doit"
         rows = (
             self._conn.execute(f"{query} where task_id in ({','.join('?' * len(only))})", list(only))
@@ -141,6 +146,17 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
         )
         for row in rows:
             self._cache[row["task_id"]] = row["task_data"]
+
+    def commit(self) -> None:
+        """Write the tasks saved since the last commit in one transaction, keeping the connection
+        open (doit itself writes them all at the end of the run, so a killed run lost them all)."""
+        dirty: set[str] = self._dirty
+        if not dirty:
+            return
+        rows = [(t, self.codec.encode(self._cache[t])) for t in dirty]
+        self._conn.executemany("insert or replace into doit values (?,?)", rows)
+        self._conn.commit()
+        dirty.clear()
 
 
 _FEW = 200  # below this many tasks, read just those rows (sqlite allows 999 parameters everywhere)

@@ -80,13 +80,18 @@ class UnitEvents:
 
 
 class _Reporter:
-    """doit reporter forwarding the events a run needs; prints nothing (the CLI prints)."""
+    """doit reporter forwarding the events a run needs; prints nothing (the CLI prints).
+    ``commit``: makes the state doit just saved for a task survive a crash of this process."""
 
-    def __init__(self, events: UnitEvents) -> None:
+    def __init__(self, events: UnitEvents, commit: Callable[[], None] | None = None) -> None:
         self.events = events
+        self.commit = commit
         self.errors: list[str] = []
 
     def add_success(self, task: Any) -> None:
+        # doit called save_success just before: commit it, then let the run settle the record.
+        if self.commit is not None:
+            self.commit()
         self.events.succeeded(task.name)
 
     def add_failure(self, task: Any, fail: BaseFail) -> None:
@@ -169,7 +174,7 @@ class UnitGraph:
     ) -> list[str]:
         """Let doit order, check and run the tasks; returns doit's runtime errors. A KeyboardInterrupt
         in the serial runner propagates (the caller stops the running command)."""
-        reporter = _Reporter(events)
+        reporter = _Reporter(events, getattr(self.dep.backend, "commit", None))
         runner: Any = (
             _ThreadRunner(events, on_interrupt, self.dep, reporter, continue_=keep_going, num_process=parallel)
             if parallel > 1

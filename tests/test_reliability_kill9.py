@@ -1,0 +1,116 @@
+"""A ``kill -9`` of the CLI keeps every job that finished before it (docs/reliability.md, "Durability").
+
+Each job journals its start and end; the CLI is SIGKILLed once k of n jobs have ended (k > 0). Every job
+whose run record says it finished must then be up to date (``run --dry-run`` says so, and the next run
+skips it); the job that was running at the kill says ``last run interrupted``; the next run runs only
+the jobs that had not finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from jobs_helpers import records, write_config
+from reliability.common import cli_command
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL: POSIX")
+
+N = 6
+JOB = """
+import os, sys, time
+name = sys.argv[1]
+with open("journal.log", "a") as fh:
+    fh.write(f"start {name} {os.getpid()}\\n")
+time.sleep(float(sys.argv[2]))
+with open(f"out/{name}.txt", "w") as fh:
+    fh.write(name)
+with open("journal.log", "a") as fh:
+    fh.write(f"end {name} {os.getpid()}\\n")
+"""
+
+
+def _journal(root: Path) -> list[list[str]]:
+    path = root / "journal.log"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _project(root: Path) -> None:
+    (root / "out").mkdir(parents=True)
+    (root / "job.py").write_text(JOB)
+    jobs = {
+        f"j{i}": {"command": [sys.executable, "job.py", f"j{i}", "0.25"], "inputs": ["job.py"],
+                  "outputs": [f"out/j{i}.txt"]}
+        for i in range(N)
+    }  # fmt: skip
+    write_config(root, jobs)
+
+
+def _finished_by_record(state_dir: Path) -> set[str]:
+    done = set()
+    for i in range(N):
+        for path in records(state_dir, f"j{i}"):
+            if json.loads(path.read_text()).get("status") == "ran":
+                done.add(f"j{i}")
+    return done
+
+
+def _kill_after(root: Path, env: dict[str, str], state_dir: Path, ended: int, delay: float) -> None:
+    """Start ``run`` and SIGKILL it ``delay`` s after ``ended`` jobs have a finished record; then end
+    the job it left running."""
+    proc = subprocess.Popen([*cli_command(), "run"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_finished_by_record(state_dir)) < ended:
+            assert proc.poll() is None, "the run ended before the kill point"
+            assert time.monotonic() < deadline, "the jobs never ended"
+            time.sleep(0.005)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    # The job that was running is in its own process group and outlives the CLI: end it.
+    events = _journal(root)
+    ended_pids = {e[2] for e in events if e[0] == "end"}
+    for event in events:
+        if event[0] == "start" and event[2] not in ended_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(event[2]), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("ended", "delay"), [(1, 0.0), (2, 0.26), (3, 0.1)])
+def test_kill_9_keeps_every_finished_job(
+    tmp_path: Path, env: dict[str, str], state_dir: Path, ended: int, delay: float
+) -> None:
+    root = tmp_path / "p"
+    _project(root)
+    _kill_after(root, env, state_dir, ended, delay)
+    finished = _finished_by_record(state_dir)
+    assert finished, "no job had a finished record at the kill"
+    started = {e[1] for e in _journal(root) if e[0] == "start"}
+
+    plan = subprocess.run([*cli_command(), "run", "--dry-run", "--json"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    items = {item["job"]: item for item in json.loads(plan.stdout)}
+    for name in sorted(finished):
+        assert not items[name]["would_run"], (name, items[name]["reasons"])
+    for name in sorted(started - finished):  # running at the kill (or ended, its record not yet in place)
+        assert items[name]["reasons"] == ["last run interrupted"], (name, items[name]["reasons"])
+
+    before = len(_journal(root))
+    rerun = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    ran_again = {e[1] for e in _journal(root)[before:] if e[0] == "start"}
+    assert ran_again == {f"j{i}" for i in range(N)} - finished
+    for name in finished:
+        assert f"job={name} status=skipped" in rerun.stdout
