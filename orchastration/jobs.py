@@ -162,7 +162,8 @@ def cached_config(
         from orchastration.state import atomic_write_bytes
 
         _drop_old(cache.parent)
-        atomic_write_bytes(cache, pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL))
+        # A cache: atomic, not synced (lost to a power cut, the config is parsed again).
+        atomic_write_bytes(cache, pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL), sync=False)
     except OSError:
         pass  # a read-only state dir only costs speed
     return config

@@ -287,8 +287,8 @@ class Summaries:
                 lines.append(f"U\t{name}")
                 lines.extend(fresh)
                 count += 1
-        if count:
-            atomic_write_text(self.path(key), "\n".join(lines) + "\n")
+        if count:  # atomic, not synced: lost to a power cut, the next run asks doit
+            atomic_write_text(self.path(key), "\n".join(lines) + "\n", sync=False)
         return count
 
 

@@ -1,5 +1,6 @@
 """Crash harness: SIGKILL ``run``, ``orchestration run`` and ``doc generate`` at random moments, then
-check that the state is sound, that nothing unfinished counts as up to date, and that a rerun heals.
+check that the state is sound, that nothing unfinished counts as up to date, that nothing finished
+runs again, and that a rerun heals.
 
 Each scenario owns a project directory. ``iteration(rng)`` changes some inputs, starts the command,
 kills it after a random delay (uniform over the length of a whole run), ends or waits for the
@@ -252,6 +253,9 @@ class JobsScenario(Scenario):
         for name in unfinished:
             if f"job={name} status=ran" not in rerun.out:
                 outcome.problems.append(f"job {name}: unfinished before, but the rerun did not run it")
+        for name in started - unfinished:  # a record says it finished: the kill must not cost its work
+            if f"job={name} status=ran" in rerun.out:
+                outcome.problems.append(f"job {name}: finished before the kill, yet the rerun ran it again")
         outcome.problems += state_problems(self.state) + last_json_problems(self.state / "runs")
         status, problems = self.status()
         outcome.problems += problems
