@@ -75,7 +75,8 @@ def test_quick_mode_measures_every_scenario_with_sane_figures(tmp_path: Path) ->
     assert rows["list 20 x 5"][header.index("make")] == "-"
     _, goals = parse_table(out.stdout, "goal")
     assert goals["`--version` ≤ 2 x `python -c pass`"][2] in ("met", "**not met**")
-    assert goals["no-op rerun 1,000 x 10 ≤ 0.6 x doit"][1] == "not measured"  # quick mode has no 1,000 x 10
+    assert goals["no-op rerun 1,000 x 10 ≤ 0.3 x doit"][1] == "not measured"  # quick mode has no 1,000 x 10
+    assert goals["cold build 1,000 x 10 ≤ 1.0 x doit"][1] == "not measured"
 
 
 def test_a_missing_or_failing_tool_is_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
