@@ -9,7 +9,8 @@ Convention (USAGE.md):
   command to the next).
 - ``...`` alone on a line matches any number of lines (none included); ``...`` inside a line matches any text.
 - Volatile values are compared loosely, so the file can show real output: ``duration_ms=7`` (and
-  ``"duration_ms": 7``, ``7 ms``, a summary line's ``in 1.24 s``) match any number, ISO times (``2026-11-24T10:21:47.956108Z``) any time,
+  ``"duration_ms": 7``, ``7 ms``, a summary line's ``in 1.24 s``) match any number, ISO times
+  (``2026-11-24T10:21:47.956108Z``) any time,
   record stamps (``20261124T102147.956108Z``) any stamp, a project state dir's hash
   (``projects/sample-0123456789ab``) any hash.
 - The session's home directory is shown as ``/home/me`` (``~``); trailing spaces are ignored.

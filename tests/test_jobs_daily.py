@@ -22,7 +22,10 @@ from orchastration.cli.examples import EXAMPLES
 Cli = Callable[..., Result]
 SUMMARY = re.compile(r"^ran (\d+), skipped (\d+), failed (\d+), restored (\d+) in \d+\.\d\d s$")
 # Prints its input file's text to stdout, "err: <text>" to stderr, and its arguments.
-ECHO = "import sys; t = open('src/a.txt').read().strip(); print('out:', t, sys.argv[1:]); print('err:', t, file=sys.stderr)"
+ECHO = (
+    "import sys; t = open('src/a.txt').read().strip(); "
+    "print('out:', t, sys.argv[1:]); print('err:', t, file=sys.stderr)"
+)
 
 
 def _summary(err: str) -> tuple[int, ...] | None:

@@ -181,9 +181,10 @@ def build_parser(only: str | None = None) -> Parser:
     """The parser: global flags and every command in ``COMMAND_MODULES`` (or just module ``only``)."""
     parser = Parser(
         prog="orchastration",
-        description="Run jobs, workflow tasks and agent pipelines deterministically, with incremental reruns.",
+        # Wrapped by hand: the raw formatter keeps the examples' layout (and so these lines') as written.
+        description="Run jobs, workflow tasks and agent pipelines deterministically, with\nincremental reruns.",
         epilog=examples_epilog(
-            "", "Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config error, 130 interrupted."
+            "", "Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config\nerror, 130 interrupted."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

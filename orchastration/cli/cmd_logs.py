@@ -10,7 +10,7 @@ from orchastration.errors import UsageError
 
 
 def register(sub: SubParsers) -> None:
-    p = add_command(sub, "logs", "the captured output of a job's or task build's last (or given) run", run_logs)
+    p = add_command(sub, "logs", "print the output of a job's (or task build's) last run", run_logs)
     name = p.add_argument("name", metavar="JOB|TASK", help="a job, or a task (its builds)")
     name.completer = "jobs"  # type: ignore[attr-defined]  # read by orchastration/completion/table.py
     p.add_argument("--run", metavar="STAMP", help="that run (its record's <timestamp>) instead of the last")

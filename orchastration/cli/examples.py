@@ -58,7 +58,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration prune", "keep the last 20 runs of each job"),
         ("orchastration prune --keep 5 --older-than 30", "fewer, and nothing older than 30 days"),
     ),
-    "history": (("orchastration history", "recent runs, newest first"), ("orchastration history -n 5 --json", "")),
+    "history": (
+        ("orchastration history", "recent runs, newest first"),
+        ("orchastration history -n 5 --json", "the last five, as JSON"),
+    ),
     "report": (
         ("orchastration report", "an HTML report of the newest run"),
         ("orchastration report -o run.html", "written to run.html"),
@@ -66,7 +69,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "cache": (("orchastration cache stats", "entries, size, hits"), ("orchastration cache clear", "empty it")),
     "cache stats": (
         ("orchastration cache stats", "entries, size, hits and misses"),
-        ("orchastration cache stats --json", ""),
+        ("orchastration cache stats --json", "as JSON"),
     ),
     "cache prune": (
         ("orchastration cache prune", "drop stale entries"),
@@ -79,7 +82,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration hash --file a --file b --algo sha512", "two files, SHA-512"),
         ("orchastration hash --check SHA256SUMS", "verify a sha256sum manifest"),
     ),
-    "config": (("orchastration config path", "the config file in use"), ("orchastration config validate", "")),
+    "config": (("orchastration config path", "the config file in use"), ("orchastration config validate", "check it")),
     "config path": (
         ("orchastration config path", "the config file, why it was chosen, its state dir"),
         ("orchastration --config ci.toml config path", "the same for another file"),
@@ -93,8 +96,14 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration --config ci.toml config validate", "check another file"),
     ),
     "init": (("orchastration init", "a starter project here"), ("orchastration init myproject", "in ./myproject")),
-    "plan": (("orchastration plan list", "the configured tasks"), ("orchastration plan create sample_task", "")),
-    "plan list": (("orchastration plan list", "tasks with their status"), ("orchastration plan list --json", "")),
+    "plan": (
+        ("orchastration plan list", "the configured tasks"),
+        ("orchastration plan create sample_task", "write a task's record"),
+    ),
+    "plan list": (
+        ("orchastration plan list", "tasks with their status"),
+        ("orchastration plan list --json", "as JSON"),
+    ),
     "plan create": (
         ("orchastration plan create sample_task", "write the task's record"),
         ("orchastration plan status sample_task", "then see it"),
@@ -139,10 +148,13 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration git issue create sample_task --dry-run", "show the rendered title and body"),
         ("orchastration git issue create sample_task", "open it (GITHUB_TOKEN)"),
     ),
-    "agent": (("orchastration agent list", "built-in and configured agents"), ("orchastration agent list --json", "")),
+    "agent": (
+        ("orchastration agent list", "built-in and configured agents"),
+        ("orchastration agent list --json", "as JSON"),
+    ),
     "agent list": (
         ("orchastration agent list", "agents and their capabilities"),
-        ("orchastration agent list --json", ""),
+        ("orchastration agent list --json", "as JSON"),
     ),
     "orchestration": (
         ("orchastration orchestration list", "the configured orchestrations"),
@@ -162,7 +174,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "orchestration runs": (
         ("orchastration orchestration runs hello_multi_agent", "its runs, newest first"),
-        ("orchastration orchestration runs hello_multi_agent --json", ""),
+        ("orchastration orchestration runs hello_multi_agent --json", "as JSON"),
     ),  # fmt: skip
     "orchestration approve": (
         ("orchastration orchestration approve release", "approve the waiting gate"),
