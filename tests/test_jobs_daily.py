@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import Result, assert_error
-from jobs_helpers import PY, project, statuses, write_config
+from jobs_helpers import PY, age, concat_job, project, statuses, write_config
 
 from orchastration.cli.app import build_parser
 from orchastration.cli.examples import EXAMPLES
@@ -96,6 +99,24 @@ def test_summary_line_after_a_run_of_two_or_more_jobs(cli: Cli, tmp_path: Path) 
     assert _summary(cli(["run", "a"], cwd=root).err) is None  # one job: its line is the summary
     res = cli(["-q", "run", "a", "b"], cwd=root)
     assert res.code == 0 and res.err == "", res.err
+
+
+def test_summary_line_on_the_no_op_fast_path(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
+    root = project(tmp_path)
+    write_config(root, {"a": concat_job("a.out", "src/a.txt"), "b": concat_job("b.out", "src/b.txt")})
+    assert cli(["run"], cwd=root).code == 0
+    recent = time.time() - 10  # settle the files: the up-to-date summary trusts only files older than 2 s
+    age(*(p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime > recent), seconds=30)
+    assert cli(["run"], cwd=root).code == 0  # writes the summary that vouches for both
+    code = (
+        "import sys\nfrom orchastration.cli import main\ncode = main(sys.argv[1:])\n"
+        "print('doit loaded' if 'doit' in sys.modules else 'no doit', code)"
+    )
+    for argv, err in ((["run"], "ran 0, skipped 2, failed 0, restored 0 in "), (["-q", "run"], "")):
+        proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert proc.stdout.splitlines()[-1] == "no doit 0", (proc.stdout, proc.stderr)
+        assert proc.stderr.startswith(err) and (proc.stderr.endswith(" s\n") if err else proc.stderr == "")
 
 
 def test_quiet_run_still_shows_a_failed_jobs_stderr_tail(cli: Cli, tmp_path: Path) -> None:
