@@ -105,7 +105,7 @@ def _job_args(args: Any) -> dict[str, list[str]] | None:
 def no_jobs_message(app: App, config_file: Any) -> str:
     """Why ``run`` has nothing to do (exit 2: a CI script run in the wrong directory must not pass)."""
     if config_file is not None:
-        return f"no jobs configured in {config_file}; add a [jobs.<name>] table (see 'orchastration init --help')"
+        return f"no jobs configured in {config_file}; add a [jobs.<name>] table to it"
     from orchastration.paths import PROJECT_FILE
 
     looked = f"no {PROJECT_FILE} in {app.cwd} or its parents, no {app.paths.user_config}"
