@@ -20,23 +20,28 @@ if TYPE_CHECKING:
     from orchastration.paths import Paths
 
 
-def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None) -> Unit:
-    """One job as an engine unit (its records go to ``state/runs/<job>/``)."""
-    from orchastration.engine.units import command_unit
+def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None, args: Sequence[str] = ()) -> Unit:
+    """One job as an engine unit (its records go to ``state/runs/<job>/``); ``args`` (``run JOB -- ARGS``)
+    are appended to its command (``units.with_args``) and recorded."""
+    from dataclasses import replace
 
-    return command_unit(
+    from orchastration.engine.units import command_unit, with_args
+
+    unit = command_unit(
         job,
         depends_on=job.depends_on,
         always_run=job.always_run,
         record_dir=(runs_dir or paths.runs_dir) / job.name,
-        extra_record={"job_name": job.name},
+        extra_record={"job_name": job.name, **({"args": list(args)} if args else {})},
     )
+    return replace(unit, command=with_args(unit.command, args, os.name == "nt")) if args else unit
 
 
-def job_units(config: Config, paths: Paths) -> list[Unit]:
-    """Every configured job as a unit, in sorted order."""
+def job_units(config: Config, paths: Paths, args: Mapping[str, Sequence[str]] | None = None) -> list[Unit]:
+    """Every configured job as a unit, in sorted order (``args``: extra arguments of some jobs)."""
     runs_dir = paths.runs_dir
-    return [job_unit(config.jobs[name], paths, runs_dir) for name in sorted(config.jobs)]
+    extra = args or {}
+    return [job_unit(config.jobs[name], paths, runs_dir, extra.get(name, ())) for name in sorted(config.jobs)]
 
 
 def select(config: Config, names: Sequence[str]) -> list[str]:
@@ -74,26 +79,36 @@ def run(
     on_start: Callable[[str], None] | None = None,
     on_lock_wait: Callable[[], None] | None = None,
     summaries: Summaries | None = None,
+    args: Mapping[str, Sequence[str]] | None = None,
 ) -> list[UnitResult]:
     """Run the jobs ``names`` (every job when empty) and what they depend on; results as they finish
     (also to ``on_result``). An empty list: no jobs are configured. The up-to-date summary of the
     last run of these names answers for the jobs it still vouches for (``summaries``: the reader the
-    no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ``."""
+    no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ`` or ``args``
+    (extra arguments by job name, ``run JOB -- ARGS``) are given: doit decides those runs."""
     from orchastration.engine import fastpath, run_units
 
     chosen = select(config, names)
     if not chosen:
         return []
-    key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
+    skip_summary = fastpath.disabled(environ) or bool(args)
+    key = None if skip_summary else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
     return run_units(
-        job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
+        job_units(config, paths, args), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
         force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
         err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
         summaries=summaries, summary_key=key,
     )  # fmt: skip
 
 
-def plan(config: Config, paths: Paths, names: Sequence[str], *, force: bool = False) -> list[PlanItem] | None:
+def plan(
+    config: Config,
+    paths: Paths,
+    names: Sequence[str],
+    *,
+    force: bool = False,
+    args: Mapping[str, Sequence[str]] | None = None,
+) -> list[PlanItem] | None:
     """What a ``run`` of ``names`` (every job when empty) would run, in order, with the reasons;
     None when no jobs are configured."""
     from orchastration.engine import plan as engine_plan
@@ -101,7 +116,9 @@ def plan(config: Config, paths: Paths, names: Sequence[str], *, force: bool = Fa
     chosen = select(config, names)
     if not chosen:
         return None
-    return engine_plan(job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force)
+    return engine_plan(
+        job_units(config, paths, args), chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force
+    )
 
 
 CONFIG_CACHE_DIR = "config-cache"
@@ -195,11 +212,12 @@ class JobStatus:
     reasons: tuple[str, ...]
 
 
-def status(config: Config, paths: Paths) -> list[JobStatus]:
-    """Every job's last record and whether it is up to date now."""
+def status(config: Config, paths: Paths, names: Sequence[str] = ()) -> list[JobStatus]:
+    """The last record of the jobs ``names`` (each checked; none: every job) and whether each is up
+    to date now."""
     from orchastration.state import read_json
 
-    names = sorted(config.jobs)
+    names = select(config, names)
     if not names:
         return []
     items: dict[str, PlanItem] = {i.name: i for i in plan(config, paths, names) or []}

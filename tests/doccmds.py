@@ -9,7 +9,8 @@ Convention (USAGE.md):
   command to the next).
 - ``...`` alone on a line matches any number of lines (none included); ``...`` inside a line matches any text.
 - Volatile values are compared loosely, so the file can show real output: ``duration_ms=7`` (and
-  ``"duration_ms": 7``, ``7 ms``) match any number, ISO times (``2026-11-24T10:21:47.956108Z``) any time,
+  ``"duration_ms": 7``, ``7 ms``, a summary line's ``in 1.24 s``) match any number, ISO times
+  (``2026-11-24T10:21:47.956108Z``) any time,
   record stamps (``20261124T102147.956108Z``) any stamp, a project state dir's hash
   (``projects/sample-0123456789ab``) any hash.
 - The session's home directory is shown as ``/home/me`` (``~``); trailing spaces are ignored.
@@ -44,6 +45,7 @@ _VOLATILE = [
     (re.compile(r"\d{8}T\d{6}\.\d{6}Z"), "<stamp>"),
     (re.compile(r"(duration_ms\"?[=:] ?)\d+"), r"\1<ms>"),
     (re.compile(r"\b\d+ ms\b"), "<ms> ms"),
+    (re.compile(r"( in )\d+\.\d\d s$"), r"\1<s> s"),  # the summary line after a run: `... restored 0 in 1.24 s`
     # A project's state dir is named by the hash of its config file's path (docs/architecture.md).
     (re.compile(r"(/projects/[A-Za-z0-9._-]+-)[0-9a-f]{12}\b"), r"\1<hash>"),
 ]

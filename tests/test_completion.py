@@ -124,6 +124,12 @@ def test_bash_completes_job_names_for_run(bash_complete: Callable[[str], list[st
     # -j takes a count: no names for it, and the names go on after it.
     assert bash_complete("orchastration run -j ") == []
     assert bash_complete("orchastration run -j 2 ") == ["build", "bundle", "test"]
+    # After `--` the words are the job's arguments: files, not job names nor flags.
+    assert bash_complete("orchastration run test -- ") == ["orchastration.toml"]
+    assert bash_complete("orchastration run test -- --fo") == []
+    assert bash_complete("orchastration logs ") == ["build", "bundle", "test"]
+    assert "--stderr" in bash_complete("orchastration logs test --")
+    assert bash_complete("orchastration status b") == ["build", "bundle"]
 
 
 def test_bash_completes_task_and_orchestration_names(bash_complete: Callable[[str], list[str]]) -> None:

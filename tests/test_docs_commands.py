@@ -226,9 +226,12 @@ README_RUNS: list[tuple[str, list[Run]]] = [
         R("run build --force", r"^job=codegen status=skipped ", r"^job=build status=ran exit=0 "),
         R("run codegen sample --dry-run", r"\Ajob=codegen up-to-date\njob=sample would-run reason=always_run\n\Z"),
     ]),
-    ("orchastration status", [
-        R(AS_WRITTEN, r"^build - exit=0 duration_ms=\d+ start=\S+Z up-to-date$",
+    ("orchastration status [JOB ...]", [
+        R("status", r"^build - exit=0 duration_ms=\d+ start=\S+Z up-to-date$",
           r"^sample - exit=0 .* stale: always_run$"),
+        R("status build", r"\Abuild - exit=0 duration_ms=\d+ start=\S+Z up-to-date\n\Z"),
+        # The line's comment: "logs JOB: its output".
+        R("logs sample --stdout", r"^total \d+$"),
     ]),
     ("orchastration why JOB", [R("why build", r"\Aup-to-date\n\Z")]),
     ("orchastration clean JOB|--all", [
@@ -278,8 +281,10 @@ README_RUNS: list[tuple[str, list[Run]]] = [
     # The jobs section: forget --all above left nothing up to date, as on a first run.
     ("orchastration run build -j 4", [
         R(AS_WRITTEN, r"\Ajob=codegen status=ran exit=0 duration_ms=\d+\n"
-                      r"job=build status=ran exit=0 duration_ms=\d+\n\Z"),
-        R("run build -j 4", r"\Ajob=codegen status=skipped .*\njob=build status=skipped .*\n\Z"),  # "skipped next time"
+                      r"job=build status=ran exit=0 duration_ms=\d+\n"
+                      r"ran 2, skipped 0, failed 0, restored 0 in \d+\.\d\d s\n\Z"),
+        R("run build -j 4", r"\Ajob=codegen status=skipped .*\njob=build status=skipped .*\n"  # "skipped next time"
+                            r"ran 0, skipped 2, failed 0, restored 0 in \d+\.\d\d s\n\Z"),
     ]),
     ("orchastration why build", [R(AS_WRITTEN, r"\Aup-to-date\n\Z")]),
     ("orchastration run build --dry-run", [

@@ -91,9 +91,11 @@ def test_forget_makes_jobs_run_again(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_run_with_no_jobs_configured(cli: Cli, tmp_path: Path) -> None:
+    # A CI script run in the wrong directory must not pass (docs/jobs.md; tests/test_jobs_daily.py has more).
     root = project(tmp_path)
     res = cli(["run"], cwd=root)
-    assert (res.code, res.out) == (0, "no jobs configured\n")
+    assert_error(res, 2, "no jobs configured")
+    assert res.out == ""
 
 
 def test_list_does_not_import_doit(tmp_path: Path, env: dict[str, str]) -> None:

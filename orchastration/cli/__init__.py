@@ -53,7 +53,7 @@ def main(
     if "run" in args_list:
         from orchastration.cli.fast_run import try_fast_run
 
-        fast, summaries = try_fast_run(args_list, out, env, cwd)
+        fast, summaries = try_fast_run(args_list, out, env, cwd, err)
         if fast is not None:
             return fast
     previous = _stop_signals_interrupt()
@@ -152,17 +152,19 @@ def _run(
     import contextlib
     from pathlib import Path
 
-    from orchastration.cli.app import App, build_parser, command_module, version_text
+    from orchastration.cli.app import App, build_parser, command_module, split_job_args, version_text
 
     parser = build_parser(command_module(argv))
     if not argv:
         parser.print_help(out)
         return 0
+    argv, job_args = split_job_args(argv)  # `run JOB -- ARGS`: the job's arguments are not argparse's
     try:
         with contextlib.redirect_stdout(out):  # argparse prints --help to sys.stdout
             args = parser.parse_args(argv)
     except SystemExit as exc:  # --help printed by argparse
         return int(exc.code or 0)
+    args.job_args = job_args
     if args.version:
         out.write(version_text() + "\n")
         return 0

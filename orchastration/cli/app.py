@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
 COMMAND_MODULES = (
     "jobs",
+    "logs",
     "hash",
     "config",
     "init",
@@ -97,10 +98,13 @@ def positive_int(text: str) -> int:
 def add_command(
     sub: SubParsers, name: str, help: str, handler: Handler | None = None, **kw: Any
 ) -> argparse.ArgumentParser:
-    """Add a (sub)command that also accepts the global flags after its name."""
+    """Add a (sub)command that also accepts the global flags after its name; its ``--help`` ends with
+    its examples from ``cli/examples.py``."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=kw.pop("description", help), parents=[_GLOBAL_PARENT], **kw
-    )
+        name, help=help, description=kw.pop("description", help), parents=[_GLOBAL_PARENT],
+        formatter_class=kw.pop("formatter_class", argparse.RawDescriptionHelpFormatter), **kw,
+    )  # fmt: skip
+    parser.epilog = examples_epilog(parser.prog.partition(" ")[2], parser.epilog)
     if handler is not None:
         parser.set_defaults(handler=handler)
     return parser
@@ -133,8 +137,16 @@ def _help_of(parser: argparse.ArgumentParser) -> Handler:
     return show
 
 
-def command_module(argv: list[str]) -> str | None:
-    """The module of the command ``argv`` names (skipping global flags), or None if unknown."""
+def examples_epilog(path: str, epilog: str | None = None) -> str | None:
+    """``epilog`` followed by the examples of the command ``path`` (``cli/examples.py``)."""
+    from orchastration.cli.examples import epilog as examples
+
+    shown = examples(path)
+    return "\n\n".join(part for part in (epilog, shown) if part) or None
+
+
+def _command_index(argv: list[str]) -> int | None:
+    """Where the command word of ``argv`` is (skipping global flags), or None."""
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -145,16 +157,36 @@ def command_module(argv: list[str]) -> str | None:
                 return None
             i += 1
         else:
-            return COMMAND_OF.get(arg)
+            return i
     return None
+
+
+def command_module(argv: list[str]) -> str | None:
+    """The module of the command ``argv`` names (skipping global flags), or None if unknown."""
+    i = _command_index(argv)
+    return None if i is None else COMMAND_OF.get(argv[i])
+
+
+def split_job_args(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``run JOB -- ARG ...``: the command line before ``--``, and the arguments after it for the job's
+    command (None: no ``--``). argparse would take them for more job names."""
+    i = _command_index(argv)
+    if i is None or argv[i] != "run" or "--" not in argv[i + 1 :]:
+        return argv, None
+    cut = argv.index("--", i + 1)
+    return argv[:cut], argv[cut + 1 :]
 
 
 def build_parser(only: str | None = None) -> Parser:
     """The parser: global flags and every command in ``COMMAND_MODULES`` (or just module ``only``)."""
     parser = Parser(
         prog="orchastration",
-        description="Run jobs, workflow tasks and agent pipelines deterministically, with incremental reruns.",
-        epilog="Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config error, 130 interrupted.",
+        # Wrapped by hand: the raw formatter keeps the examples' layout (and so these lines') as written.
+        description="Run jobs, workflow tasks and agent pipelines deterministically, with\nincremental reruns.",
+        epilog=examples_epilog(
+            "", "Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config\nerror, 130 interrupted."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     _add_global_flags(parser, suppress=False)

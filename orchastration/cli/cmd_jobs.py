@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -25,7 +26,10 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="run nothing; say what would run and why")
     p.add_argument("--json", action="store_true", help="with --dry-run: the ordered plan as JSON")
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
+    p.usage = "%(prog)s [options] [JOB ...] [-- ARG ...]"
+    p.completer_rest = "file"  # type: ignore[attr-defined]  # after `--`: the job's arguments, often files
     p = add_command(sub, "status", "each job's last run and whether it is up to date", run_status)
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="these jobs (default: every job)")
     p.add_argument("--json", action="store_true", help="JSON output")
     p = add_command(sub, "why", "every reason a job would run now", run_why)
     p.add_argument("job", metavar="JOB")
@@ -57,15 +61,19 @@ def run_list(app: App) -> int:
 
 def run_run(app: App) -> int:
     args = app.args
+    started = time.perf_counter()
     if args.json and not args.dry_run:
         raise UsageError("run: --json needs --dry-run")
-    if not args.force:
-        code = _fast_noop(app)
+    job_args = _job_args(args)
+    if not args.force and job_args is None:
+        code = _fast_noop(app, started)
         if code is not None:
             return code
     config = job_config(app)
+    if not config.jobs:
+        raise UsageError(no_jobs_message(app, config.path))
     if args.dry_run:
-        return _dry_run(app, config)
+        return _dry_run(app, config, job_args)
     progress = _progress(app, len(args.jobs) or len(config.jobs))
     console, err_console = _consoles(app, progress)
     from orchastration.jobs import run
@@ -75,16 +83,42 @@ def run_run(app: App) -> int:
             config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
             keep_going=args.keep_going, console=console, err_console=err_console,
             on_result=_result_printer(app, progress), on_start=progress.start if progress is not None else None,
-            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries,
+            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, args=job_args,
         )  # fmt: skip
     finally:
         if progress is not None:
             progress.close()
-    if not results:
-        from orchastration.cli.render import NO_JOBS
-
-        app.print(NO_JOBS)
+    _summary(app, [r.status for r in results], started)
     return exit_code_for([r.status for r in results])
+
+
+def _job_args(args: Any) -> dict[str, list[str]] | None:
+    """``run JOB -- ARG ...``: the arguments by job name (None: no ``--``); exactly one job named."""
+    extra = getattr(args, "job_args", None)
+    if extra is None:
+        return None
+    if len(args.jobs) != 1:
+        raise UsageError(f"run: arguments after '--' need exactly one job name (got {len(args.jobs)})")
+    return {args.jobs[0]: extra}
+
+
+def no_jobs_message(app: App, config_file: Any) -> str:
+    """Why ``run`` has nothing to do (exit 2: a CI script run in the wrong directory must not pass)."""
+    if config_file is not None:
+        return f"no jobs configured in {config_file}; add a [jobs.<name>] table to it"
+    from orchastration.paths import PROJECT_FILE
+
+    looked = f"no {PROJECT_FILE} in {app.cwd} or its parents, no {app.paths.user_config}"
+    return f"no jobs configured (no config file found: {looked}); create one with 'orchastration init'"
+
+
+def _summary(app: App, statuses: list[str], started: float) -> None:
+    """The one summary line on stderr after a run of two or more jobs (not with -q)."""
+    if app.quiet or len(statuses) < 2:
+        return
+    from orchastration.cli.render import run_summary
+
+    app.err.write(run_summary(statuses, time.perf_counter() - started) + "\n")
 
 
 def _consoles(app: App, progress: Any) -> tuple[IO[str] | None, IO[str] | None]:
@@ -114,7 +148,9 @@ def _result_printer(app: App, progress: Any) -> Callable[[UnitResult], None]:
         else:
             app.print(result_line(result))
             app.out.flush()
-        if result.status == "failed" and result.message and not app.quiet:
+        if result.status in ("failed", "timeout") and app.quiet:
+            _quiet_failure(app, result)
+        elif result.status == "failed" and result.message:
             app.err.write(f"orchastration: job {result.name} failed: {result.message}\n")
 
     return on_result
@@ -128,7 +164,17 @@ def _lock_wait_notice(app: App) -> Callable[[], None]:
     return on_lock_wait
 
 
-def _fast_noop(app: App) -> int | None:
+def _quiet_failure(app: App, result: UnitResult) -> None:
+    """With -q the job's output was not shown: the tail of its stderr, then the ``failed`` line."""
+    from orchastration.joblogs import TAIL_LINES, stderr_tail
+
+    tail = stderr_tail(result.record_path, TAIL_LINES)
+    detail = f": {result.message}" if result.message else ""
+    app.err.write("".join(f"{line}\n" for line in tail) + f"orchastration: job {result.name} failed{detail}\n")
+    app.err.flush()
+
+
+def _fast_noop(app: App, started: float) -> int | None:
     """Answer a fully up-to-date run from the up-to-date summary, before the config model or doit load."""
     from orchastration.engine.fastpath import Summaries
     from orchastration.paths import find_config
@@ -147,18 +193,16 @@ def _fast_noop(app: App) -> int | None:
         return 0
     for name in names:
         app.print(render.result_line(UnitResult(name, UnitStatus.SKIPPED, 0, 0, None, (), "")))
+    _summary(app, [UnitStatus.SKIPPED] * len(names), started)
     return 0
 
 
-def _dry_run(app: App, config: Any) -> int:
+def _dry_run(app: App, config: Any, job_args: dict[str, list[str]] | None) -> int:
     from orchastration.cli import render
     from orchastration.jobs import plan
 
-    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force))
-    if items is None:
-        app.print(render.NO_JOBS)
-        return 0
-    render.show(app, render.job_plan(items), as_json=app.args.json)
+    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force), args=job_args)
+    render.show(app, render.job_plan(items or []), as_json=app.args.json)
     return 0
 
 
@@ -178,7 +222,7 @@ def run_status(app: App) -> int:
     from orchastration.cli import render
     from orchastration.jobs import status
 
-    render.show(app, render.job_statuses(status(job_config(app), app.paths)), as_json=app.args.json)
+    render.show(app, render.job_statuses(status(job_config(app), app.paths, app.args.jobs)), as_json=app.args.json)
     return 0
 
 

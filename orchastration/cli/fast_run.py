@@ -7,6 +7,7 @@ anything else returns None and takes the normal path, which checks the same summ
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -46,10 +47,12 @@ def _parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
 
 
 def try_fast_run(
-    argv: Sequence[str], out: IO[str], environ: Mapping[str, str], cwd: Path | None
+    argv: Sequence[str], out: IO[str], environ: Mapping[str, str], cwd: Path | None, err: IO[str] | None = None
 ) -> tuple[int | None, Summaries | None]:
-    """Print the ``skipped`` lines and return 0 when the run is a known no-op; else None, with the
-    summary reader that already looked (the full run reuses what it read)."""
+    """Print the ``skipped`` lines (and, for two or more jobs without -q, the summary line on ``err``)
+    and return 0 when the run is a known no-op; else None, with the summary reader that already
+    looked (the full run reuses what it read)."""
+    started = time.perf_counter()
     parsed = _parse(argv)
     if parsed is None:
         return None, None
@@ -68,4 +71,7 @@ def try_fast_run(
     if done is None:
         return None, summaries
     out.write("".join(f"job={name} status=skipped exit=0 duration_ms=0\n" for name in done))
+    if err is not None and len(done) > 1 and not {"-q", "--quiet"} & set(argv):
+        # The same line as render.run_summary (not imported: this path loads nothing it can avoid).
+        err.write(f"ran 0, skipped {len(done)}, failed 0, restored 0 in {time.perf_counter() - started:.2f} s\n")
     return 0, summaries

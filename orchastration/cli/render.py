@@ -101,6 +101,18 @@ def result_line(result: UnitResult) -> str:
     return line
 
 
+# The summary's failed count: every way a job can fail (not_run jobs never started, and are not counted).
+_FAILED = ("failed", "timeout", "interrupted")
+
+
+def run_summary(statuses: Sequence[str], seconds: float) -> str:
+    """The line after a run of two or more jobs: ``ran 3, skipped 7, failed 1, restored 0 in 1.24 s``
+    (``restored``: taken from the output cache). ``cli/fast_run.py`` writes the no-op run's line itself."""
+    ran, skipped = statuses.count("ran"), statuses.count("skipped")
+    failed, restored = sum(statuses.count(s) for s in _FAILED), statuses.count("restored")
+    return f"ran {ran}, skipped {skipped}, failed {failed}, restored {restored} in {seconds:.2f} s"
+
+
 def job_plan(items: Sequence[PlanItem]) -> Output:
     """``run --dry-run``: ``would-run reason=...`` or ``up-to-date`` a job; ``--json``: the ordered plan."""
     return Output(

@@ -68,8 +68,11 @@ function __orchastration_candidates --description 'completions: argv = current w
     set -l prefix ''
     set -l kind none
     set -l subcmds (__orchastration_subcmds $path)
+    set -l rest (__orchastration_rest $path)
     if test -n "$expect"
         set kind $expect
+    else if test -n "$dashdash"; and test -n "$rest"
+        set kind $rest
     else if test -z "$dashdash"; and string match -q -- '-*=*' $cur
         set prefix (string replace -r '=.*' '=' -- $cur)
         set kind (__orchastration_optkind $path (string replace -r '=.*' '' -- $cur))
@@ -130,6 +133,8 @@ Install it:            orchastration completion fish > ~/.config/fish/completion
     body += _fish_switch("__orchastration_opts", "flags of a command path", table, lambda c: _tabbed(c.options))
     body += _fish_switch("__orchastration_pos", "what the positionals of a command path complete to", table,
                          lambda c: [_fish(k) for k in c.positionals])  # fmt: skip
+    body += _fish_switch("__orchastration_rest", "what the words after -- complete to", table,
+                         lambda c: [_fish(c.rest)] if c.rest else [])  # fmt: skip
     cases = "".join(
         f"        case {_fish(cmd.path + ' ' + flag)}\n            echo {_fish(kind)}\n"
         for cmd in table

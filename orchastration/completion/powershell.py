@@ -64,6 +64,8 @@ _PS_MAIN = r"""
     $cur = $wordToComplete; $prefix = ''; $kind = 'none'; $results = @(); $type = 'ParameterValue'
     if ($expect -ne '') {
         $kind = $expect
+    } elseif ($dashdash -and $rest.ContainsKey($path)) {
+        $kind = @($rest[$path])[0]
     } elseif (-not $dashdash -and $cur -like '-*=*') {
         $flagName, $cur = $cur -split '=', 2
         $prefix = "$flagName="
@@ -112,6 +114,7 @@ Install it: orchastration completion powershell >> $PROFILE   (or dot-source a s
     tables = _ps_lists("subcmds", [(c.path, tabbed(c.subcommands)) for c in table])
     tables += _ps_lists("opts", [(c.path, tabbed(c.options)) for c in table])
     tables += _ps_lists("positionals", [(c.path, [_ps(k) for k in c.positionals]) for c in table])
+    tables += _ps_lists("rest", [(c.path, [_ps(c.rest)] if c.rest else []) for c in table])
     # Ordinal keys: flags differ by case (-v / -V) where hashtables would not tell them apart.
     tables += "    $optKinds = New-Object System.Collections.Hashtable ([System.StringComparer]::Ordinal)\n"
     tables += "".join(

@@ -33,6 +33,7 @@ def _sh_tables(table: Sequence[Command], zsh: bool) -> str:
         "_orchastration_opts": [(c.path, " ".join(f for f, _ in c.options)) for c in table],
         "_orchastration_optargs": [(c.path, _kinds(c)) for c in table],
         "_orchastration_pos": [(c.path, " ".join(c.positionals)) for c in table],
+        "_orchastration_rest": [(c.path, c.rest) for c in table],
     }
     declare = "typeset -gA" if zsh else "declare -gA"
     return f"{declare} {' '.join(columns)}\n" + "".join(_assoc(name, rows, zsh) for name, rows in columns.items())
@@ -75,6 +76,8 @@ _orchastration_walk() {
   done
   if [[ -n $expect ]]; then
     _orchastration_kind=$expect
+  elif [[ -n $dashdash && -n ${_orchastration_rest[$_orchastration_path]} ]]; then
+    _orchastration_kind=${_orchastration_rest[$_orchastration_path]}  # `run JOB -- ARG ...`
   elif [[ -z $dashdash && $cur == -*=* ]]; then
     entry=" ${_orchastration_optargs[$_orchastration_path]} "
     if [[ $entry == *" ${cur%%=*}="* ]]; then

@@ -26,6 +26,7 @@ class Command:
     options: tuple[tuple[str, str], ...]  # (flag, help), every spelling of every visible flag
     option_kinds: tuple[tuple[str, str], ...]  # (flag, kind) for the flags that take a value
     positionals: tuple[str, ...]  # kinds in order; the last ends with "..." when it repeats
+    rest: str = ""  # what the words after `--` complete to (`run JOB -- ARG ...`: files); "" the positionals
 
 
 def _word(value: object) -> str:
@@ -104,7 +105,10 @@ def _walk(parser: argparse.ArgumentParser, path: str, help_text: str, table: lis
                 positionals.extend([kind] * action.nargs)
             else:
                 positionals.append(kind)
-    table.append(Command(path, help_text, tuple(subcommands), tuple(options), tuple(option_kinds), tuple(positionals)))
+    rest = getattr(parser, "completer_rest", "")  # set by a command that passes `-- ARG ...` on
+    table.append(
+        Command(path, help_text, tuple(subcommands), tuple(options), tuple(option_kinds), tuple(positionals), rest)
+    )
     for name, child, child_help in children:
         _walk(child, f"{path} {name}", child_help, table)
 

@@ -108,6 +108,24 @@ def command_unit(
     )
 
 
+def with_args(command: tuple[str, ...] | str, args: Sequence[str], windows: bool) -> tuple[str, ...] | str:
+    """``command`` with ``args`` appended (``run JOB -- ARGS``): argv elements as they are; for a shell
+    command string each argument quoted for the platform shell (``shlex.quote``; ``list2cmdline`` for
+    cmd.exe), so an argument is one word there too. The result is the unit's command, so the
+    arguments take part in its signature: new arguments rerun the job, the same ones skip it."""
+    if not args:
+        return command
+    if not isinstance(command, str):
+        return (*command, *args)
+    if windows:
+        import subprocess
+
+        return f"{command} {subprocess.list2cmdline(list(args))}"
+    import shlex
+
+    return f"{command} {' '.join(shlex.quote(a) for a in args)}"
+
+
 @dataclass(frozen=True)
 class UnitResult:
     """The outcome of one unit in a run."""
