@@ -7,6 +7,7 @@ anything else returns None and takes the normal path, which checks the same summ
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -54,6 +55,7 @@ def try_fast_run(
     if parsed is None:
         return None, None
     values, names = parsed
+    started = time.time_ns() // 1000
     try:
         from orchastration.engine.fastpath import Summaries
         from orchastration.paths import Paths, find_config, user_config_file
@@ -68,4 +70,8 @@ def try_fast_run(
     if done is None:
         return None, summaries
     out.write("".join(f"job={name} status=skipped exit=0 duration_ms=0\n" for name in done))
+    out.flush()  # the lines first: the session record below is history, not the answer
+    from orchastration.sessions import write_noop_session
+
+    write_noop_session(paths.state_dir, list(argv), names, done, started)
     return 0, summaries
