@@ -225,6 +225,7 @@ def context(session: Mapping[str, Any], runs_dir: Path) -> dict[str, Any]:
         "gantt": gantt(jobs, origin, slots, span),
         "graph": graph(order, edges, status, critical) if jobs else None,
         "critical": critical,
+        "all_skipped": bool(jobs) and all(s == "skipped" for s in status.values()),
         "critical_ms": sum(weight.get(n, 0) for n in critical),
         "jobs": job_rows(sorted(jobs, key=_table_order(order)), records),
         "orchestration": orchestration(session),
