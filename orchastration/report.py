@@ -15,7 +15,7 @@ from typing import Any
 
 TAIL_LINES = 20
 TAIL_BYTES = 16384  # read at most this much of each log's end
-TAILS_BUDGET = 1_000_000  # characters of log tails in one report (keeps a 1,000-job report < 2 MB)
+TAILS_BUDGET = 600_000  # characters of log tails in one report (keeps a 1,000-job report well under 2 MB)
 GANTT_WIDTH = 1100
 BAR_HEIGHT, BAR_GAP = 18, 4
 NODE_W, NODE_H, COL_GAP, ROW_GAP, ROWS_PER_COLUMN = 170, 20, 40, 8, 40
@@ -35,13 +35,10 @@ def tail(path: object, max_chars: int, lines: int = TAIL_LINES) -> str:
     """The last ``lines`` lines of a log file (at most ``max_chars`` characters), '' if unreadable."""
     if not isinstance(path, str) or max_chars <= 0:
         return ""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-    except OSError:
+    from orchastration.trace import read_end
+
+    data = read_end(path, TAIL_BYTES)
+    if not data:
         return ""
     text = data.decode("utf-8", "replace").replace("\r\n", "\n")
     kept = "\n".join(text.rstrip("\n").split("\n")[-lines:])

@@ -39,8 +39,7 @@ def _sample(root: Path) -> list[str]:
         "fetch": {"command": [PY, "-c", "import time; time.sleep(0.2); print('fetched 3 files')"]},
         "compile": {"command": [PY, "-c", "print('<script>alert(1)</script> & done')"], "depends_on": ["fetch"]},
         "lint": {"command": [PY, "-c", "import time; time.sleep(0.1); print('lint ok')"]},
-        "test": {"command": [PY, "-c", "import sys; print('1 failed', file=sys.stderr); sys.exit(1)"],
-                 "depends_on": ["compile"]},  # fmt: skip
+        "test": {"command": [PY, "-c", "import sys; sys.exit('1 failed')"], "depends_on": ["compile"]},
         "package": {"command": [PY, "-c", "print('packaged')"], "depends_on": ["compile", "lint"]},
     }
     write_config(root, jobs)
