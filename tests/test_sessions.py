@@ -106,7 +106,7 @@ def test_report_is_one_inline_html_file_with_every_job(cli: Cli, tmp_path: Path,
 
     stamp = _sessions(state_dir)[0]["stamp"]
     res = cli(["report", stamp[:15], "-o", str(tmp_path / "r.html")], cwd=root)
-    assert res.code == 0 and (tmp_path / "r.html").read_text(encoding="utf-8") == html.replace(str(out), str(out))
+    assert res.code == 0 and (tmp_path / "r.html").read_text(encoding="utf-8") == html
     assert_error(cli(["report", "19990101"], cwd=root), 2, "session 19990101: not found")
     assert_error(cli(["report", "-o", str(tmp_path / "no" / "r.html")], cwd=root), 2, "directory not found")
 
