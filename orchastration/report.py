@@ -42,7 +42,18 @@ def tail(path: object, max_chars: int, lines: int = TAIL_LINES) -> str:
         return ""
     text = data.decode("utf-8", "replace").replace("\r\n", "\n")
     kept = "\n".join(text.rstrip("\n").split("\n")[-lines:])
-    return kept if len(kept) <= max_chars else "…" + kept[-max_chars:]
+    if html_length(kept) <= max_chars:
+        return kept
+    kept = kept[-max_chars:]
+    while html_length(kept) > max_chars:  # characters HTML escapes count as their escapes
+        kept = kept[len(kept) - len(kept) * max_chars // html_length(kept) :]
+    return "…" + kept
+
+
+def html_length(text: str) -> int:
+    """The length of ``text`` once HTML-escaped (``&`` -> ``&amp;``, ``<`` -> ``&lt;``, quotes -> ``&#34;``)."""
+    extra = 4 * text.count("&") + 3 * (text.count("<") + text.count(">")) + 4 * (text.count('"') + text.count("'"))
+    return len(text) + extra
 
 
 def depends_on(session: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]], runs_dir: Path) -> dict[str, list[str]]:
@@ -91,7 +102,7 @@ def critical_path(order: Sequence[str], edges: Mapping[str, Sequence[str]], weig
         best = max(deps, key=total.__getitem__, default=None)
         before[n] = best
         total[n] = weight.get(n, 0) + (total[best] if best is not None else 0)
-    end = max(order, key=lambda n: total.get(n, 0), default=None)
+    end = max(reversed(order), key=lambda n: total.get(n, 0), default=None)  # a tie: the chain that goes further
     if end is None or total.get(end, 0) <= 0:
         return []
     path: list[str] = []
