@@ -3,7 +3,8 @@
 Everything is inline (CSS, SVG; no script, no network): a Gantt of the jobs on their execution slots,
 the dependency graph with the critical path marked, and a table of every job with its status,
 duration, reasons, cache source, exit code and the tail of its output. Geometry is computed here;
-``templates/report.html.j2`` (Jinja2, autoescaped) only lays it out.
+``templates/report/report.html.j2`` (Jinja2, autoescaped; beside, not among, the task templates a
+user may override) only lays it out.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ def render(session: Mapping[str, Any], runs_dir: Path) -> str:
     from orchastration.rendering import builtin_dir
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(builtin_dir())), autoescape=True, undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(str(builtin_dir() / "report")), autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )  # fmt: skip
     return env.get_template("report.html.j2").render(**context(session, runs_dir))
