@@ -268,8 +268,8 @@ def render(session: Mapping[str, Any], runs_dir: Path) -> str:
     from orchastration.rendering import builtin_dir
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(builtin_dir() / "report")), autoescape=True, undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(str(builtin_dir() / "report")), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )  # fmt: skip
     return env.get_template("report.html.j2").render(**context(session, runs_dir))
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from conftest import Result, assert_error
 from jobs_helpers import PY, age, write_config
+from reliability.common import cli_command
 
 from orchastration.report import critical_path, tail, topological
 from orchastration.sessions import assign_slots
@@ -71,13 +74,30 @@ def test_every_run_writes_one_session_and_history_lists_them(cli: Cli, tmp_path:
     assert data[0]["command"] == "orchastration run gen build" and data[0]["counts"] == {"skipped": 2}
 
 
-def test_a_run_that_stops_on_an_error_still_writes_its_session(cli: Cli, tmp_path: Path, state_dir: Path) -> None:
+def test_bad_input_and_dry_runs_write_no_session(cli: Cli, tmp_path: Path, state_dir: Path) -> None:
     root = _project(tmp_path)
-    assert_error(cli(["run", "nosuchjob"], cwd=root), 2, "nosuchjob")
+    assert_error(cli(["run", "nosuchjob"], cwd=root), 2, "nosuchjob")  # exit 2 leaves nothing behind
+    assert cli(["run", "--dry-run"], cwd=root).code == 0  # runs nothing
+    assert _sessions(state_dir) == []
+
+
+def test_an_interrupted_run_writes_its_session(tmp_path: Path, env: dict[str, str], state_dir: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    write_config(root, {"slow": {"command": [PY, "-c", "import time; print('started', flush=True); time.sleep(60)"]}})
+    proc = subprocess.Popen([*cli_command(), "run"], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("started")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
     [session] = _sessions(state_dir)
-    assert session["exit_code"] == 2 and "nosuchjob" in session["error"] and session["jobs"] == []
-    assert cli(["run", "--dry-run"], cwd=root).code == 0  # runs nothing: no session
-    assert len(_sessions(state_dir)) == 1
+    assert session["exit_code"] == 130 and session["counts"] == {"interrupted": 1}
 
 
 def test_history_without_sessions(cli: Cli, tmp_path: Path) -> None:

@@ -34,7 +34,8 @@ def trace_path(app: App) -> Path | None:
 @contextlib.contextmanager
 def recorded(app: App, *, kind: str, parallel: int, selected: list[str]) -> Iterator[Recorder]:
     """A ``Recorder`` for the run in the block; its session (and trace) written when the block ends,
-    with the handler's exit code (``recorder.exit_code``) or the error that ended it."""
+    with the handler's exit code (``recorder.exit_code``) or the interrupt or bug that ended it; not
+    after a usage or config error (exit 2), which leaves nothing behind."""
     from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchastrationError
     from orchastration.sessions import Recorder
 
@@ -43,8 +44,10 @@ def recorded(app: App, *, kind: str, parallel: int, selected: list[str]) -> Iter
     error = ""
     try:
         yield recorder
-    except OrchastrationError as exc:
-        recorder.exit_code, error = exc.exit_code, str(exc)
+    except OrchastrationError:
+        # Bad input (exit 2: an unknown job, an invalid config, an unusable state dir) is reported
+        # before anything runs and leaves nothing behind: no session either.
+        recorder.exit_code = None
         raise
     except KeyboardInterrupt:
         recorder.exit_code, error = EXIT_INTERRUPTED, "interrupted"
@@ -52,8 +55,12 @@ def recorded(app: App, *, kind: str, parallel: int, selected: list[str]) -> Iter
     except Exception as exc:
         recorder.exit_code, error = EXIT_FAILED, f"internal error: {type(exc).__name__}: {exc}"
         raise
+    else:
+        if recorder.exit_code is None:
+            recorder.exit_code = 0
     finally:
-        _write(app, recorder, error, trace)
+        if recorder.exit_code is not None:
+            _write(app, recorder, error, trace)
 
 
 def _write(app: App, recorder: Recorder, error: str, trace: Path | None) -> None:
