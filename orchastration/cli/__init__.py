@@ -169,7 +169,7 @@ def _run(
         out.write(version_text() + "\n")
         return 0
     app = App(args=args, out=out, err=err, environ=dict(environ), cwd=(cwd or Path.cwd()).absolute(),
-              summaries=summaries)  # fmt: skip
+              summaries=summaries, argv=list(argv))  # fmt: skip
     app.setup_logging()
     code: int = args.handler(app)
     return code

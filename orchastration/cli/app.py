@@ -40,6 +40,8 @@ COMMAND_MODULES = (
     "agent",
     "orchestration",
     "completion",
+    "history",
+    "report",
 )
 
 # Top-level command -> its module, so a command line imports and builds only the parser it uses
@@ -207,6 +209,7 @@ class App:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
     summaries: Summaries | None = None  # the up-to-date summaries the no-op test already read (cli/fast_run.py)
+    argv: list[str] = field(default_factory=list)  # the command line (session records, docs/observability.md)
     _paths: Paths | None = None
     _config: Config | None = None
     _config_file: tuple[Path | None] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from orchastration.cli.app import App, SubParsers, add_command, positive_int
+from orchastration.cli.session_hooks import add_trace_flag, both, recorded
 from orchastration.errors import UsageError
 from orchastration.outcomes import CleanStatus, UnitStatus, exit_code_for
 
@@ -28,6 +29,7 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
     p.usage = "%(prog)s [options] [JOB ...] [-- ARG ...]"
     p.completer_rest = "file"  # type: ignore[attr-defined]  # after `--`: the job's arguments, often files
+    add_trace_flag(p)
     p = add_command(sub, "status", "each job's last run and whether it is up to date", run_status)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="these jobs (default: every job)")
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -65,15 +67,30 @@ def run_run(app: App) -> int:
     if args.json and not args.dry_run:
         raise UsageError("run: --json needs --dry-run")
     job_args = _job_args(args)
+    if args.dry_run:
+        code = None if args.force or job_args is not None else _fast_noop(app, started, None)
+        if code is not None:
+            return code
+        config = job_config(app)
+        if not config.jobs:
+            raise UsageError(no_jobs_message(app, config.path))
+        return _dry_run(app, config, job_args)
+    with recorded(app, kind="jobs", parallel=args.parallel, selected=args.jobs) as session:
+        session.exit_code = _run_recorded(app, session, job_args, started)
+        return session.exit_code
+
+
+def _run_recorded(app: App, session: Any, job_args: dict[str, list[str]] | None, started: float) -> int:
+    """``run`` (not --dry-run), each job's start and result also going to the session recorder."""
+    args = app.args
     if not args.force and job_args is None:
-        code = _fast_noop(app, started)
+        code = _fast_noop(app, started, session.on_result)
         if code is not None:
             return code
     config = job_config(app)
     if not config.jobs:
         raise UsageError(no_jobs_message(app, config.path))
-    if args.dry_run:
-        return _dry_run(app, config, job_args)
+    session.edges = {name: list(job.depends_on) for name, job in config.jobs.items() if job.depends_on}
     progress = _progress(app, len(args.jobs) or len(config.jobs))
     console, err_console = _consoles(app, progress)
     from orchastration.jobs import run
@@ -82,7 +99,8 @@ def run_run(app: App) -> int:
         results = run(
             config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
             keep_going=args.keep_going, console=console, err_console=err_console,
-            on_result=_result_printer(app, progress), on_start=progress.start if progress is not None else None,
+            on_result=both(_result_printer(app, progress), session.on_result),
+            on_start=both(progress.start if progress is not None else None, session.on_start),
             on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, args=job_args,
         )  # fmt: skip
     finally:
@@ -174,7 +192,7 @@ def _quiet_failure(app: App, result: UnitResult) -> None:
     app.err.flush()
 
 
-def _fast_noop(app: App, started: float) -> int | None:
+def _fast_noop(app: App, started: float, on_result: Callable[[UnitResult], None] | None) -> int | None:
     """Answer a fully up-to-date run from the up-to-date summary, before the config model or doit load."""
     from orchastration.engine.fastpath import Summaries
     from orchastration.paths import find_config
@@ -192,7 +210,10 @@ def _fast_noop(app: App, started: float) -> int | None:
         render.show(app, render.job_plan([PlanItem(n, ()) for n in names]), as_json=app.args.json)
         return 0
     for name in names:
-        app.print(render.result_line(UnitResult(name, UnitStatus.SKIPPED, 0, 0, None, (), "")))
+        result = UnitResult(name, UnitStatus.SKIPPED, 0, 0, None, (), "")
+        app.print(render.result_line(result))
+        if on_result is not None:
+            on_result(result)
     _summary(app, [UnitStatus.SKIPPED] * len(names), started)
     return 0
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchastration.cli import render
 from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag, positive_int
+from orchastration.cli.session_hooks import add_trace_flag, recorded
 from orchastration.errors import UsageError
 from orchastration.outcomes import OrchestrationStatus, exit_code_for
 
@@ -29,6 +32,7 @@ def register(sub: SubParsers) -> None:
     )
     run.add_argument("--force", action="store_true", help="rerun every agent, even if up to date")
     run.add_argument("--dry-run", action="store_true", help="show the steps and what would run; run nothing")
+    add_trace_flag(run)
 
 
 def run_list(app: App) -> int:
@@ -68,8 +72,24 @@ def run_run(app: App) -> int:
         for verdict in dry_run(run):
             app.print(verdict.line())
         return 0
-    outcome = run.run()
-    render.show(app, render.orchestration_run(outcome))
-    if outcome.status != OrchestrationStatus.SUCCESS and outcome.message:
-        app.err.write(f"orchastration: error: orchestration {outcome.name} {outcome.status}: {outcome.message}\n")
-    return exit_code_for([outcome.status])
+    with recorded(app, kind="orchestration", parallel=run.parallel, selected=[orch.name]) as session:
+        outcome = run.run()
+        _record(session, outcome)
+        render.show(app, render.orchestration_run(outcome))
+        if outcome.status != OrchestrationStatus.SUCCESS and outcome.message:
+            app.err.write(f"orchastration: error: orchestration {outcome.name} {outcome.status}: {outcome.message}\n")
+        session.exit_code = exit_code_for([outcome.status])
+        return session.exit_code
+
+
+def _record(session: Any, outcome: Any) -> None:
+    """The agents' runs into the session (their timings are the orchestration record's)."""
+    from orchastration.agents.session import agent_edges, agent_entries
+
+    for entry, start in agent_entries(outcome.agents, str(outcome.record_path)):
+        session.add(entry, start)
+    session.edges = agent_edges(outcome.agents)
+    session.extra["orchestration"] = {
+        "name": outcome.name, "status": str(outcome.status), "record": str(outcome.record_path),
+        "message": outcome.message,
+    }  # fmt: skip

@@ -57,6 +57,7 @@ def try_fast_run(
     if parsed is None:
         return None, None
     values, names = parsed
+    started_us = time.time_ns() // 1000
     try:
         from orchastration.engine.fastpath import Summaries
         from orchastration.paths import Paths, find_config, user_config_file
@@ -74,4 +75,8 @@ def try_fast_run(
     if err is not None and len(done) > 1 and not {"-q", "--quiet"} & set(argv):
         # The same line as render.run_summary (not imported: this path loads nothing it can avoid).
         err.write(f"ran 0, skipped {len(done)}, failed 0, restored 0 in {time.perf_counter() - started:.2f} s\n")
+    out.flush()  # the lines first: the session record below is history, not the answer
+    from orchastration.sessions import write_noop_session
+
+    write_noop_session(paths.state_dir, list(argv), names, done, started_us)
     return 0, summaries

@@ -292,3 +292,39 @@ def _toml_value(value: Any) -> str:
 
 def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+# -- sessions (docs/observability.md) -----------------------------------------------------------
+def sessions(records: Sequence[dict[str, Any]]) -> Output:
+    """``history``: ``<stamp>  <seconds> s  exit=<code>  <counts>  <command line>`` a session, newest
+    first; ``--json``: one object a session."""
+    import shlex
+
+    def counts(c: dict[str, int]) -> str:
+        return ", ".join(f"{n} {s}" for s, n in c.items()) or "no jobs"
+
+    rows = [
+        {
+            "stamp": r.get("stamp"),
+            "kind": r.get("kind"),
+            "command": shlex.join(["orchastration", *r.get("argv", [])]),
+            "argv": r.get("argv", []),
+            "start_time": r.get("start_time"),
+            "end_time": r.get("end_time"),
+            "duration_ms": r.get("duration_ms"),
+            "exit_code": r.get("exit_code"),
+            "counts": r.get("counts") or {},
+            "error": r.get("error") or "",
+        }  # fmt: skip
+        for r in records
+    ]
+    lines = [
+        f"{r['stamp']}  {(r['duration_ms'] or 0) / 1000:.2f} s  exit={_or_dash(r['exit_code'])}"
+        f"  {counts(r['counts'])}  {r['command']}"
+        for r in rows
+    ]
+    return Output(lines=lines or ["no sessions recorded"], data=rows)
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
