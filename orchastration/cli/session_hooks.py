@@ -69,7 +69,9 @@ def _write(app: App, recorder: Recorder, error: str, trace: Path | None) -> None
 
     record = recorder.finish(recorder.exit_code, error)
     try:
-        write_session(app.paths.state_dir, record)
+        # History, not state: atomic but not synced (an fsync at the end of every run cost more than
+        # a small job; the run's own records were made durable by then, docs/reliability.md).
+        write_session(app.paths.state_dir, record, durable=False)
     except OSError as exc:
         app.err.write(f"orchastration: warning: session record not written: {exc}\n")
     if trace is not None:
