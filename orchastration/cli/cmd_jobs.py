@@ -21,7 +21,10 @@ def register(sub: SubParsers) -> None:
     p = add_command(sub, "run", "run jobs (and what they depend on) unless up to date", run_run)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="jobs to run (default: every job)")
     p.add_argument("--force", action="store_true", help="rerun the named jobs even if up to date")
-    p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=1, metavar="N", help="run N at once")
+    p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=None, metavar="N",
+                   help="run N at once (default 1; on dask: the cluster's worker threads)")  # fmt: skip
+    p.add_argument("--executor", choices=("local", "dask"), help="where commands run (default: [executor].kind)")
+    p.add_argument("--address", metavar="ADDR", help="dask scheduler, e.g. tcp://HOST:8786 (implies --executor dask)")
     p.add_argument("--dry-run", action="store_true", help="run nothing; say what would run and why")
     p.add_argument("--json", action="store_true", help="with --dry-run: the ordered plan as JSON")
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
@@ -68,14 +71,16 @@ def run_run(app: App) -> int:
         return _dry_run(app, config)
     progress = _progress(app, len(args.jobs) or len(config.jobs))
     console, err_console = _consoles(app, progress)
+    from orchastration.executors import choose
     from orchastration.jobs import run
 
+    where = choose(config, app.environ, args.executor or ("dask" if args.address else None), args.address)
     try:
         results = run(
             config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
             keep_going=args.keep_going, console=console, err_console=err_console,
             on_result=_result_printer(app, progress), on_start=progress.start if progress is not None else None,
-            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries,
+            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, executor=where,
         )  # fmt: skip
     finally:
         if progress is not None:

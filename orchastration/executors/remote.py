@@ -1,0 +1,169 @@
+"""What runs on a dask worker: one job's command, through ``process.run_process``, its output shipped live.
+
+Workers import this module by name, so they need orchastration installed (docs/distributed.md). The
+command runs as it does locally (own process group, working dir, env, timeout, tree kill); its
+output goes to temporary log files on the worker, and a shipper thread sends what they gain every
+``SHIP_SECONDS`` to the CLI as dask events (topic: the CLI's client id), byte for byte. The CLI
+writes the job's log files and console from them. A cancel (Ctrl-C on the CLI, a lost worker) is
+pushed to every worker with ``Client.run(cancel, keys)``: it sets the job's cancel event, and
+``run_process`` kills the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+SHIP_SECONDS = 0.1  # how often new output is sent: live enough, few messages
+CHUNK = 1 << 16  # bytes per event message
+END_WAIT_SECONDS = 10.0  # at worker shutdown: how long running commands get to be killed
+
+# Per worker process: the cancel event of each running job (by dask key), and keys cancelled
+# before they started (a cancel may overtake the task it is about).
+_RUNNING: dict[str, threading.Event] = {}
+_CANCELLED: set[str] = set()
+_LOCK = threading.Lock()
+_exit_hook = False
+
+
+def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one job's command on this worker; how it ended, as plain data (``ProcessResult`` fields,
+    ``worker``, ``messages``: how many output events were sent)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    key, topic = str(spec["key"]), str(spec["topic"])
+    cancel = _register(key)
+    if cancel is None:
+        return _ended(130, "interrupted", "interrupted", worker.address, 0)
+    worker.log_event(topic, {"k": key, "w": worker.address})
+    tmp = Path(tempfile.mkdtemp(prefix="orchastration-"))
+    shipper = _Shipper(worker, topic, key, (tmp / "stdout.log", tmp / "stderr.log"))
+    try:
+        shipper.start()
+        result = _run(spec, cancel, shipper.paths)
+    finally:
+        shipper.finish()
+        shutil.rmtree(tmp, ignore_errors=True)
+        with _LOCK:
+            _RUNNING.pop(key, None)
+    return _ended(result.exit_code, result.status, result.message, worker.address, shipper.sent, result.warning,
+                  result.duration_ms)  # fmt: skip
+
+
+def _run(spec: Mapping[str, Any], cancel: threading.Event, logs: tuple[Path, Path]) -> Any:
+    from orchastration.process import run_process
+
+    command = spec["command"]
+    return run_process(
+        command if isinstance(command, str) else tuple(command),
+        shell=bool(spec["shell"]),
+        cwd=Path(spec["cwd"]),
+        env=dict(spec["env"]),
+        # The worker's environment (its PATH, its HOME) under the job's env, as a local job gets the CLI's.
+        base_env=dict(os.environ),
+        timeout=float(spec["timeout"]),
+        stdout_path=logs[0],
+        stderr_path=logs[1],
+        cancel=cancel,
+    )
+
+
+def _ended(
+    code: int, status: str, message: str, worker: str, sent: int, warning: str = "", ms: int = 0
+) -> dict[str, Any]:
+    return {"exit_code": code, "status": status, "message": message, "warning": warning, "duration_ms": ms,
+            "worker": worker, "messages": sent}  # fmt: skip
+
+
+def _register(key: str) -> threading.Event | None:
+    """The job's cancel event; None if it was cancelled before it started."""
+    global _exit_hook
+    with _LOCK:
+        if key in _CANCELLED:
+            _CANCELLED.discard(key)
+            return None
+        event = _RUNNING[key] = threading.Event()
+        if not _exit_hook:  # a worker shutting down (SIGTERM, scale-down) kills what it runs
+            import atexit
+
+            atexit.register(_cancel_all)
+            _exit_hook = True
+    return event
+
+
+def cancel(keys: Iterable[str]) -> int:
+    """Kill the commands of these jobs on this worker (run by ``Client.run`` on every worker); a key
+    not started yet never starts. Returns how many were running here."""
+    hit = 0
+    with _LOCK:
+        for key in keys:
+            event = _RUNNING.get(key)
+            if event is None:
+                _CANCELLED.add(key)
+            else:
+                event.set()
+                hit += 1
+    return hit
+
+
+def _cancel_all() -> None:
+    """At worker exit: cancel every running command and give the tree kills a moment."""
+    import time
+
+    with _LOCK:
+        for event in _RUNNING.values():
+            event.set()
+    deadline = time.monotonic() + END_WAIT_SECONDS
+    while _RUNNING and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def running() -> list[str]:
+    """The keys of the jobs running on this worker (for checks and tests)."""
+    with _LOCK:
+        return sorted(_RUNNING)
+
+
+def missing_dirs(dirs: Iterable[str]) -> list[str]:
+    """The directories of ``dirs`` this worker does not see (the shared file system check)."""
+    return [d for d in dirs if not os.path.isdir(d)]
+
+
+class _Shipper(threading.Thread):
+    """Sends what the two log files gain, as ``{"k": key, "s": 1|2, "d": bytes}`` events."""
+
+    def __init__(self, worker: Any, topic: str, key: str, paths: tuple[Path, Path]) -> None:
+        super().__init__(daemon=True)
+        self.worker, self.topic, self.key, self.paths = worker, topic, key, paths
+        self.offsets = [0, 0]
+        self.sent = 0
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.done.wait(SHIP_SECONDS):
+            self.ship()
+
+    def finish(self) -> None:
+        """Stop the thread and send the rest."""
+        self.done.set()
+        if self.is_alive():
+            self.join()
+        self.ship()
+
+    def ship(self) -> None:
+        with self.lock:
+            for i, path in enumerate(self.paths):
+                with contextlib.suppress(OSError), open(path, "rb") as fh:
+                    fh.seek(self.offsets[i])
+                    while data := fh.read(CHUNK):
+                        self.offsets[i] += len(data)
+                        self.worker.log_event(self.topic, {"k": self.key, "s": i + 1, "d": data})
+                        self.sent += 1
