@@ -304,3 +304,20 @@ def test_a_working_dir_the_workers_do_not_see(cluster: Cluster, cli: Callable[..
     assert ran.code == 2, (ran.out, ran.err)
     assert "working dir /proc/self/cwd/here is not visible on worker" in ran.err
     assert "Traceback" not in ran.err and "job=" not in ran.out
+
+
+def test_task_builds_run_on_the_cluster(
+    cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    command = toml_value(py("print('building'); open('built.txt', 'w').write('ok')"))
+    (project / "orchastration.toml").write_text(
+        f'[executor]\nkind = "dask"\naddress = "{cluster.address}"\n'
+        f'[tasks.site]\ncommand = {command}\noutputs = ["built.txt"]\n'
+    )
+    ran = cli(["build", "run", "site"], cwd=project)
+    assert ran.code == 0, (ran.out, ran.err)
+    assert "building" in ran.out and (project / "built.txt").read_text() == "ok"
+    record = last(Path(env["ORCHASTRATION_STATE_DIR"]), "site")
+    assert record["executor"] == "dask" and record["worker"] in {cluster.worker("cpu"), cluster.worker("gpu")}

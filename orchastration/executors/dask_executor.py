@@ -109,7 +109,7 @@ class DaskExecutor:
                     f"working dir {answer[0]} is not visible on worker {worker}: the workers need the same"
                     " file system at the same paths (docs/distributed.md)"
                 )
-        offered = [dict(w.get("resources") or {}) for w in self.client.scheduler_info(n_workers=-1)["workers"].values()]
+        offered = [dict(w.get("resources") or {}) for w in _workers(self.client).values()]
         for unit in remote_units:
             wanted = self._placement(unit).resources
             if wanted and not any(all(o.get(k, 0) >= v for k, v in wanted.items()) for o in offered):
@@ -242,6 +242,15 @@ class DaskExecutor:
             if live.worker == worker or (not live.worker and key in processing):
                 live.lost = worker
                 live.done.set()
+
+
+def _workers(client: Any) -> dict[str, Any]:
+    """Every worker's info (``n_workers=-1``: all of them, where distributed lists only a few by default)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # distributed before 2025: every worker, always
+        info = client.scheduler_info()
+    return dict(info["workers"])
 
 
 def _spec(unit: Unit, key: str, topic: str) -> dict[str, Any]:
