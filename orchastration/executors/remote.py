@@ -44,7 +44,7 @@ def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
         return _ended(130, "interrupted", "interrupted", worker.address, 0)
     worker.log_event(topic, {"k": key, "w": worker.address})
     tmp = Path(tempfile.mkdtemp(prefix="orchastration-"))
-    shipper = _Shipper(worker, topic, key, (tmp / "stdout.log", tmp / "stderr.log"))
+    shipper = _Shipper(worker, topic, key, (tmp / "stdout.log", tmp / "stderr.log"), cancel)
     try:
         shipper.start()
         result = _run(spec, cancel, shipper.paths)
@@ -136,12 +136,24 @@ def missing_dirs(dirs: Iterable[str]) -> list[str]:
     return [d for d in dirs if not os.path.isdir(d)]
 
 
+def _abandoned(worker: Any, key: str) -> bool:
+    """The job's command should stop: its worker is closing (SIGTERM, scale-down), or dask no longer
+    wants the task (the CLI that submitted it went away, or cancelled it)."""
+    if getattr(getattr(worker, "status", None), "name", "") in ("closing", "closed", "failed"):
+        return True
+    tasks = getattr(getattr(worker, "state", None), "tasks", None)
+    if not isinstance(tasks, Mapping):
+        return False
+    task = tasks.get(key)
+    return task is None or getattr(task, "state", "") in ("cancelled", "released", "forgotten")
+
+
 class _Shipper(threading.Thread):
     """Sends what the two log files gain, as ``{"k": key, "s": 1|2, "d": bytes}`` events."""
 
-    def __init__(self, worker: Any, topic: str, key: str, paths: tuple[Path, Path]) -> None:
+    def __init__(self, worker: Any, topic: str, key: str, paths: tuple[Path, Path], cancel: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.worker, self.topic, self.key, self.paths = worker, topic, key, paths
+        self.worker, self.topic, self.key, self.paths, self.cancel = worker, topic, key, paths, cancel
         self.offsets = [0, 0]
         self.sent = 0
         self.done = threading.Event()
@@ -150,6 +162,8 @@ class _Shipper(threading.Thread):
     def run(self) -> None:
         while not self.done.wait(SHIP_SECONDS):
             self.ship()
+            if not self.cancel.is_set() and _abandoned(self.worker, self.key):
+                self.cancel.set()
 
     def finish(self) -> None:
         """Stop the thread and send the rest."""
