@@ -92,7 +92,8 @@ def run(
     key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
     units = job_units(config, paths)
     choice = ExecutorChoice() if dry_run else executor or choose(config, environ)
-    with opened(choice, run_closure(units, chosen), config.placement, None if dry_run else parallel) as (ex, slots):
+    scope = run_closure(units, chosen) if choice.kind == "dask" else []  # what the cluster is checked for
+    with opened(choice, scope, config.placement, None if dry_run else parallel) as (ex, slots):
         return run_units(
             units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
             force=force, parallel=slots, keep_going=keep_going, dry_run=dry_run, console=console,

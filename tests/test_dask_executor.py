@@ -226,7 +226,9 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> N
         time.sleep(0.1)
 
 
-SLEEPER = "import os, time; open('{name}.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+SLEEPER = (
+    "import os, time; print('started', flush=True); open('{name}.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+)
 
 
 def test_ctrl_c_leaves_nothing_running_on_the_workers(cluster: Cluster, env: dict[str, str], tmp_path: Path) -> None:
@@ -237,6 +239,10 @@ def test_ctrl_c_leaves_nothing_running_on_the_workers(cluster: Cluster, env: dic
     try:
         for name in jobs:
             _wait_for(project / f"{name}.pid", proc)
+        # Output is live: the console shows it while the jobs still run.
+        assert proc.stdout is not None
+        seen = [proc.stdout.readline() for _ in jobs]
+        assert sorted(seen) == ["[one] started\n", "[two] started\n"], seen
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

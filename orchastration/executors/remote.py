@@ -1,24 +1,22 @@
 """What runs on a dask worker: one job's command, through ``process.run_process``, its output shipped live.
 
 Workers import this module by name, so they need orchastration installed (docs/distributed.md). The
-command runs as it does locally (own process group, working dir, env, timeout, tree kill); its
-output goes to temporary log files on the worker, and a shipper thread sends what they gain every
-``SHIP_SECONDS`` to the CLI as dask events (topic: the CLI's client id), byte for byte. The CLI
-writes the job's log files and console from them. A cancel (Ctrl-C on the CLI, a lost worker) is
-pushed to every worker with ``Client.run(cancel, keys)``: it sets the job's cancel event, and
-``run_process`` kills the tree.
+command runs as it does locally (own process group, working dir, env, timeout, tree kill); what
+``run_process`` would show on a console is collected instead, and a shipper thread sends it every
+``SHIP_SECONDS`` to the CLI as dask events (topic: the CLI's client id). The CLI writes the job's log
+files and console from them (as UTF-8 text: bytes that are not UTF-8 arrive as U+FFFD). A cancel
+(Ctrl-C on the CLI, a lost worker) is pushed to every worker with ``Client.run(cancel, keys)``: it sets
+the job's cancel event, and ``run_process`` kills the tree; so does a worker closing, or dask no
+longer wanting the task (the CLI went away).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 SHIP_SECONDS = 0.1  # how often new output is sent: live enough, few messages
 CHUNK = 1 << 16  # bytes per event message
@@ -43,21 +41,19 @@ def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
     if cancel is None:
         return _ended(130, "interrupted", "interrupted", worker.address, 0)
     worker.log_event(topic, {"k": key, "w": worker.address})
-    tmp = Path(tempfile.mkdtemp(prefix="orchastration-"))
-    shipper = _Shipper(worker, topic, key, (tmp / "stdout.log", tmp / "stderr.log"), cancel)
+    shipper = _Shipper(worker, topic, key, cancel)
     try:
         shipper.start()
-        result = _run(spec, cancel, shipper.paths)
+        result = _run(spec, cancel, shipper)
     finally:
         shipper.finish()
-        shutil.rmtree(tmp, ignore_errors=True)
         with _LOCK:
             _RUNNING.pop(key, None)
     return _ended(result.exit_code, result.status, result.message, worker.address, shipper.sent, result.warning,
                   result.duration_ms)  # fmt: skip
 
 
-def _run(spec: Mapping[str, Any], cancel: threading.Event, logs: tuple[Path, Path]) -> Any:
+def _run(spec: Mapping[str, Any], cancel: threading.Event, shipper: _Shipper) -> Any:
     from orchastration.process import run_process
 
     command = spec["command"]
@@ -69,8 +65,8 @@ def _run(spec: Mapping[str, Any], cancel: threading.Event, logs: tuple[Path, Pat
         # The worker's environment (its PATH, its HOME) under the job's env, as a local job gets the CLI's.
         base_env=dict(os.environ),
         timeout=float(spec["timeout"]),
-        stdout_path=logs[0],
-        stderr_path=logs[1],
+        console=cast(IO[str], _Stream(shipper, 0)),
+        err_console=cast(IO[str], _Stream(shipper, 1)),
         cancel=cancel,
     )
 
@@ -148,13 +144,30 @@ def _abandoned(worker: Any, key: str) -> bool:
     return task is None or getattr(task, "state", "") in ("cancelled", "released", "forgotten")
 
 
-class _Shipper(threading.Thread):
-    """Sends what the two log files gain, as ``{"k": key, "s": 1|2, "d": bytes}`` events."""
+class _Stream:
+    """The console ``run_process`` writes one stream of the command's output to (as it reads it):
+    kept for the shipper."""
 
-    def __init__(self, worker: Any, topic: str, key: str, paths: tuple[Path, Path], cancel: threading.Event) -> None:
+    def __init__(self, shipper: _Shipper, index: int) -> None:
+        self.shipper, self.index = shipper, index
+
+    def write(self, text: str) -> int:
+        with self.shipper.lock:
+            self.shipper.pending[self.index].append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing: the shipper sends every ``SHIP_SECONDS``."""
+
+
+class _Shipper(threading.Thread):
+    """Sends the output written to its two ``_Stream``s as ``{"k": key, "s": 1|2, "d": bytes}`` events
+    (UTF-8), every ``SHIP_SECONDS``; and stops the command when the job is abandoned."""
+
+    def __init__(self, worker: Any, topic: str, key: str, cancel: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.worker, self.topic, self.key, self.paths, self.cancel = worker, topic, key, paths, cancel
-        self.offsets = [0, 0]
+        self.worker, self.topic, self.key, self.cancel = worker, topic, key, cancel
+        self.pending: tuple[list[str], list[str]] = ([], [])
         self.sent = 0
         self.done = threading.Event()
         self.lock = threading.Lock()
@@ -174,10 +187,11 @@ class _Shipper(threading.Thread):
 
     def ship(self) -> None:
         with self.lock:
-            for i, path in enumerate(self.paths):
-                with contextlib.suppress(OSError), open(path, "rb") as fh:
-                    fh.seek(self.offsets[i])
-                    while data := fh.read(CHUNK):
-                        self.offsets[i] += len(data)
-                        self.worker.log_event(self.topic, {"k": self.key, "s": i + 1, "d": data})
-                        self.sent += 1
+            texts = ["".join(p) for p in self.pending]
+            for p in self.pending:
+                p.clear()
+        for i, text in enumerate(texts):
+            data = text.encode("utf-8", "surrogateescape")
+            for at in range(0, len(data), CHUNK):
+                self.worker.log_event(self.topic, {"k": self.key, "s": i + 1, "d": data[at : at + CHUNK]})
+                self.sent += 1
