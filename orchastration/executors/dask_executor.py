@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from orchastration.engine.units import Unit
 
 CONNECT_SECONDS = 5.0  # an unreachable scheduler, or one without workers, is an error after this
-POLL_SECONDS = 0.05  # how often a waiting job looks at its cancel event
+POLL_SECONDS = 0.2  # how often a waiting job looks at its cancel event (Ctrl-C)
 CANCEL_WAIT_SECONDS = 15.0  # after a cancel: how long the remote tree kill may take to report back
 OUTPUT_WAIT_SECONDS = 5.0  # after a job ends: how long its last output events may take to arrive
 EXIT_LOST = -1  # no exit code: the worker running the command left the cluster
@@ -268,7 +268,8 @@ def _ended(
 
 class _Live:
     """A running remote job on this side: the worker it runs on, and its output on its way to the
-    log files and the console (a pipe per stream, read by a ``Pump`` as a local job's pipes are)."""
+    log files and the console (a pipe per stream, read by a ``Pump`` as a local job's pipes are;
+    started with the first output: a job that prints nothing costs no threads here)."""
 
     def __init__(self, launch: Launch) -> None:
         self.worker = ""
@@ -276,25 +277,29 @@ class _Live:
         self.done = threading.Event()
         self.received = 0
         self.arrived = threading.Condition()  # its lock also keeps ``feed`` and ``close`` apart
+        self.consoles = (launch.console, launch.err_console or launch.console)
+        self.prefix = launch.prefix
         self.logs = LogFiles((launch.stdout_path, launch.stderr_path))
         self.error = self.logs.open()
+        self.open = not self.error
         self.writers: list[int] = []
         self.pumps: list[Pump] = []
-        if self.error:
-            return
-        consoles = (launch.console, launch.err_console or launch.console)
+
+    def _start(self) -> None:
         for i in range(2):
             read_fd, write_fd = os.pipe()
             self.writers.append(write_fd)
-            pump = Pump(os.fdopen(read_fd, "rb"), self.logs.files[i], self.logs.paths[i], consoles[i], launch.prefix)
+            pump = Pump(os.fdopen(read_fd, "rb"), self.logs.files[i], self.logs.paths[i], self.consoles[i], self.prefix)
             pump.start()
             self.pumps.append(pump)
 
     def feed(self, stream: int, data: bytes) -> None:
         """Output of the job's stdout (1) or stderr (2)."""
         with self.arrived:
-            if not self.writers:  # closed: a late event of a job that ended (or was given up)
+            if not self.open:  # closed: a late event of a job that ended (or was given up)
                 return
+            if not self.writers:
+                self._start()
             view = memoryview(data)
             with contextlib.suppress(OSError):
                 while view:
@@ -304,18 +309,17 @@ class _Live:
 
     def wait_output(self, sent: int) -> None:
         """Until the ``sent`` output events of the job arrived (bounded)."""
-        if not self.writers:
-            return
         with self.arrived:
-            self.arrived.wait_for(lambda: self.received >= sent, OUTPUT_WAIT_SECONDS)
+            if self.open:
+                self.arrived.wait_for(lambda: self.received >= sent, OUTPUT_WAIT_SECONDS)
 
     def close(self) -> str:
         """End the streams and close the log files; ``""`` or the log file that could not be written."""
         with self.arrived:
+            self.open = False
             for fd in self.writers:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            self.writers = []
         join(self.pumps, time.monotonic() + STOP_SECONDS * 4)
         for pump in self.pumps:
             with contextlib.suppress(OSError):
