@@ -21,10 +21,12 @@ __all__ = [
     "AgentConfig",
     "CommandSpec",
     "Config",
+    "ExecutorConfig",
     "HashConfig",
     "JobConfig",
     "LoggingConfig",
     "OrchestrationConfig",
+    "Placement",
     "TaskConfig",
     "TemplatesConfig",
     "suggest",
@@ -123,6 +125,24 @@ class OrchestrationConfig:
 
 
 @dataclass(frozen=True)
+class ExecutorConfig:
+    """``[executor]``: where jobs' commands run (docs/distributed.md)."""
+
+    kind: str = "local"  # local | dask
+    address: str = ""  # the dask scheduler ("" : $ORCHASTRATION_DASK_ADDRESS or --address)
+    fs_latency_seconds: float = 5.0  # how long declared outputs of a remote job may take to appear
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A job's ``resources``, ``local`` and ``retries`` keys (only jobs that set one are listed)."""
+
+    resources: Mapping[str, float] = field(default_factory=dict)  # dask worker resources it needs
+    local: bool = False  # always runs on this machine
+    retries: int = 0  # a failed or timed-out attempt is run again up to this many times
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole effective configuration of one invocation."""
 
@@ -136,6 +156,8 @@ class Config:
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     agents: Mapping[str, AgentConfig] = field(default_factory=dict)
     orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    placement: Mapping[str, Placement] = field(default_factory=dict)  # by job name
 
     @property
     def display_path(self) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
 
+from orchastration.config_executor import executor_fields
 from orchastration.config_model import (
     BUILTIN_AGENTS,
     HASH_ALGORITHMS,
@@ -37,10 +38,10 @@ NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 # Names become file names: refuse the ones Windows reserves as devices.
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 
-TOP_KEYS = ("logging", "hash", "jobs", "tasks", "templates", "agents", "orchestrations")
+TOP_KEYS = ("logging", "hash", "jobs", "tasks", "templates", "agents", "orchestrations", "executor")
 JOB_KEYS = (
     "description", "command", "shell", "working_dir", "timeout_seconds", "env",
-    "inputs", "outputs", "depends_on", "always_run",
+    "inputs", "outputs", "depends_on", "always_run", "resources", "local", "retries",
 )  # fmt: skip
 TASK_KEYS = (
     "description", "repo", "working_dir", "command", "shell", "inputs", "outputs",
@@ -206,17 +207,9 @@ def parse_config(
         name: _orchestration(r, name, tbl, known_agents) for name, tbl in _named(r, data, "orchestrations").items()
     }
     return Config(
-        path=path,
-        reason=reason,
-        base_dir=r.base_dir,
-        logging=logging_cfg,
-        hash=hash_cfg,
-        jobs=jobs,
-        tasks=tasks,
-        templates=templates,
-        agents=agents,
-        orchestrations=orchestrations,
-    )
+        path=path, reason=reason, base_dir=r.base_dir, logging=logging_cfg, hash=hash_cfg, jobs=jobs, tasks=tasks,
+        templates=templates, agents=agents, orchestrations=orchestrations, **executor_fields(r, data),
+    )  # fmt: skip
 
 
 def _named(r: _Reader, data: Mapping[str, Any], section: str) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from orchastration.config import Config, JobConfig
     from orchastration.engine.fastpath import Summaries
     from orchastration.engine.units import PlanItem, Unit, UnitResult
+    from orchastration.executors import ExecutorChoice
     from orchastration.outcomes import CleanStatus
     from orchastration.paths import Paths
 
@@ -69,7 +70,7 @@ def run(
     names: Sequence[str],
     *,
     environ: Mapping[str, str],
-    parallel: int = 1,
+    parallel: int | None = 1,
     force: bool = False,
     keep_going: bool = False,
     dry_run: bool = False,
@@ -80,25 +81,33 @@ def run(
     on_lock_wait: Callable[[], None] | None = None,
     summaries: Summaries | None = None,
     args: Mapping[str, Sequence[str]] | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> list[UnitResult]:
     """Run the jobs ``names`` (every job when empty) and what they depend on; results as they finish
     (also to ``on_result``). An empty list: no jobs are configured. The up-to-date summary of the
     last run of these names answers for the jobs it still vouches for (``summaries``: the reader the
     no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ`` or ``args``
-    (extra arguments by job name, ``run JOB -- ARGS``) are given: doit decides those runs."""
+    (extra arguments by job name, ``run JOB -- ARGS``) are given: doit decides those runs.
+    ``executor``: where the commands run (default: ``[executor]``; ``executors.choose``);
+    ``parallel`` None: 1 locally, the cluster's worker threads on dask."""
     from orchastration.engine import fastpath, run_units
+    from orchastration.executors import ExecutorChoice, choose, opened, run_closure
 
     chosen = select(config, names)
     if not chosen:
         return []
     skip_summary = fastpath.disabled(environ) or bool(args)
     key = None if skip_summary else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
-    return run_units(
-        job_units(config, paths, args), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
-        force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
-        err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
-        summaries=summaries, summary_key=key,
-    )  # fmt: skip
+    units = job_units(config, paths, args)
+    choice = ExecutorChoice() if dry_run else executor or choose(config, environ)
+    scope = run_closure(units, chosen) if choice.kind == "dask" else []  # what the cluster is checked for
+    with opened(choice, scope, config.placement, None if dry_run else parallel) as (ex, slots):
+        return run_units(
+            units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
+            force=force, parallel=slots, keep_going=keep_going, dry_run=dry_run, console=console,
+            err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
+            summaries=summaries, summary_key=key, executor=ex,
+        )  # fmt: skip
 
 
 def plan(
@@ -156,7 +165,8 @@ def cached_config(
     # The code that builds the model is part of the key too (a development tree changes it
     # without a version bump): the stat of config.py, config_schema.py and config_model.py.
     code = config_module.__file__ or ""
-    sources = [code, *(os.path.join(os.path.dirname(code), f) for f in ("config_schema.py", "config_model.py"))]
+    modules = ("config_schema.py", "config_model.py", "config_executor.py")
+    sources = [code, *(os.path.join(os.path.dirname(code), f) for f in modules)]
     try:
         stamps = [f"{st.st_mtime_ns}:{st.st_size}" for st in map(os.stat, sources)]
     except OSError:  # a frozen binary: the version alone identifies the code

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +38,7 @@ class ProcessResult:
     duration_ms: int
     message: str  # "" or a one-line explanation
     warning: str = ""  # "" or what was done about processes the command left behind
+    record_fields: Mapping[str, Any] = field(default_factory=dict)  # added to the run record (executor, worker)
 
 
 def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> dict[str, str]:

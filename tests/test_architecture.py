@@ -27,6 +27,7 @@ ENTRY_POINTS = {"__main__"}
 # only defaults to os.environ when it is None: the lead removes these as the environment is injected.
 KNOWN_ENV = {
     "dodo",  # doit_tasks(environ=None): an entry point for dodo.py files, like the CLI's main()
+    "executors.remote",  # runs on a dask worker: the worker's environment is a job's base there, as the CLI's is here
 }
 
 MAX_MODULE_LINES = 400

@@ -23,7 +23,10 @@ def register(sub: SubParsers) -> None:
     p = add_command(sub, "run", "run jobs (and what they depend on) unless up to date", run_run)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="jobs to run (default: every job)")
     p.add_argument("--force", action="store_true", help="rerun the named jobs even if up to date")
-    p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=1, metavar="N", help="run N at once")
+    p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=None, metavar="N",
+                   help="run N at once (default 1; on dask: the cluster's worker threads)")  # fmt: skip
+    p.add_argument("--executor", choices=("local", "dask"), help="where commands run (default: [executor].kind)")
+    p.add_argument("--address", metavar="ADDR", help="dask scheduler, e.g. tcp://HOST:8786 (implies --executor dask)")
     p.add_argument("--dry-run", action="store_true", help="run nothing; say what would run and why")
     p.add_argument("--json", action="store_true", help="with --dry-run: the ordered plan as JSON")
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
@@ -93,15 +96,17 @@ def _run_recorded(app: App, session: Any, job_args: dict[str, list[str]] | None,
     session.edges = {name: list(job.depends_on) for name, job in config.jobs.items() if job.depends_on}
     progress = _progress(app, len(args.jobs) or len(config.jobs))
     console, err_console = _consoles(app, progress)
+    from orchastration.executors import choose
     from orchastration.jobs import run
 
+    where = choose(config, app.environ, args.executor or ("dask" if args.address else None), args.address)
     try:
         results = run(
             config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
             keep_going=args.keep_going, console=console, err_console=err_console,
             on_result=both(_result_printer(app, progress), session.on_result),
             on_start=both(progress.start if progress is not None else None, session.on_start),
-            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, args=job_args,
+            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, args=job_args, executor=where,
         )  # fmt: skip
     finally:
         if progress is not None:

@@ -84,6 +84,7 @@ def build_record(
         "depends_on": list(unit.depends_on),
         "reasons": list(reasons),
     }
+    record.update(result.record_fields)  # where it ran, from a remote executor (docs/distributed.md)
     record.update(unit.extra_record)
     return record
 

@@ -83,20 +83,17 @@ def run_task_unit(
     console: IO[str] | None,
     err_console: IO[str] | None,
 ) -> UnitResult:
-    """The one call into the engine: run the task's unit, streaming its output to the consoles."""
+    """The one call into the engine: run the task's unit (on the configured executor: a task build runs
+    on dask like a job), streaming its output to the consoles."""
     from orchastration.engine import run_units
+    from orchastration.executors import choose, opened
 
-    results = run_units(
-        [task_unit(paths, task)],
-        [task.name],
-        paths=paths,
-        hash_algorithm=config.hash.algorithm,
-        environ=environ,
-        force=force,
-        console=console,
-        err_console=err_console,
-        prefix_output=False,
-    )
+    unit = task_unit(paths, task)
+    with opened(choose(config, environ), [unit], {}, 1) as (executor, _):
+        results = run_units(
+            [unit], [task.name], paths=paths, hash_algorithm=config.hash.algorithm, environ=environ, force=force,
+            console=console, err_console=err_console, prefix_output=False, executor=executor,
+        )  # fmt: skip
     return next(r for r in results if r.name == task.name)
 
 

@@ -1,0 +1,329 @@
+"""The dask executor end to end: a real ``dask scheduler`` and two ``dask worker`` processes on
+127.0.0.1, projects run through the installed CLI with ``--executor dask --address ...``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Result
+from jobs_helpers import toml_value
+from reliability.common import cli_command
+
+pytest.importorskip("distributed")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.name != "posix", reason="the tests kill process groups and read /proc"),
+]
+
+DASK = str(Path(sys.executable).parent / "dask")
+START_SECONDS = 90  # scheduler and workers import distributed: slow on a loaded machine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(argv: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as fh:
+        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent has not reaped it yet).
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False
+
+
+class Cluster:
+    """A scheduler and its workers (by name), and a client of the test's own to look at them."""
+
+    def __init__(self, address: str, client: Any, procs: list[subprocess.Popen[bytes]], root: Path) -> None:
+        self.address, self.client, self.procs, self.root = address, client, procs, root
+
+    def worker(self, name: str) -> str:
+        """The address of the worker started with ``--name name``."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        return next(addr for addr, info in workers.items() if info.get("name") == name)
+
+    def start_worker(self, name: str, *extra: str) -> subprocess.Popen[bytes]:
+        argv = [DASK, "worker", self.address, "--nthreads", "1", "--no-dashboard", "--name", name, *extra]
+        proc = _spawn(argv, self.root / f"{name}.log", self.root)
+        self.procs.append(proc)
+        return proc
+
+    def wait_workers(self, n: int) -> None:
+        self.client.wait_for_workers(n, timeout=START_SECONDS)
+
+    def running(self) -> dict[str, list[str]]:
+        """The jobs each worker runs now."""
+        from orchastration.executors import remote
+
+        return dict(self.client.run(remote.running))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """``dask scheduler`` and two workers: ``cpu`` (2 threads) and ``gpu`` (2 threads, GPU=1). The
+    workers run in a directory of their own (see ``test_working_dir_the_workers_do_not_see``)."""
+    from distributed import Client
+
+    root = tmp_path_factory.mktemp("cluster")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_spawn([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                    root / "scheduler.log", root)]  # fmt: skip
+    client = None
+    try:
+        common = ["--nthreads", "2", "--no-dashboard"]
+        procs.append(_spawn([DASK, "worker", address, *common, "--name", "cpu"], root / "cpu.log", root))
+        procs.append(_spawn([DASK, "worker", address, *common, "--name", "gpu", "--resources", "GPU=1"],
+                            root / "gpu.log", root))  # fmt: skip
+        client = Client(address, timeout=START_SECONDS, set_as_default=False)
+        found = Cluster(address, client, procs, root)
+        found.wait_workers(2)
+        yield found
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close(timeout=5)
+        for proc in reversed(procs):
+            _kill(proc)
+
+
+def write_project(root: Path, jobs: dict[str, dict[str, Any]], executor: dict[str, Any] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    if executor:
+        lines += ["[executor]", *(f"{k} = {toml_value(v)}" for k, v in executor.items()), ""]
+    for name, spec in jobs.items():
+        lines.append(f"[jobs.{name}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
+        lines.append("")
+    (root / "orchastration.toml").write_text("\n".join(lines))
+    return root
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def last(state: Path, job: str) -> dict[str, Any]:
+    record = json.loads((state / "runs" / job / "last.json").read_text())
+    assert isinstance(record, dict)
+    return record
+
+
+def results(result: Result) -> dict[str, str]:
+    """``{job: status}`` from the result lines."""
+    import re
+
+    return dict(re.findall(r"^job=(\S+) status=(\S+)", result.out, re.MULTILINE))
+
+
+def project_jobs() -> dict[str, dict[str, Any]]:
+    """A producer and a consumer, four half-second jobs (both workers get some), a GPU job, a local job."""
+    jobs: dict[str, dict[str, Any]] = {
+        "make": {
+            "command": py(
+                "import sys; print('made it'); print('to stderr', file=sys.stderr);"
+                "open('made.txt', 'w').write('data\\n')"
+            ),
+            "outputs": ["made.txt"],
+        },  # fmt: skip
+        "use": {
+            "command": py("open('used.txt', 'w').write(open('made.txt').read().upper())"),
+            "inputs": ["made.txt"],
+            "outputs": ["used.txt"],
+        },  # fmt: skip
+        "train": {"command": py("print('training')"), "resources": {"GPU": 1}, "always_run": True},
+        "here": {"command": py("print('on the CLI machine')"), "local": True, "always_run": True},
+    }
+    for i in range(4):
+        jobs[f"sleep{i}"] = {"command": py(f"import time; time.sleep(0.5); open('s{i}.txt', 'w').write('{i}')"),
+                             "outputs": [f"s{i}.txt"]}  # fmt: skip
+    return jobs
+
+
+def test_a_project_runs_on_the_cluster_as_it_does_locally(
+    cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
+) -> None:
+    remote_dir = write_project(tmp_path / "remote", project_jobs())
+    local_dir = write_project(tmp_path / "local", project_jobs())
+    dask_state, local_state = tmp_path / "dask-state", tmp_path / "local-state"
+    ran = cli(["--state-dir", str(dask_state), "run", "--executor", "dask", "--address", cluster.address],
+              cwd=remote_dir)  # fmt: skip
+    assert ran.code == 0, (ran.out, ran.err)
+    here = cli(["--state-dir", str(local_state), "run", "-j", "4"], cwd=local_dir)
+    assert here.code == 0, (here.out, here.err)
+    assert results(ran) == results(here) == dict.fromkeys(project_jobs(), "ran")
+    for name in ("made.txt", "used.txt", "s0.txt", "s3.txt"):
+        assert (remote_dir / name).read_bytes() == (local_dir / name).read_bytes()
+    # Output reached the console live, prefixed (-j defaults to the cluster's 4 threads), and the logs.
+    assert "[make] made it" in ran.out and "[make] to stderr" in ran.err
+    record = last(dask_state, "make")
+    assert Path(record["stdout_path"]).read_text() == "made it\n"
+    assert Path(record["stderr_path"]).read_text() == "to stderr\n"
+    # The records name the workers; both got work; the GPU job ran on the GPU worker only.
+    cpu, gpu = cluster.worker("cpu"), cluster.worker("gpu")
+    remote_jobs = [n for n in project_jobs() if n != "here"]
+    workers = {n: last(dask_state, n).get("worker") for n in remote_jobs}
+    assert all(last(dask_state, n)["executor"] == "dask" for n in remote_jobs)
+    assert set(workers.values()) == {cpu, gpu}, workers
+    assert workers["train"] == gpu
+    assert "executor" not in last(dask_state, "here") and "executor" not in last(local_state, "make")
+    # Up to date afterwards, whichever executor ran it.
+    again = cli(["--state-dir", str(dask_state), "run", "make", "use", "--address", cluster.address], cwd=remote_dir)
+    assert again.code == 0 and results(again) == {"make": "skipped", "use": "skipped"}, (again.out, again.err)
+
+
+def test_a_timeout_kills_the_remote_tree(cluster: Cluster, cli: Callable[..., Result], tmp_path: Path) -> None:
+    child = (
+        "import subprocess; p = subprocess.Popen(['sleep', '60']); open('child.pid', 'w').write(str(p.pid)); p.wait()"
+    )
+    project = write_project(tmp_path / "p", {"slow": {"command": py(child), "timeout_seconds": 2}},
+                            executor={"kind": "dask", "address": cluster.address})  # fmt: skip
+    ran = cli(["run"], cwd=project, timeout=120)
+    assert ran.code == 1 and results(ran) == {"slow": "timeout"}, (ran.out, ran.err)
+    pid = int((project / "child.pid").read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "the job's child outlived its timeout"
+    assert not any(cluster.running().values())
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate(timeout=5)
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.1)
+
+
+SLEEPER = (
+    "import os, time; print('started', flush=True); open('{name}.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+)
+
+
+def test_ctrl_c_leaves_nothing_running_on_the_workers(cluster: Cluster, env: dict[str, str], tmp_path: Path) -> None:
+    jobs = {name: {"command": py(SLEEPER.format(name=name))} for name in ("one", "two")}
+    project = write_project(tmp_path / "p", jobs, executor={"kind": "dask", "address": cluster.address})
+    proc = subprocess.Popen([*cli_command(), "run", "-j", "2"], cwd=project, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for name in jobs:
+            _wait_for(project / f"{name}.pid", proc)
+        # Output is live: the console shows it while the jobs still run.
+        assert proc.stdout is not None
+        seen = [proc.stdout.readline() for _ in jobs]
+        assert sorted(seen) == ["[one] started\n", "[two] started\n"], seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err, err
+    for name in jobs:
+        assert not _alive(int((project / f"{name}.pid").read_text())), f"{name} still runs"
+    assert not any(cluster.running().values())
+
+
+def test_a_lost_worker_fails_its_job(cluster: Cluster, env: dict[str, str], tmp_path: Path) -> None:
+    # A worker of its own (no nanny: killing the one process loses it), which only this job can use.
+    doomed = cluster.start_worker("doomed", "--no-nanny", "--resources", "DOOMED=1")
+    cluster.wait_workers(3)
+    lost = cluster.worker("doomed")
+    jobs = {"victim": {"command": py(SLEEPER.format(name="victim")), "resources": {"DOOMED": 1}}}
+    project = write_project(tmp_path / "p", jobs, executor={"kind": "dask", "address": cluster.address})
+    proc = subprocess.Popen([*cli_command(), "run"], cwd=project, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    pid = 0
+    try:
+        _wait_for(project / "victim.pid", proc)
+        pid = int((project / "victim.pid").read_text())
+        _kill(doomed)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        # The worker died by SIGKILL: nothing was left to kill its command (docs/distributed.md).
+        with contextlib.suppress(ProcessLookupError):
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 1, (out, err)
+    assert results(Result(1, out, err)) == {"victim": "failed"}
+    assert f"worker lost: {lost}" in err
+    assert last(Path(env["ORCHASTRATION_STATE_DIR"]), "victim")["worker"] == lost
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(cli: Callable[..., Result], tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"a": {"command": py("pass")}})
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    ran = cli(["run", "--executor", "dask", "--address", address], cwd=project, timeout=120)
+    elapsed = time.monotonic() - started
+    assert ran.code == 2 and "Traceback" not in ran.err, (ran.out, ran.err)
+    assert f"cannot reach the dask scheduler at {address}" in ran.err
+    # 5 s to connect, plus starting Python and importing distributed (seconds on a loaded machine).
+    assert elapsed < 45
+    assert not (tmp_path / "p" / "state").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs /proc/self/cwd")
+def test_a_working_dir_the_workers_do_not_see(cluster: Cluster, cli: Callable[..., Result], tmp_path: Path) -> None:
+    # /proc/self/cwd is each process's own working directory: here the CLI's (the project), for
+    # the workers their own. So this dir exists for the CLI and not on the workers, as a dir on
+    # a disk only this machine mounts would.
+    project = write_project(tmp_path / "p", {"a": {"command": py("pass"), "working_dir": "/proc/self/cwd/here"}},
+                            executor={"kind": "dask", "address": cluster.address})  # fmt: skip
+    (project / "here").mkdir()
+    ran = cli(["run"], cwd=project)
+    assert ran.code == 2, (ran.out, ran.err)
+    assert "working dir /proc/self/cwd/here is not visible on worker" in ran.err
+    assert "Traceback" not in ran.err and "job=" not in ran.out
+
+
+def test_task_builds_run_on_the_cluster(
+    cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    command = toml_value(py("print('building'); open('built.txt', 'w').write('ok')"))
+    (project / "orchastration.toml").write_text(
+        f'[executor]\nkind = "dask"\naddress = "{cluster.address}"\n'
+        f'[tasks.site]\ncommand = {command}\noutputs = ["built.txt"]\n'
+    )
+    ran = cli(["build", "run", "site"], cwd=project)
+    assert ran.code == 0, (ran.out, ran.err)
+    assert "building" in ran.out and (project / "built.txt").read_text() == "ok"
+    record = last(Path(env["ORCHASTRATION_STATE_DIR"]), "site")
+    assert record["executor"] == "dask" and record["worker"] in {cluster.worker("cpu"), cluster.worker("gpu")}
