@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
 COMMAND_MODULES = (
     "jobs",
+    "verify",
+    "prune",
     "hash",
     "config",
     "init",
