@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchastration.parallel import ordered_map
 from orchastration.state import is_stamp, read_json
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def prune(
     runs = list(_run_dirs(root, "runs", skipped))
     if runs:
         with state_lock(paths.engine_dir, on_lock_wait):
-            dirs.extend(_prune_dir(root, ["runs", name], rules, moment) for name in runs)
+            dirs.extend(ordered_map(lambda name: _prune_dir(root, ["runs", name], rules, moment), runs, 4))
     for name in _run_dirs(root, "orchestrations", skipped):
         with hold(paths.engine_dir / "locks" / f"orchestration-{name}.lock", on_lock_wait):
             dirs.append(_prune_dir(root, ["orchestrations", name], rules, moment))
@@ -173,8 +174,15 @@ def _kept_by_rules(records: list[str], rules: Rules, now: datetime) -> set[str]:
 
 
 def _started(stamp: str) -> datetime:
-    """The UTC time a ``<stamp>`` names (when the run started)."""
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+    """The UTC time a ``<stamp>`` (``YYYYMMDDTHHMMSS.ffffffZ``) names: when the run started. A name of
+    that shape that is no date counts as new (kept by the age rule: no rule may guess)."""
+    try:
+        year, month, day, hour, minute, second, micro = (
+            int(stamp[a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (9, 11), (11, 13), (13, 15), (16, 22))
+        )
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _protected(directory: str, records: list[str], unit_runs: bool) -> set[str]:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchastration.parallel import ordered_map
 from orchastration.state import read_json
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 # Record statuses of a run whose outputs are what the record lists: the command ran and succeeded, or
 # an output cache restored them (the cache's ``ResultStore`` records ``restored``).
 SUCCESSFUL = frozenset({"ran", "restored"})
-PARALLEL_MIN_OUTPUTS = 16  # fewer outputs than this: hash them in this thread (threads cost more)
-MAX_THREADS = 8
 
 
 class VerifyState(StrEnum):
@@ -122,7 +121,7 @@ def verify(targets: Sequence[Target]) -> list[OutputCheck]:
     (outputs sorted as the record lists them)."""
     found = [(target, last_success(target.record_dir)) for target in targets]
     work = [(hit[1], out) for _, hit in found if hit is not None for out in sorted(hit[1]["outputs"])]
-    states = iter(_states(work))
+    states = iter(ordered_map(_check_one, work))
     checks: list[OutputCheck] = []
     for target, hit in found:
         if hit is None:
@@ -137,15 +136,8 @@ def verify(targets: Sequence[Target]) -> list[OutputCheck]:
     return checks
 
 
-def _states(work: Sequence[tuple[Mapping[str, Any], str]]) -> list[tuple[VerifyState, str]]:
-    """The state of each (record, output), in order, hashed in a few threads when there are many
-    (hashlib releases the GIL while it digests, so large outputs hash in parallel)."""
-    if len(work) < PARALLEL_MIN_OUTPUTS:
-        return [_check(record, out) for record, out in work]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(min(MAX_THREADS, (os.cpu_count() or 1) + 2)) as pool:
-        return list(pool.map(lambda job: _check(*job), work))
+def _check_one(work: tuple[Mapping[str, Any], str]) -> tuple[VerifyState, str]:
+    return _check(*work)
 
 
 def _check(record: Mapping[str, Any], output: str) -> tuple[VerifyState, str]:

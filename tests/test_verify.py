@@ -181,3 +181,23 @@ def test_unreadable_output_is_changed_with_the_reason(cli: Cli, tmp_path: Path) 
     result = cli(["verify", "gen"], cwd=root)
     assert result.code == 1
     assert "job=gen output=out.txt CHANGED (is a directory, not a file)" in result.lines
+
+
+def test_many_outputs_are_hashed_in_threads_and_reported_in_order(cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    make = "import os; os.makedirs('d', exist_ok=True); [open(f'd/{i:02d}.txt', 'w').write(str(i) * 5000) " \
+        "for i in range(40)]"  # fmt: skip
+    (root / "orchastration.toml").write_text(
+        f'[jobs.many]\ncommand = {toml_value([PY, "-c", make])}\noutputs = ["d"]\n'
+    )
+    ran(cli, root)
+    (root / "d" / "17.txt").write_text("x")
+    (root / "d" / "33.txt").unlink()
+    result = cli(["verify"], cwd=root)
+    assert result.code == 1
+    expected = {17: "CHANGED", 33: "MISSING"}
+    assert result.lines == [
+        *(f"job=many output=d/{i:02d}.txt {expected.get(i, 'OK')}" for i in range(40)),
+        "verified 40 outputs of 1 job: 38 OK, 1 CHANGED, 1 MISSING",
+    ]
