@@ -134,9 +134,9 @@ def _prune_dir(root: str, parts: list[str], rules: Rules, now: datetime) -> Prun
         keep |= _protected(directory, records, parts[0] == "runs")
     oldest_kept = min(keep) if keep else ""
     old = [r for s, r in sorted(runs.items()) if s not in keep and (r.has_record or s < oldest_kept)]
-    if records and parts[0] == "runs":
-        result.kind = _kind(directory, records[0])
     if old:
+        if parts[0] == "runs" and records:
+            result.kind = _kind(directory, records[0])
         _remove(root, parts, old, result)
     result.kept = len(records) - len(result.run_ids)
     return result

@@ -253,3 +253,24 @@ def test_bad_arguments_and_an_empty_state_dir(cli: Cli, state_dir: Path) -> None
     result = cli(["prune"])
     assert (result.code, result.lines) == (0, ["nothing to prune (kept 0 records)"])
     assert not state_dir.exists()  # prune created nothing
+
+
+@posix_only
+def test_remove_files_inside_refuses_a_directory_swapped_for_a_symlink(tmp_path: Path) -> None:
+    # What prune does when runs/<name> becomes a symlink after it was listed: every name is refused.
+    from orchastration.removal import remove_files_inside
+
+    root, outside = tmp_path / "state", tmp_path / "outside"
+    (root / "runs" / "real").mkdir(parents=True)
+    outside.mkdir()
+    (outside / f"{OLD}.json").write_text("{}")
+    (root / "runs" / "real" / f"{OLD}.json").write_text("{}")
+    (root / "runs" / "real" / "sub").mkdir()
+    (root / "runs" / "swapped").symlink_to(outside, target_is_directory=True)
+    assert remove_files_inside(str(root), ["runs", "swapped"], [f"{OLD}.json"]) == {
+        f"{OLD}.json": "a directory on the way is a symlink"
+    }
+    assert (outside / f"{OLD}.json").exists()
+    done = remove_files_inside(str(root), ["runs", "real"], [f"{OLD}.json", "sub", "absent.log"])
+    assert done == {f"{OLD}.json": 2, "sub": "a directory", "absent.log": 0}
+    assert not (root / "runs" / "real" / f"{OLD}.json").exists() and (root / "runs" / "real" / "sub").is_dir()
