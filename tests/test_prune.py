@@ -226,23 +226,37 @@ def test_a_record_left_without_logs_is_removed_next_time(cli: Cli, copied: Path,
     assert len(stamps(gen)) == 2 and not list(gen.glob(f"{old}*"))
 
 
-def test_waits_for_a_run_holding_the_state_lock(cli: Cli, tmp_path: Path, state_dir: Path, env: dict[str, str]) -> None:
+def test_waits_for_a_run_holding_the_state_lock(tmp_path: Path, state_dir: Path, env: dict[str, str]) -> None:
+    # The job holds the run (and the state lock) until the test releases it, so a loaded machine's slow
+    # start-up cannot make prune come too late to wait; every wait is bounded.
     root = tmp_path / "slow"
     root.mkdir()
-    (root / "orchastration.toml").write_text(f'[jobs.slow]\ncommand = ["{PY}", "-c", "import time; time.sleep(1.5)"]\n')
-    slow = subprocess.Popen([*cli_command(), "run", "slow"], cwd=root, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    hold = "import os, time; t = time.monotonic() + 60\n" \
+        "while not os.path.exists('release') and time.monotonic() < t: time.sleep(0.02)"  # fmt: skip
+    (root / "orchastration.toml").write_text(f"[jobs.slow]\ncommand = {json.dumps([PY, '-c', hold])}\n")
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    slow = subprocess.Popen([*cli_command(), "run", "slow"], cwd=root, env=env, **pipes)  # type: ignore[call-overload]
+    prune = None
     try:
         deadline = time.monotonic() + 60
         while not list((state_dir / "runs" / "slow").glob("*.stdout.log")):  # its slot is claimed: lock held
             assert time.monotonic() < deadline and slow.poll() is None
             time.sleep(0.02)
-        result = cli(["prune", "--keep", "1"], cwd=root, timeout=60)
+        argv = [*cli_command(), "prune", "--keep", "1"]
+        prune = subprocess.Popen(argv, cwd=root, env=env, **pipes)  # type: ignore[call-overload]
+        waiting = prune.stderr.readline()  # printed before it blocks (or at the latest when the job gives up)
+        (root / "release").write_text("")
+        out, err = prune.communicate(timeout=60)
     finally:
+        (root / "release").write_text("")
         assert slow.wait(timeout=60) == 0
-    assert result.code == 0, result.err
-    assert "waiting for the state lock" in result.err
-    assert len(stamps(state_dir / "runs" / "slow")) == 1  # the run finished and wrote its record first
+        slow.communicate(timeout=10)
+        if prune is not None and prune.poll() is None:
+            prune.kill()
+    assert waiting == "orchastration: waiting for the state lock held by another run...\n"
+    assert prune.returncode == 0, err
+    assert out.splitlines() == ["nothing to prune (kept 1 record)"]  # the run finished and wrote its record first
+    assert len(stamps(state_dir / "runs" / "slow")) == 1
 
 
 def test_bad_arguments_and_an_empty_state_dir(cli: Cli, state_dir: Path) -> None:
