@@ -15,6 +15,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from enum import Enum
 
 
@@ -123,3 +124,55 @@ def _remove_by_path(root: str, parts: list[str]) -> tuple[Removal, str]:
     except (OSError, RecursionError) as exc:
         return Removal.FAILED, getattr(exc, "strerror", None) or str(exc)
     return Removal.REMOVED, ""
+
+
+def remove_files_inside(root: str, parts: list[str], names: list[str]) -> dict[str, int | str]:
+    """Remove the files ``names`` (regular files or symlinks themselves, never a directory) from the
+    directory ``root/parts...``, reached without following a symlink (``prune``: docs/observability.md).
+
+    Returns, per name, the bytes its removal freed (0 for a file with other hard links, or already gone)
+    or why it failed; a directory on the way that is a symlink fails every name. The directory is opened
+    once for all of them."""
+    if os.name == "nt" or not _HAVE_DIR_FD:
+        return _remove_files_by_path(root, parts, names)
+    try:
+        parent = _open_parent(root, parts)
+    except _Linked:
+        return dict.fromkeys(names, Removal.LINKED.value)
+    except OSError as exc:
+        gone = exc.errno in (errno.ENOENT, errno.ENOTDIR)
+        return dict.fromkeys(names, 0 if gone else exc.strerror or str(exc))
+    try:
+        return {name: _unlink_file(name, lambda n: os.lstat(n, dir_fd=parent), lambda n: os.unlink(n, dir_fd=parent))
+                for name in names}  # fmt: skip
+    finally:
+        os.close(parent)
+
+
+def _unlink_file(name: str, lstat: Callable[[str], os.stat_result], unlink: Callable[[str], None]) -> int | str:
+    """Unlink one file (not a directory); the bytes freed, or why not."""
+    try:
+        st = lstat(name)
+        if stat.S_ISDIR(st.st_mode):
+            return "a directory"
+        unlink(name)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return st.st_size if st.st_nlink <= 1 else 0
+
+
+def _remove_files_by_path(root: str, parts: list[str], names: list[str]) -> dict[str, int | str]:
+    """The Windows branch of ``remove_files_inside``: every directory on the way checked not to be a link."""
+    path = root
+    try:
+        for part in parts:
+            path = os.path.join(path, part)
+            if _is_link(path):
+                return dict.fromkeys(names, Removal.LINKED.value)
+    except FileNotFoundError:
+        return dict.fromkeys(names, 0)
+    except OSError as exc:
+        return dict.fromkeys(names, exc.strerror or str(exc))
+    return {name: _unlink_file(os.path.join(path, name), os.lstat, os.unlink) for name in names}

@@ -44,6 +44,14 @@ def stamp(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+_STAMP = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z")
+
+
+def is_stamp(text: str) -> bool:
+    """Whether ``text`` is a ``stamp()`` (the name of a run's record and log files, before the suffix)."""
+    return len(text) == 23 and _STAMP.fullmatch(text) is not None
+
+
 def unique_now(clock: Callable[[], datetime] = utc_now) -> datetime:
     """A UTC time strictly later than any earlier call in this process."""
     with _ts_lock:

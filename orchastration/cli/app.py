@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 COMMAND_MODULES = (
     "jobs",
     "logs",
+    "verify",
+    "prune",
     "hash",
     "config",
     "init",
