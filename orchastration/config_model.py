@@ -21,6 +21,7 @@ __all__ = [
     "AgentConfig",
     "CommandSpec",
     "Config",
+    "GroupConfig",
     "HashConfig",
     "JobConfig",
     "LoggingConfig",
@@ -76,6 +77,7 @@ class JobConfig(CommandSpec):
 
     depends_on: tuple[str, ...] = ()
     always_run: bool = False
+    after: tuple[str, ...] = ()  # order only: started after these when they are in the same run
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,17 @@ class TaskConfig(CommandSpec):
     documents: tuple[str, ...] = ()
     status: str = "planned"
     review_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A name that stands for several jobs: a job with no command but ``depends_on`` (``report``:
+    it gets a ``ran`` result of its own), or a ``foreach`` job (its generated jobs)."""
+
+    name: str
+    members: tuple[str, ...]  # the jobs it runs (groups resolved), in config order
+    description: str = ""
+    report: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,10 @@ class Config:
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     agents: Mapping[str, AgentConfig] = field(default_factory=dict)
     orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
+    groups: Mapping[str, GroupConfig] = field(default_factory=dict)
+    # The jobs depend on more than the file's bytes (the environment, dotenv files, foreach matches):
+    # neither the parsed-config cache nor the up-to-date summary may answer for them.
+    volatile: bool = False
 
     @property
     def display_path(self) -> str:

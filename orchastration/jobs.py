@@ -30,6 +30,7 @@ def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None) -> Unit
         always_run=job.always_run,
         record_dir=(runs_dir or paths.runs_dir) / job.name,
         extra_record={"job_name": job.name},
+        after=job.after,
     )
 
 
@@ -43,9 +44,13 @@ def select(config: Config, names: Sequence[str]) -> list[str]:
     """The jobs named (each checked: unknown -> usage error with suggestions), or all when none."""
     if not names:
         return sorted(config.jobs)
+    chosen: list[str] = []
     for name in names:
-        config.job(name)
-    return list(dict.fromkeys(names))
+        if name in config.groups:  # a group or foreach job: the jobs it stands for
+            chosen.extend(config.groups[name].members)
+        else:
+            chosen.append(config.job(name).name)
+    return list(dict.fromkeys(chosen))
 
 
 def config_bytes(config: Config) -> bytes:
@@ -84,13 +89,22 @@ def run(
     chosen = select(config, names)
     if not chosen:
         return []
-    key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
-    return run_units(
+    # A config whose jobs depend on more than its bytes (environment, dotenv, foreach) gets no summary.
+    quick = not fastpath.disabled(environ) and not config.volatile
+    key = fastpath.jobs_key(config.path, config_bytes(config), names, environ) if quick else None
+    results = run_units(
         job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
         force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
         err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
         summaries=summaries, summary_key=key,
     )  # fmt: skip
+    from orchastration.job_groups import group_results
+
+    for result in group_results(config, names, results, dry_run):
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
 
 
 def plan(config: Config, paths: Paths, names: Sequence[str], *, force: bool = False) -> list[PlanItem] | None:
@@ -156,7 +170,7 @@ def cached_config(
     except Exception:  # absent, stale or unreadable: parse afresh
         pass
     config = load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
-    if _has_env_values(config):
+    if _has_env_values(config) or config.volatile:  # volatile: the file's bytes do not decide the model
         return config  # env values may be secrets: never copy them into the state dir
     try:
         from orchastration.state import atomic_write_bytes

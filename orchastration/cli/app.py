@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "hash",
     "config",
     "init",
+    "graph",
     "plan",
     "build",
     "doc",
