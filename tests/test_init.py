@@ -23,7 +23,8 @@ def test_the_starter_runs_as_written(cli, tmp_path: Path) -> None:
     assert cli(["init"], cwd=tmp_path).code == 0
     text = (tmp_path / "orchastration.toml").read_text()
     assert "[vars]" in text and "foreach = " in text and "after = " in text
-    assert cli(["list"], cwd=tmp_path).lines == ["hello - Write a greeting", "note.orchastration - Note orchastration.toml"]
+    listed = cli(["list"], cwd=tmp_path).lines
+    assert listed == ["hello - Write a greeting", "note.orchastration - Note orchastration.toml"]
     first = cli(["run", "all"], cwd=tmp_path)
     assert first.code == 0, first.err
     assert [line.split()[:2] for line in first.lines] == [

@@ -98,5 +98,6 @@ def run(app: App) -> int:
         target.unlink(missing_ok=True)
         raise
     app.print(f"wrote {target}")
-    app.print("next: orchastration run all   (then: orchastration graph; orchastration orchestration run starter --goal 'try it')")
+    app.print("next: orchastration run all   (then: orchastration graph, or")
+    app.print("      orchastration orchestration run starter --goal 'try it')")
     return 0
