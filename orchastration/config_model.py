@@ -160,7 +160,12 @@ class Config:
         return str(self.path) if self.path else "<defaults>"
 
     def job(self, name: str) -> JobConfig:
-        """The named job, or a usage error listing what exists."""
+        """The named job, or a usage error listing what exists (or naming a group's jobs)."""
+        if name in self.groups and name not in self.jobs:
+            from orchastration.errors import UsageError
+
+            shown = ", ".join(self.groups[name].members[:_KNOWN_SHOWN]) or "none"
+            raise UsageError(f"'{name}' is a group of jobs ({shown}): name one of them here")
         job: JobConfig = _lookup(self.jobs, name, "job")
         return job
 

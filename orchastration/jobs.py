@@ -90,7 +90,8 @@ def run(
     if not chosen:
         return []
     # A config whose jobs depend on more than its bytes (environment, dotenv, foreach) gets no summary.
-    quick = not fastpath.disabled(environ) and not config.volatile
+    # Nor a run naming a group: the no-op answer (cli/fast_run.py) knows units only, not the group's line.
+    quick = not fastpath.disabled(environ) and not config.volatile and not any(n in config.groups for n in names)
     key = fastpath.jobs_key(config.path, config_bytes(config), names, environ) if quick else None
     results = run_units(
         job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,

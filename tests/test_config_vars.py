@@ -219,6 +219,9 @@ depends_on = ["good", "bad"]
     good = cli(["run", "good"], cwd=proj)
     assert good.code == 0 and _statuses(good) == {"ok": "ran", "good": "ran"}, good.out
     assert (state_dir / "runs" / "ok").is_dir() and not (state_dir / "runs" / "good").exists()  # no record
+    for _ in range(2):  # up to date: still the group's line (the no-op fast path never answers for a group)
+        assert _statuses(cli(["run", "good"], cwd=proj)) == {"ok": "skipped", "good": "ran"}
+    assert_error(cli(["why", "good"], cwd=proj), 2, "'good' is a group of jobs (ok)")
     every = cli(["run", "every", "--keep-going"], cwd=proj)
     assert every.code == 1
     assert _statuses(every) == {"ok": "skipped", "bad": "failed", "every": "not_run"}, every.out
