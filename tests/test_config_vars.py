@@ -256,3 +256,17 @@ command = ["lint"]
     mermaid = run_main(["graph", "--format", "mermaid"]).lines
     assert mermaid[0] == "flowchart LR" and "    j1 -. after .-> j3" in mermaid and "    j2 --> j3" in mermaid
     assert_error(run_main(["graph", "nope"]), 2, "unknown job 'nope'")
+
+
+def test_a_loop_through_after_and_a_file_is_found_before_anything_runs(cli: Cli, tmp_path: Path) -> None:
+    proj = _write(tmp_path / "p", """
+[jobs.make]
+command = ["touch", "x.txt"]
+outputs = ["x.txt"]
+after = ["use"]
+[jobs.use]
+command = ["cat", "x.txt"]
+inputs = ["x.txt"]
+""")
+    assert_error(cli(["run"], cwd=proj), 2, "dependency cycle through inputs and outputs: make -> use -> make")
+    assert not (proj / "x.txt").exists()
