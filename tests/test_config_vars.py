@@ -259,7 +259,9 @@ command = ["lint"]
 
 
 def test_a_loop_through_after_and_a_file_is_found_before_anything_runs(cli: Cli, tmp_path: Path) -> None:
-    proj = _write(tmp_path / "p", """
+    proj = _write(
+        tmp_path / "p",
+        """
 [jobs.make]
 command = ["touch", "x.txt"]
 outputs = ["x.txt"]
@@ -267,6 +269,7 @@ after = ["use"]
 [jobs.use]
 command = ["cat", "x.txt"]
 inputs = ["x.txt"]
-""")
+""",
+    )
     assert_error(cli(["run"], cwd=proj), 2, "dependency cycle through inputs and outputs: make -> use -> make")
     assert not (proj / "x.txt").exists()
