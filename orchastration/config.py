@@ -96,8 +96,9 @@ def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:
                 data = _after(data, "repo", "description")
             if "env" in data and not show_env:
                 data["env"] = {k: "***" for k in data["env"]}
-            if data.get("review_command") == []:
-                data.pop("review_command")
+            for key in ("review_command", "after"):  # shown only when set
+                if data.get(key) == []:
+                    data.pop(key)
             if isinstance(item, AgentConfig) and item.builtin:
                 data = {}  # the table is reserved: no settings
             elif isinstance(item, AgentConfig):

@@ -22,6 +22,7 @@ __all__ = [
     "CommandSpec",
     "Config",
     "ExecutorConfig",
+    "GroupConfig",
     "HashConfig",
     "JobConfig",
     "LoggingConfig",
@@ -78,6 +79,7 @@ class JobConfig(CommandSpec):
 
     depends_on: tuple[str, ...] = ()
     always_run: bool = False
+    after: tuple[str, ...] = ()  # order only: started after these when they are in the same run
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,17 @@ class TaskConfig(CommandSpec):
     documents: tuple[str, ...] = ()
     status: str = "planned"
     review_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A name that stands for several jobs: a job with no command but ``depends_on`` (``report``:
+    it gets a ``ran`` result of its own), or a ``foreach`` job (its generated jobs)."""
+
+    name: str
+    members: tuple[str, ...]  # the jobs it runs (groups resolved), in config order
+    description: str = ""
+    report: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,10 @@ class Config:
     orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     placement: Mapping[str, Placement] = field(default_factory=dict)  # by job name
+    groups: Mapping[str, GroupConfig] = field(default_factory=dict)
+    # The jobs depend on more than the file's bytes (the environment, dotenv files, foreach matches):
+    # neither the parsed-config cache nor the up-to-date summary may answer for them.
+    volatile: bool = False
 
     @property
     def display_path(self) -> str:
@@ -165,7 +182,12 @@ class Config:
         return str(self.path) if self.path else "<defaults>"
 
     def job(self, name: str) -> JobConfig:
-        """The named job, or a usage error listing what exists."""
+        """The named job, or a usage error listing what exists (or naming a group's jobs)."""
+        if name in self.groups and name not in self.jobs:
+            from orchastration.errors import UsageError
+
+            shown = ", ".join(self.groups[name].members[:_KNOWN_SHOWN]) or "none"
+            raise UsageError(f"'{name}' is a group of jobs ({shown}): name one of them here")
         job: JobConfig = _lookup(self.jobs, name, "job")
         return job
 

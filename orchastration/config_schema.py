@@ -38,10 +38,10 @@ NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 # Names become file names: refuse the ones Windows reserves as devices.
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 
-TOP_KEYS = ("logging", "hash", "jobs", "tasks", "templates", "agents", "orchestrations", "executor")
+TOP_KEYS = ("logging", "hash", "vars", "dotenv", "jobs", "tasks", "templates", "agents", "orchestrations", "executor")
 JOB_KEYS = (
-    "description", "command", "shell", "working_dir", "timeout_seconds", "env",
-    "inputs", "outputs", "depends_on", "always_run", "resources", "local", "retries",
+    "description", "command", "shell", "working_dir", "timeout_seconds", "env", "inputs", "outputs",
+    "depends_on", "always_run", "after", "dotenv", "foreach", "resources", "local", "retries",
 )  # fmt: skip
 TASK_KEYS = (
     "description", "repo", "working_dir", "command", "shell", "inputs", "outputs",
@@ -195,8 +195,11 @@ def parse_config(
     tpl_tbl = r.table(data.get("templates", {}), "templates", ("dir",))
     templates = TemplatesConfig(dir=r.get(tpl_tbl, "templates", "dir", r.directory, None))
 
-    jobs = {name: _job(r, name, tbl) for name, tbl in _named(r, data, "jobs").items()}
-    _check_job_graph(r, jobs)
+    from orchastration.config_jobs import check_job_graph, prepare_jobs  # vars, dotenv, foreach, groups, after
+
+    raw_jobs = {name: r.table(tbl, f"jobs.{name}", JOB_KEYS) for name, tbl in _named(r, data, "jobs").items()}
+    prepared = prepare_jobs(r.fail, data, raw_jobs, r.base_dir, environ or {})
+    jobs = check_job_graph(r.fail, {name: _job(r, name, tbl) for name, tbl in prepared.tables.items()}, prepared)
     tasks = {name: _task(r, name, tbl) for name, tbl in _named(r, data, "tasks").items()}
     for name in sorted(set(tasks) & set(jobs)):
         # Both keep their runs in state/runs/<name>/ and their up-to-date state under that name.
@@ -208,7 +211,8 @@ def parse_config(
     }
     return Config(
         path=path, reason=reason, base_dir=r.base_dir, logging=logging_cfg, hash=hash_cfg, jobs=jobs, tasks=tasks,
-        templates=templates, agents=agents, orchestrations=orchestrations, **executor_fields(r, data),
+        templates=templates, agents=agents, orchestrations=orchestrations, groups=prepared.groups,
+        volatile=prepared.volatile, **executor_fields(r, data),
     )  # fmt: skip
 
 
@@ -259,38 +263,6 @@ def _command_fields(r: _Reader, name: str, tbl: dict[str, Any], key: str, shell:
         "inputs": r.get(tbl, key, "inputs", r.strings, ()),
         "outputs": r.get(tbl, key, "outputs", r.strings, ()),
     }
-
-
-def _check_job_graph(r: _Reader, jobs: Mapping[str, JobConfig]) -> None:
-    """Every dependency exists and the graph has no cycle (the error names the jobs)."""
-    for job in jobs.values():
-        for i, dep in enumerate(job.depends_on):
-            if dep not in jobs:
-                raise r.fail(f"jobs.{job.name}.depends_on[{i}]", f"unknown job '{dep}'{suggest(dep, jobs)}")
-            if dep == job.name:
-                raise r.fail(f"jobs.{job.name}.depends_on[{i}]", "a job cannot depend on itself")
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
-    # Iterative depth-first search: a chain of 10,000 jobs needs no recursion.
-    for root in sorted(jobs):
-        if root in state:
-            continue
-        state[root] = 1
-        trail = [root]
-        stack = [iter(jobs[root].depends_on)]
-        while stack:
-            name = trail[-1]
-            for dep in stack[-1]:
-                if state.get(dep) == 1:
-                    cycle = trail[trail.index(dep) :] + [dep]
-                    raise r.fail(f"jobs.{name}.depends_on", f"dependency cycle: {' -> '.join(cycle)}")
-                if dep not in state:
-                    state[dep] = 1
-                    trail.append(dep)
-                    stack.append(iter(jobs[dep].depends_on))
-                    break
-            else:
-                state[trail.pop()] = 2
-                stack.pop()
 
 
 def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:

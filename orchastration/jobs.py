@@ -34,6 +34,7 @@ def job_unit(job: JobConfig, paths: Paths, runs_dir: Path | None = None, args: S
         always_run=job.always_run,
         record_dir=(runs_dir or paths.runs_dir) / job.name,
         extra_record={"job_name": job.name, **({"args": list(args)} if args else {})},
+        after=job.after,
     )
     return replace(unit, command=with_args(unit.command, args, os.name == "nt")) if args else unit
 
@@ -49,9 +50,13 @@ def select(config: Config, names: Sequence[str]) -> list[str]:
     """The jobs named (each checked: unknown -> usage error with suggestions), or all when none."""
     if not names:
         return sorted(config.jobs)
+    chosen: list[str] = []
     for name in names:
-        config.job(name)
-    return list(dict.fromkeys(names))
+        if name in config.groups:  # a group or foreach job: the jobs it stands for
+            chosen.extend(config.groups[name].members)
+        else:
+            chosen.append(config.job(name).name)
+    return list(dict.fromkeys(chosen))
 
 
 def config_bytes(config: Config) -> bytes:
@@ -96,18 +101,27 @@ def run(
     chosen = select(config, names)
     if not chosen:
         return []
-    skip_summary = fastpath.disabled(environ) or bool(args)
-    key = None if skip_summary else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
+    # A config whose jobs depend on more than its bytes (environment, dotenv, foreach) gets no summary,
+    # nor a run with job arguments, nor one naming a group (the no-op answer knows units, not groups).
+    quick = not fastpath.disabled(environ) and not config.volatile and not any(n in config.groups for n in names)
+    key = fastpath.jobs_key(config.path, config_bytes(config), names, environ) if quick and not args else None
     units = job_units(config, paths, args)
     choice = ExecutorChoice() if dry_run else executor or choose(config, environ)
     scope = run_closure(units, chosen) if choice.kind == "dask" else []  # what the cluster is checked for
     with opened(choice, scope, config.placement, None if dry_run else parallel) as (ex, slots):
-        return run_units(
+        results = run_units(
             units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
             force=force, parallel=slots, keep_going=keep_going, dry_run=dry_run, console=console,
             err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
             summaries=summaries, summary_key=key, executor=ex,
         )  # fmt: skip
+    from orchastration.job_groups import group_results
+
+    for result in group_results(config, names, results, dry_run):
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
 
 
 def plan(
@@ -183,7 +197,7 @@ def cached_config(
     except Exception:  # absent, stale or unreadable: parse afresh
         pass
     config = load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
-    if _has_env_values(config):
+    if _has_env_values(config) or config.volatile:  # volatile: the file's bytes do not decide the model
         return config  # env values may be secrets: never copy them into the state dir
     try:
         from orchastration.state import atomic_write_bytes

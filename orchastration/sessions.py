@@ -39,15 +39,19 @@ def iso_of(us: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // 1_000_000)) + f".{us % 1_000_000:06d}Z"
 
 
-def assign_slots(spans: Iterable[tuple[str, int, int]], slots: int) -> dict[str, int]:
+def assign_slots(spans: Iterable[tuple[str, int, int]], slots: int | None) -> dict[str, int]:
     """The execution slot of each ``(name, start_us, end_us)``: in start order, the lowest slot free at
     its start. Each job's span lies inside its worker thread's time on it, so ``slots`` (= -j) is
-    always enough; a clock hiccup that would need one more reuses the slot that freed first."""
-    free_at = [0] * max(1, slots)
+    always enough; a clock hiccup that would need one more reuses the slot that freed first.
+    ``slots`` None (``-j`` left to the executor: a dask cluster's threads): as many as needed."""
+    free_at = [0] * max(1, slots or 1)
     found: dict[str, int] = {}
     for name, start, end in sorted(spans, key=lambda s: (s[1], s[2])):
         slot = next((i for i, t in enumerate(free_at) if t <= start), None)
-        if slot is None:
+        if slot is None and slots is None:
+            free_at.append(0)
+            slot = len(free_at) - 1
+        elif slot is None:
             slot = min(range(len(free_at)), key=free_at.__getitem__)
         free_at[slot] = max(end, start)
         found[name] = slot
@@ -66,7 +70,7 @@ class Recorder:
     """Collects one ``run`` invocation as it happens (``on_start`` from worker threads, ``on_result``
     from doit's loop) and builds the session record at the end."""
 
-    def __init__(self, argv: Sequence[str], *, kind: str, parallel: int, selected: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], *, kind: str, parallel: int | None, selected: Sequence[str]) -> None:
         self.argv, self.kind, self.parallel, self.selected = list(argv), kind, parallel, list(selected)
         self.started = now_us()
         self.starts: dict[str, int] = {}
@@ -117,6 +121,7 @@ class Recorder:
             if start is not None:
                 spans.append((job["name"], start, start + job["duration_ms"] * 1000))
         slots = assign_slots(spans, self.parallel)
+        parallel = self.parallel or max([*slots.values(), 0]) + 1
         for job in jobs:
             job["slot"] = slots.get(job["name"])
         names = {job["name"] for job in jobs}
@@ -124,7 +129,7 @@ class Recorder:
         if self.edges is not None:  # the depends_on edges among the session's jobs
             edges = {n: [d for d in deps if d in names] for n, deps in self.edges.items() if n in names and deps}
         return session_record(
-            self.argv, kind=self.kind, started=self.started, ended=ended, parallel=self.parallel,
+            self.argv, kind=self.kind, started=self.started, ended=ended, parallel=parallel,
             selected=self.selected, jobs=jobs, edges=edges, exit_code=exit_code, error=error, **self.extra,
         )  # fmt: skip
 

@@ -243,7 +243,7 @@ def test_sighup_stops_the_run_like_sigterm(tmp_path: Path, env: dict[str, str]) 
     """An SSH session closing killed the CLI and left its jobs running, with no records."""
     proj = tmp_path / "proj"
     proj.mkdir()
-    write_config(proj, {"long": {"command": "echo $$ > long.pid; exec sleep 1000", "shell": True}})
+    write_config(proj, {"long": {"command": "echo $$$$ > long.pid; exec sleep 1000", "shell": True}})
     proc = subprocess.Popen([*cli_command(), "run"], cwd=proj, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "hash",
     "config",
     "init",
+    "graph",
     "plan",
     "build",
     "doc",

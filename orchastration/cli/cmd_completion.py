@@ -40,7 +40,8 @@ def run(app: App) -> int:
         if args.shell:
             raise UsageError("completion: give a SHELL or --names, not both")
         config = app.config
-        for name in config_names(args.names, config.jobs, config.tasks, config.orchestrations, config.agents):
+        jobs = [*config.jobs, *config.groups]  # group and foreach names are run targets too
+        for name in config_names(args.names, jobs, config.tasks, config.orchestrations, config.agents):
             app.print(name)
         return 0
     if not args.shell:

@@ -20,18 +20,39 @@ format = "text"           # text | json (console); the log file is always JSON l
 [hash]
 algorithm = "sha256"      # used by `hash`, up-to-date checks and run records
 
+# Variables: ${NAME} in command, working_dir, inputs, outputs and env comes from
+# [vars], then the environment; ${NAME:-default} if it may be unset; $$ is a "$".
+[vars]
+GREETING = "hello"
+
 # A job: an argv command (no shell) or, with shell = true, one command line.
 # `orchastration run hello` runs it; a second run is skipped until an input,
 # an output, the command, its env or working_dir changes (`orchastration why hello`).
 [jobs.hello]
 description = "Write a greeting"
 shell = true
-command = "echo hello from orchastration> hello.txt"
+command = "echo ${GREETING} from orchastration> hello.txt"
 working_dir = "."
 timeout_seconds = 60
-env = { GREETING = "hello" }
+env = { GREETING = "${GREETING}" }
 inputs = ["orchastration.toml"]
 outputs = ["hello.txt"]
+
+# One job per file a pattern matches (here note.orchastration): ${item} is the
+# file, ${stem} its name without the suffix. `after` orders without depending:
+# when both run, these start after hello, but hello running never reruns them.
+[jobs.note]
+description = "Note ${item}"
+foreach = "*.toml"
+shell = true
+command = "echo noted ${item}> ${stem}.note.txt"
+inputs = ["${item}"]
+outputs = ["${stem}.note.txt"]
+after = ["hello"]
+
+# A group: a job with no command runs what it depends on (`orchastration run all`).
+[jobs.all]
+depends_on = ["hello", "note"]
 
 # A task: plan -> build -> doc (`orchastration plan create starter`,
 # `orchastration build run starter`, `orchastration doc generate starter`).
@@ -77,5 +98,6 @@ def run(app: App) -> int:
         target.unlink(missing_ok=True)
         raise
     app.print(f"wrote {target}")
-    app.print("next: orchastration run hello   (then: orchastration orchestration run starter --goal 'try it')")
+    app.print("next: orchastration run all   (then: orchastration graph, or")
+    app.print("      orchastration orchestration run starter --goal 'try it')")
     return 0

@@ -32,7 +32,7 @@ def trace_path(app: App) -> Path | None:
 
 
 @contextlib.contextmanager
-def recorded(app: App, *, kind: str, parallel: int, selected: list[str]) -> Iterator[Recorder]:
+def recorded(app: App, *, kind: str, parallel: int | None, selected: list[str]) -> Iterator[Recorder]:
     """A ``Recorder`` for the run in the block; its session (and trace) written when the block ends,
     with the handler's exit code (``recorder.exit_code``) or the interrupt or bug that ended it; not
     after a usage or config error (exit 2), which leaves nothing behind."""

@@ -47,7 +47,9 @@ def build(units: Iterable[Unit], targets: Sequence[str], summary: fastpath.Summa
             raise InputError(f"{n}: input {exc.args[0].replace(exc.path, shown, 1)}") from None
         inputs[n] = _without_own_outputs(table[n], files)
     edges = _edges(table, order, inputs)
-    _check_file_cycles(order, edges)
+    # ``after`` orders units of the same run without making them dependencies: only the cycle check sees it.
+    in_run = set(order)
+    _check_file_cycles(order, {n: [*e, *(a for a in table[n].after if a in in_run)] for n, e in edges.items()})
     return Graph(table, order, inputs, edges)
 
 

@@ -159,9 +159,11 @@ def _run_doit(
     doit's runtime errors)."""
     import sqlite3
 
+    chosen = set(names)  # ``after`` units in this run: doit orders them as task_dep, but no check sees them
     tasks = [
         UnitTask(n, session.action(n), session.inputs[n], session.table[n].abs_outputs,
-                 session.table[n].depends_on, session.checks[n])
+                 [*session.table[n].depends_on, *(a for a in session.table[n].after if a in chosen)],
+                 session.checks[n])
         for n in names
     ]  # fmt: skip
     explain = _explainer(session.table, session.checks)

@@ -39,6 +39,7 @@ class Unit:
     always_run: bool
     record_dir: Path  # state/runs/<name>/: <timestamp>.json, .stdout.log, .stderr.log, last.json
     extra_record: Mapping[str, Any] = field(default_factory=dict)  # merged into each run record
+    after: tuple[str, ...] = ()  # order only: started after these units when they are in the same run
 
     # Derived once per unit (a run of 1,000 units asks for each several times). cached_property
     # writes the instance dict directly, so it works on a frozen dataclass.
@@ -90,6 +91,7 @@ def command_unit(
     always_run: bool,
     record_dir: Path,
     extra_record: Mapping[str, Any],
+    after: tuple[str, ...] = (),
 ) -> Unit:
     """A configured command (a job, a task's build) as a unit: what both configs share, plus the rest."""
     return Unit(
@@ -105,6 +107,7 @@ def command_unit(
         always_run=always_run,
         record_dir=record_dir,
         extra_record=extra_record,
+        after=after,
     )
 
 
