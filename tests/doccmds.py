@@ -46,6 +46,8 @@ _VOLATILE = [
     (re.compile(r"(duration_ms\"?[=:] ?)\d+"), r"\1<ms>"),
     (re.compile(r"\b\d+ ms\b"), "<ms> ms"),
     (re.compile(r"( in )\d+\.\d\d s$"), r"\1<s> s"),  # the summary line after a run: `... restored 0 in 1.24 s`
+    (re.compile(r"(<stamp>  )\d+\.\d\d s\b"), r"\1<s> s"),  # history: a session's duration
+    (re.compile(r"\b\d+(?:\.\d+)? (KiB|MiB|B)\b"), r"<size> \1"),  # prune: bytes freed (records hold times)
     # A project's state dir is named by the hash of its config file's path (docs/architecture.md).
     (re.compile(r"(/projects/[A-Za-z0-9._-]+-)[0-9a-f]{12}\b"), r"\1<hash>"),
 ]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 from orchastration.cli.app import App, SubParsers, add_command
-
-EXAMPLES = """\
-examples:
-  orchastration graph                          every job, dependencies first
-  orchastration graph link --format mermaid    what `run link` runs, as a Mermaid flowchart
-  orchastration graph --format dot | dot -Tsvg > jobs.svg
-"""
 
 
 def register(sub: SubParsers) -> None:
     p = add_command(
-        sub, "graph", "show the job dependency graph (depends_on solid, after dashed, file edges dotted)", run,
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        sub, "graph", "show the job dependency graph (depends_on solid, after dashed, file edges dotted)", run
+    )
     p.add_argument("jobs", nargs="*", metavar="JOB", help="jobs to show with what they need (default: every job)")
     p.add_argument("--format", choices=("text", "mermaid", "dot"), default="text", help="output format (default: text)")
     p.add_argument("--json", action="store_true", help="the jobs and edges as JSON")

@@ -43,8 +43,9 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration logs test --run 20261124T101500.123456Z --path", "the log files of an earlier run"),
     ),
     "graph": (
-        ("orchastration graph", "every job and its dependencies"),
-        ("orchastration graph wheel --format mermaid", "what wheel needs, as a Mermaid chart"),
+        ("orchastration graph", "every job, dependencies first"),
+        ("orchastration graph link --format mermaid", "what `run link` runs, as a Mermaid flowchart"),
+        ("orchastration graph --format dot | dot -Tsvg > jobs.svg", "an SVG drawing (Graphviz)"),
     ),
     "watch": (
         ("orchastration watch", "run every job, then rerun what each edit makes stale"),
