@@ -27,6 +27,7 @@ __all__ = [
     "OrchestrationConfig",
     "TaskConfig",
     "TemplatesConfig",
+    "kind",
     "suggest",
 ]
 BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
@@ -173,6 +174,12 @@ def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
 
 _KNOWN_SHOWN = 10
 _LIST_COMMAND = {"job": "list", "task": "plan list", "orchestration": "orchestration list"}
+
+
+def kind(value: Any) -> str:
+    """How a TOML value reads in an error: ``a string``, ``a list``..."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
 
 
 def suggest(word: str, choices: Any) -> str:
