@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 AGENT_KEYS = (
     "description", "capabilities", "command", "prompt", "working_dir",
     "timeout_seconds", "env", "output_key",
+    "inputs", "outputs", "pure", "idle_timeout_seconds", "retries", "result_format", "require_changes",
+    "gate", "message",
 )  # fmt: skip
-ORCH_KEYS = ("agents", "steps", "description", "max_review_rounds")
+GATE_KEYS = ("description", "capabilities", "gate", "message")
+RESULT_FORMATS = ("text", "json")
+ORCH_KEYS = ("agents", "steps", "description", "max_review_rounds", "task", "max_cost_usd")
 
 
 def review_command(r: Reader, tbl: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -35,6 +39,10 @@ def agent_config(r: Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
             raise r.fail(f"{key}.{first}", "built-in agents take no settings (the table is reserved)")
         return AgentConfig(name=name, builtin=True, working_dir=r.base_dir)
     r.table(tbl, key, AGENT_KEYS)
+    if r.get(tbl, key, "gate", r.boolean, False):
+        return _gate(r, name, tbl)
+    if "message" in tbl:
+        raise r.fail(f"{key}.message", "only an approval gate (gate = true) has a message")
     command = r.command(tbl, key, shell=False)
     assert isinstance(command, tuple)
     output_key = r.get(tbl, key, "output_key", r.nonempty_string, f"agents.{name}.output")
@@ -49,6 +57,29 @@ def agent_config(r: Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
         timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
         env=r.get(tbl, key, "env", r.env, {}),
         output_key=output_key,
+        inputs=r.get(tbl, key, "inputs", r.strings, ()),
+        outputs=r.get(tbl, key, "outputs", r.strings, ()),
+        pure=r.get(tbl, key, "pure", r.boolean, False),
+        idle_timeout_seconds=r.get(tbl, key, "idle_timeout_seconds", r.seconds, 0.0),
+        retries=r.get(tbl, key, "retries", _count(r), 0),
+        result_format=r.get(tbl, key, "result_format", r.choice(RESULT_FORMATS), "text"),
+        require_changes=r.get(tbl, key, "require_changes", r.boolean, False),
+    )
+
+
+def _gate(r: Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
+    """``gate = true``: an approval gate, which runs nothing (docs/orchestrations.md, "Approval gates")."""
+    key = f"agents.{name}"
+    r.table(tbl, key, GATE_KEYS)
+    return AgentConfig(
+        name=name,
+        builtin=False,
+        working_dir=r.base_dir,
+        description=r.get(tbl, key, "description", r.string, ""),
+        capabilities=r.get(tbl, key, "capabilities", r.strings, ()),
+        gate=True,
+        message=r.get(tbl, key, "message", r.nonempty_string, f"Approve {name}?"),
+        output_key=f"gate.{name}",
     )
 
 
@@ -88,6 +119,8 @@ def orchestration_config(r: Reader, name: str, tbl: dict[str, Any], known: set[s
         description=r.get(tbl, key, "description", r.string, ""),
         max_review_rounds=rounds,
         sequential=field_name == "agents",
+        task=r.get(tbl, key, "task", r.nonempty_string, None),
+        max_cost_usd=r.get(tbl, key, "max_cost_usd", _dollars(r), None),
     )
 
 
@@ -98,5 +131,27 @@ def _positive_int(r: Reader) -> Callable[[Any, str], int]:
         if value < 1:
             raise r.fail(key, f"must be at least 1, got {value}")
         return value
+
+    return check
+
+
+def _count(r: Reader) -> Callable[[Any, str], int]:
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise r.fail(key, f"expected an integer, got {kind(value)}")
+        if value < 0:
+            raise r.fail(key, f"must be 0 or more, got {value}")
+        return value
+
+    return check
+
+
+def _dollars(r: Reader) -> Callable[[Any, str], float | None]:
+    def check(value: Any, key: str) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise r.fail(key, f"expected a number of US dollars, got {kind(value)}")
+        if not value > 0 or value == float("inf"):
+            raise r.fail(key, f"must be a positive number, got {value}")
+        return float(value)
 
     return check

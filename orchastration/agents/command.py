@@ -23,9 +23,12 @@ from orchastration.agents.incremental import task_inputs
 from orchastration.config import AgentConfig
 from orchastration.errors import TemplateError
 from orchastration.outcomes import AgentStatus, ProcessStatus
+from orchastration.patterns import expand_inputs, output_files, own_outputs, split_patterns
 
 CONTEXT_ENV = "ORCHASTRATION_CONTEXT"
 CONTEXT_OUT_ENV = "ORCHASTRATION_CONTEXT_OUT"
+# Settings that change what a run does, beyond the rendered command (in the fingerprint).
+_SETTINGS = ("inputs", "outputs", "pure", "idle_timeout_seconds", "result_format", "require_changes")
 MAX_OUTPUT_CHARS = 1 << 20  # stdout kept in the context (and every record): 1 MiB, the rest stays in the log
 
 
@@ -58,16 +61,20 @@ class CommandAgent:
         self.description = config.description
         self.capabilities = config.capabilities
 
-    def check_templates(self) -> None:
-        """Syntax-check the command and prompt templates before anything runs (exit 2 on error)."""
+    def check_templates(self) -> set[str]:
+        """Syntax-check the command and prompt templates before anything runs (exit 2 on error);
+        the names they use (``task``, ``goal``...)."""
         import jinja2
+        import jinja2.meta
 
         env = jinja2.Environment()
+        names: set[str] = set()
         for label, source in self._sources():
             try:
-                env.parse(source)
+                names |= jinja2.meta.find_undeclared_variables(env.parse(source))
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(f"{label}: template syntax error: {exc.message} (line {exc.lineno})") from None
+        return names
 
     def _sources(self) -> list[tuple[str, str]]:
         key = f"agents.{self.name}"
@@ -92,7 +99,10 @@ class CommandAgent:
         return argv, prompt
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
-        """The rendered command and prompt, its settings, the whole context and the task's inputs."""
+        """The rendered command and prompt, its settings, the whole context, and the contents of its
+        declared ``inputs`` and the task's inputs (never its own ``outputs``). An agent that declares no
+        outputs and is not ``pure`` is never up to date: what it changed on disk is unknown."""
+        cfg = self.config
         try:
             argv, prompt = self.render(ctx)
             rendered: dict[str, Any] = {"command": argv, "prompt": prompt}
@@ -100,14 +110,25 @@ class CommandAgent:
             rendered = {"error": str(exc)}
         agent = {
             **rendered,
-            "working_dir": str(self.config.working_dir),
-            "env": ctx.env_digest(self.config.env),
-            "timeout_seconds": self.config.timeout_seconds,
-            "output_key": self.config.output_key,
+            "working_dir": str(cfg.working_dir),
+            "env": ctx.env_digest(cfg.env),
+            "timeout_seconds": cfg.timeout_seconds,
+            "output_key": cfg.output_key,
+            **{k: getattr(cfg, k) for k in _SETTINGS},
         }
-        files = task_inputs(ctx.task) if ctx.task is not None else []
+        own = own_outputs(*split_patterns(cfg.working_dir, cfg.outputs))
+        files = [Path(p) for p in expand_inputs(cfg.working_dir, cfg.inputs)]
+        if ctx.task is not None:
+            files += task_inputs(ctx.task)
         assert ctx.hash_files is not None
-        return Fingerprint(agent, dict(ctx.context), ctx.hash_files(files))
+        hashes = ctx.hash_files(sorted({f for f in files if not own(str(f))}))
+        always = "" if cfg.outputs or cfg.pure else "declares no outputs (and is not pure)"
+        return Fingerprint(agent, dict(ctx.context), hashes, always_run=always)
+
+    def outputs_now(self) -> list[str]:
+        """The files its declared ``outputs`` name now (a missing literal output counts, as missing)."""
+        files, missing = output_files(*split_patterns(self.config.working_dir, self.config.outputs))
+        return sorted({*files, *missing})
 
     def execute(self, ctx: AgentContext) -> AgentResult:
         """Run the command with the context files; merge what it wrote."""
@@ -160,6 +181,7 @@ class CommandAgent:
             AgentStatus.SUCCESS, "completed", stdout_path=str(stdout_path), stderr_path=str(stderr_path)
         )
         result.updates[self.config.output_key] = _read_output(stdout_path)
+        result.produced = self.outputs_now()
         problems = [proc.message or proc.status] if proc.status != ProcessStatus.OK else []
         try:
             result.updates.update(_read_context_out(ctx_out))
