@@ -77,6 +77,7 @@ class AgentStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     SKIPPED = "skipped"
+    TIMEOUT = "timeout"  # a command agent killed by its timeout or idle timeout (a failure)
 
 
 class ReviewStatus(StrEnum):

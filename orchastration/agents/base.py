@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class AgentResult:
     """What one agent run produced: a status, context updates, and the task lines to print."""
 
-    status: AgentStatus  # success | failed
+    status: AgentStatus  # success | failed | timeout
     message: str = ""
     updates: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -26,6 +26,8 @@ class AgentResult:
     produced: list[str] = field(default_factory=list)
     stdout_path: str | None = None
     stderr_path: str | None = None
+    # For the agent's record: cost_usd, tokens, session_id, num_turns, attempts (docs/orchestrations.md).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

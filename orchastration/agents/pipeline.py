@@ -159,6 +159,7 @@ class OrchestrationRun:
             goal=self.options.goal, task=self._task_name(), start=start, end=end, status=status,
             message=message, agents=runs, context=stages.context, rounds=last_round,
             max_review_rounds=self.orch.max_review_rounds, force=self.options.force, parallel=self.parallel,
+            totals=stages.totals,
         )  # fmt: skip
         log(_log, "info", "orchestration finished", orchestration=self.orch.name, status=status, record=str(path))
         return OrchestrationOutcome(self.orch.name, status, message, path, runs, dict(stages.context))

@@ -26,6 +26,7 @@ class AgentRun:
     lines: list[str] = field(default_factory=list)
     stdout_path: str | None = None
     stderr_path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # cost_usd, tokens, session_id, attempts...
 
     @property
     def duration_ms(self) -> int:
@@ -51,7 +52,13 @@ class AgentRun:
         if self.stdout_path:
             entry["stdout_path"] = self.stdout_path
             entry["stderr_path"] = self.stderr_path
+        entry.update(self.details)
         return entry
+
+    @property
+    def failed(self) -> bool:
+        """Failed or timed out."""
+        return self.status in (AgentStatus.FAILED, AgentStatus.TIMEOUT)
 
 
 def write_run_record(
@@ -72,6 +79,7 @@ def write_run_record(
     max_review_rounds: int,
     force: bool,
     parallel: int,
+    totals: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the run record atomically as ``<slot>.json`` and ``last.json``."""
     record = {
@@ -91,6 +99,8 @@ def write_run_record(
         "force": force,
         "jobs": parallel,  # the record key keeps the flag's long name
         "output_log": str(directory / f"{slot}.stdout.log"),
+        "cost_usd": (totals or {}).get("cost_usd", 0.0),
+        "tokens": (totals or {}).get("tokens", {}),
         **host_info(),
     }
     return write_record(directory, slot, record)

@@ -16,7 +16,6 @@ from orchastration.agents.base import is_builder, is_reviewer
 from orchastration.agents.context import CONFLICT
 from orchastration.agents.records import AgentRun
 from orchastration.config import OrchestrationConfig
-from orchastration.outcomes import AgentStatus
 
 
 class Phases(Protocol):
@@ -81,7 +80,7 @@ def run_rounds(orch: OrchestrationConfig, phases: Phases) -> tuple[bool, int]:
 def only_review_failed(runs: Sequence[AgentRun], errors: Sequence[str], review: int, rnd: int) -> bool:
     """True if the agents that failed in round ``rnd`` are all Reviewers of step ``review`` (0-based),
     and no step's agents wrote the same context key."""
-    failed = [r for r in runs if r.round == rnd and r.status == AgentStatus.FAILED]
+    failed = [r for r in runs if r.round == rnd and r.failed]
     conflicts = [e for e in errors if CONFLICT in e]
     return bool(failed) and not conflicts and all(r.step == review + 1 and is_reviewer(r.name) for r in failed)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
+from orchastration.agents.attempts import add_costs
 from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.incremental import hash_files, saved_values, stale_reasons
 from orchastration.agents.records import AgentRun
@@ -58,6 +59,7 @@ class Stages(Events):
         self.line_log: IO[str] | None = None  # <slot>.stdout.log: every printed line
         self.runs: list[AgentRun] = []
         self.errors: list[str] = []
+        self.totals: dict[str, Any] = {}  # cost_usd and tokens summed over the agents that ran
         self.step_context: dict[tuple[int, int], dict[str, Any]] = {}
         self.active = ActiveCount()
         self._phase = 0
@@ -138,8 +140,22 @@ class Stages(Events):
 
         return act
 
+    def over_budget(self) -> str:
+        """``budget exceeded: $X of $Y`` once the run's summed cost passes ``max_cost_usd``; else ``""``."""
+        limit, spent = self.setup.orch.max_cost_usd, self.totals.get("cost_usd", 0.0)
+        if limit is None or spent <= limit:
+            return ""
+        return f"budget exceeded: ${spent:.2f} of ${limit:.2f}"
+
     def _execute(self, key: StageKey) -> Any:
         k, name, rnd = key
+        budget = self.over_budget()
+        if budget:  # no further agent starts; the run fails with the one message
+            if budget not in self.errors:
+                self.errors.append(budget)
+            now = unique_now()
+            self._finish(AgentRun(name, k + 1, rnd, now, now, AgentStatus.FAILED, f"not started: {budget}"))
+            return False
         agent = self.setup.registry.get(name)
         ctx = self.agent_context(key)
         start = unique_now()
@@ -151,10 +167,12 @@ class Stages(Events):
             fp = Fingerprint({}, {}, always_run="crashed")
             result = AgentResult(AgentStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
         self._results[key] = dict(result.updates)
+        with self._lock:
+            add_costs(self.totals, result.details)
         run = AgentRun(name, k + 1, rnd, start, unique_now(), result.status, result.message or result.status,
-                       result.lines, result.stdout_path, result.stderr_path)  # fmt: skip
+                       result.lines, result.stdout_path, result.stderr_path, dict(result.details))  # fmt: skip
         self._finish(run)
-        if result.status == AgentStatus.FAILED:
+        if run.failed:
             self.errors.append(f"agent {name} (step {k + 1}, round {rnd}) failed: {result.message}")
             return False
         return saved_values(fp, result, self.setup.config.hash.algorithm)
