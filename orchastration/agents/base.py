@@ -58,6 +58,7 @@ class AgentContext:
     err_console: IO[str] | None = None
     hash_files: Callable[[list[Path]], dict[str, str]] | None = None
     engine_dir: Path | None = None  # <state>/engine: where the key for hashing env values lives
+    approval: Any = None  # agents.gates.Approval: how gates decide in this run (None: they wait)
 
     def env_digest(self, env: Mapping[str, str]) -> str | dict[str, str]:
         """``env`` for a fingerprint: a keyed hash, never the values (fingerprints are hashed into the

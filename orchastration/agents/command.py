@@ -102,7 +102,7 @@ class CommandAgent:
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
         """The rendered command and prompt, its settings, the whole context, and the contents of its
-        declared ``inputs`` and the task's inputs (never its own ``outputs``). An agent that declares no
+        declared ``inputs`` (none declared: the task's inputs), never its own ``outputs``. An agent that declares no
         outputs and is not ``pure`` is never up to date: what it changed on disk is unknown."""
         cfg = self.config
         try:
@@ -119,9 +119,10 @@ class CommandAgent:
             **{k: getattr(cfg, k) for k in _SETTINGS},
         }
         own = own_outputs(*split_patterns(cfg.working_dir, cfg.outputs))
-        files = [Path(p) for p in expand_inputs(cfg.working_dir, cfg.inputs)]
-        if ctx.task is not None:
-            files += task_inputs(ctx.task)
+        # Its own inputs when it declares some (explicit beats implicit), else the task's.
+        files = [Path(p) for p in expand_inputs(cfg.working_dir, cfg.inputs)] if cfg.inputs else []
+        if not cfg.inputs and ctx.task is not None:
+            files = task_inputs(ctx.task)
         assert ctx.hash_files is not None
         hashes = ctx.hash_files(sorted({f for f in files if not own(str(f))}))
         always = "" if cfg.outputs or cfg.pure else "declares no outputs (and is not pure)"

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
 from orchastration.agents import resume, rounds
+from orchastration.agents.gates import Approval, GateAgent
 from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import build_registry
 from orchastration.agents.stages import RunSetup, Stages
@@ -34,6 +35,7 @@ class RunOptions:
     task: str | None = None  # None: a task named like the orchestration, if configured
     parallel: int | None = None  # agents at once (-j); None: as many as the widest step
     force: bool = False
+    approval: Approval = field(default_factory=Approval)  # how gates decide: --yes, a terminal, or wait
 
 
 @dataclass
@@ -87,7 +89,7 @@ class OrchestrationRun:
         workflow = Workflow(config, paths, console=console, quiet=quiet, environ=environ)
         self.setup = RunSetup(
             config, orch, build_registry(config), self.task, workflow, self.directory, paths.engine_dir, environ,
-            force=options.force, err_console=err_console, emit=emit,
+            force=options.force, err_console=err_console, emit=emit, approval=options.approval,
         )  # fmt: skip
         self.stages = Stages(self.setup, ctxmod.initial_context(options.goal, self._task_name()))
 
@@ -103,6 +105,11 @@ class OrchestrationRun:
         for step in self.orch.steps:
             for name in step:
                 agent = self.setup.registry.get(name)
+                if isinstance(agent, GateAgent):
+                    try:
+                        agent.check_templates()
+                    except TemplateError as exc:
+                        raise TemplateError(f"{self.config.display_path}: {exc}") from None
                 if isinstance(agent, CommandAgent):
                     try:
                         used = agent.check_templates()
@@ -143,7 +150,7 @@ class OrchestrationRun:
         with open(self.directory / f"{stages.slot}.stdout.log", "w", encoding="utf-8") as stages.line_log:
             try:
                 ok, last_round = rounds.run_rounds(self.orch, self)
-                status = OrchestrationStatus.SUCCESS if ok else OrchestrationStatus.FAILED
+                status = OrchestrationStatus.SUCCESS if ok else stages.stopped_status()
             except KeyboardInterrupt:
                 self.setup.cancel.set()
                 stages.active.wait_idle(INTERRUPT_GRACE_SECONDS)  # running agents see the flag, stop their commands

@@ -110,3 +110,20 @@ def last_record(directory: Path) -> dict[str, Any] | None:
     """The newest run record of an orchestration, if any."""
     data = read_json(directory / "last.json")
     return data if isinstance(data, dict) else None
+
+
+def run_summaries(directory: Path) -> list[dict[str, Any]]:
+    """One summary per run record of an orchestration, oldest first: stamp, status, goal, cost, duration,
+    record path (an unreadable record is left out)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        if path.name == "last.json":
+            continue
+        data = read_json(path)
+        if not isinstance(data, dict) or "orchestration" not in data:
+            continue
+        rows.append({
+            "stamp": path.stem, "status": data.get("status"), "goal": data.get("goal", ""),
+            "cost_usd": data.get("cost_usd", 0.0), "duration_ms": data.get("duration_ms", 0), "record": str(path),
+        })  # fmt: skip
+    return rows

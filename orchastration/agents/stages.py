@@ -24,7 +24,7 @@ from orchastration.config import Config, OrchestrationConfig, TaskConfig
 from orchastration.engine.stage_tasks import Events, StageTask
 from orchastration.locking import ActiveCount
 from orchastration.logs import get_logger, log
-from orchastration.outcomes import AgentStatus
+from orchastration.outcomes import AgentStatus, OrchestrationStatus
 from orchastration.state import unique_now
 
 _log = get_logger("agents")
@@ -47,6 +47,7 @@ class RunSetup:
     err_console: IO[str] | None = None
     emit: Callable[[str], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    approval: Any = None  # agents.gates.Approval
 
 
 class Stages(Events):
@@ -59,6 +60,7 @@ class Stages(Events):
         self.line_log: IO[str] | None = None  # <slot>.stdout.log: every printed line
         self.runs: list[AgentRun] = []
         self.errors: list[str] = []
+        self.gate_stops: dict[str, AgentStatus] = {}  # error -> waiting | rejected: a gate stopped the run
         self.totals: dict[str, Any] = {}  # cost_usd and tokens summed over the agents that ran
         self.step_context: dict[tuple[int, int], dict[str, Any]] = {}
         self.active = ActiveCount()
@@ -115,6 +117,7 @@ class Stages(Events):
             environ=setup.environ, force=setup.force,
             cancel=setup.cancel, err_console=setup.err_console,
             hash_files=lambda paths: hash_files(paths, algorithm), engine_dir=setup.engine_dir,
+            approval=setup.approval,
         )  # fmt: skip
 
     # -- what doit calls ----------------------------------------------------------------------
@@ -139,6 +142,15 @@ class Stages(Events):
                 return self._execute(key)
 
         return act
+
+    def stopped_status(self) -> OrchestrationStatus:
+        """How a run that did not succeed ended: failed, else rejected or waiting at a gate."""
+        stops = [self.gate_stops.get(e) for e in self.errors]
+        if not stops or None in stops:
+            return OrchestrationStatus.FAILED
+        if AgentStatus.REJECTED in stops:
+            return OrchestrationStatus.REJECTED
+        return OrchestrationStatus.WAITING
 
     def over_budget(self) -> str:
         """``budget exceeded: $X of $Y`` once the run's summed cost passes ``max_cost_usd``; else ``""``."""
@@ -174,6 +186,11 @@ class Stages(Events):
         self._finish(run)
         if run.failed:
             self.errors.append(f"agent {name} (step {k + 1}, round {rnd}) failed: {result.message}")
+            return False
+        if result.status in (AgentStatus.WAITING, AgentStatus.REJECTED):  # a gate stops what follows
+            stop = f"gate {name} (step {k + 1}) {result.status}: {result.message}"
+            self.errors.append(stop)
+            self.gate_stops[stop] = result.status
             return False
         return saved_values(fp, result, self.setup.config.hash.algorithm)
 
