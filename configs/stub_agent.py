@@ -18,7 +18,6 @@ BUGGY = 'def login(user, password):\n    return user == "demo"\n'
 def main() -> int:
     role = sys.argv[1] if len(sys.argv) > 1 else ""
     prompt = sys.stdin.read()
-    print(f"[stub agent] {role}: read a {len(prompt)}-character prompt", file=sys.stderr)
     if role == "plan":
         result = "1. write login(user, password) in login.py  2. make test_login.py pass"
         out = os.environ.get("ORCHASTRATION_CONTEXT_OUT")

@@ -197,3 +197,24 @@ agents = ["Lazy"]
     res = run("orchestration", "run", "lazy")
     assert res.code == 1, (res.out, res.err)
     assert agent(record(res), "Lazy")["message"] == "no declared output changed"
+
+
+BAD_KEYS = [
+    ('[agents.A]\ncommand = ["x"]\nretries = -1\n', "agents.A.retries", "must be 0 or more"),
+    ('[agents.A]\ncommand = ["x"]\nresult_format = "xml"\n', "agents.A.result_format", "must be one of text, json"),
+    ('[agents.A]\ncommand = ["x"]\noutputs = "src"\n', "agents.A.outputs", "expected a list of strings"),
+    ('[agents.A]\ncommand = ["x"]\nidle_timeout_seconds = -5\n', "agents.A.idle_timeout_seconds", "positive"),
+    ('[agents.A]\ncommand = ["x"]\nmessage = "ok?"\n', "agents.A.message", "only an approval gate"),
+    ('[agents.G]\ngate = true\ncommand = ["x"]\n', "agents.G.command", "unknown key"),
+    ('[orchestrations.o]\nagents = ["DocAgent"]\nmax_cost_usd = 0\n', "orchestrations.o.max_cost_usd", "positive"),
+    ('[orchestrations.o]\nagents = ["DocAgent"]\ntask = ""\n', "orchestrations.o.task", "must not be empty"),
+]
+
+
+@pytest.mark.parametrize(("toml", "key", "why"), BAD_KEYS, ids=[c[1] for c in BAD_KEYS])
+def test_bad_agent_and_orchestration_keys_name_the_key(
+    toml: str, key: str, why: str, run_main: Callable[..., Result], tmp_path: Path
+) -> None:
+    (tmp_path / "orchastration.toml").write_text(toml, encoding="utf-8")
+    res = run_main(["config", "validate"])
+    assert res.code == 2 and key in res.err and why in res.err, (res.out, res.err)

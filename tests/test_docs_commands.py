@@ -204,7 +204,7 @@ README_RUNS: list[tuple[str, list[Run]]] = [
         R("config show --json", r'^  "config": \{$', r'^\s+"SAMPLE_ENV": "\*\*\*"$'),
     ]),
     ("orchastration config validate", [
-        R(AS_WRITTEN, r"config\.example\.toml: valid \(3 jobs, 3 tasks, 2 orchestrations\)$"),
+        R(AS_WRITTEN, r"config\.example\.toml: valid \(3 jobs, 4 tasks, 3 orchestrations\)$"),
         R("--config typo.toml config validate",
           r"^orchastration: error: .*typo\.toml: jobs\.oops\.comand: unknown key", code=2),
     ]),
