@@ -266,7 +266,7 @@ README_RUNS: list[tuple[str, list[Run]]] = [
           r"^- SizeAgent: Measure the build outputs$"),
     ]),
     ('orchastration orchestration list | show NAME | run NAME --goal "..." [-j N] [--force] [--dry-run]', [
-        R("orchestration list", r"\Aavailable orchestrations:\n- hello_multi_agent: "),
+        R("orchestration list", r"\Aavailable orchestrations:\n- coding_agent: .*\n- hello_multi_agent: "),
         R("orchestration show hello_multi_agent", r"^  step 4: \[ DocAgent \]$"),
         R("orchestration run parallel_example --goal 'Build it' -j 2 --dry-run",
           r"^agent=PlannerAgent step=1 would-run reason=never run$"),
