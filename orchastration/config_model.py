@@ -30,6 +30,7 @@ __all__ = [
     "Placement",
     "TaskConfig",
     "TemplatesConfig",
+    "kind",
     "suggest",
 ]
 BUILTIN_AGENTS = ("PlannerAgent", "BuilderAgent", "ReviewerAgent", "DocAgent")
@@ -124,6 +125,15 @@ class AgentConfig:
     timeout_seconds: float = 0
     env: Mapping[str, str] = field(default_factory=dict)
     output_key: str = ""
+    inputs: tuple[str, ...] = ()  # globs relative to working_dir: their contents decide up to date
+    outputs: tuple[str, ...] = ()  # the files it edits: a skipped agent's outputs are as it left them
+    pure: bool = False  # no outputs and still skippable: its result is its context updates only
+    idle_timeout_seconds: float = 0  # no output for this long kills it (0: never)
+    retries: int = 0  # a failed or timed-out attempt is retried up to this many times
+    result_format: str = "text"  # text | json (the last JSON object line on stdout is the result)
+    require_changes: bool = False  # exit 0 with none of its outputs changed is a failure
+    gate: bool = False  # an approval gate: runs nothing, waits for a decision
+    message: str = ""  # the gate's question (a Jinja template over the context)
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,8 @@ class OrchestrationConfig:
     description: str = ""
     max_review_rounds: int = 1
     sequential: bool = True  # defined with `agents` (True) or `steps` (False)
+    task: str | None = None  # the task it works on (default: --task, else the task named like it)
+    max_cost_usd: float | None = None  # no further step starts once the summed cost passes it
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,12 @@ def _lookup(table: Mapping[str, Any], name: str, kind: str) -> Any:
 
 _KNOWN_SHOWN = 10
 _LIST_COMMAND = {"job": "list", "task": "plan list", "orchestration": "orchestration list"}
+
+
+def kind(value: Any) -> str:
+    """How a TOML value reads in an error: ``a string``, ``a list``..."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
 
 
 def suggest(word: str, choices: Any) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
 
+from orchastration.config_agents import agent_config, orchestration_config, review_command
 from orchastration.config_executor import executor_fields
 from orchastration.config_model import (
     BUILTIN_AGENTS,
@@ -19,16 +20,15 @@ from orchastration.config_model import (
     LOG_LEVELS,
     TASK_REPOS,
     TASK_STATUSES,
-    AgentConfig,
     Config,
     HashConfig,
     JobConfig,
     LoggingConfig,
-    OrchestrationConfig,
     TaskConfig,
     TemplatesConfig,
     suggest,
 )
+from orchastration.config_model import kind as _kind
 from orchastration.errors import ConfigError
 
 T = TypeVar("T")
@@ -47,11 +47,6 @@ TASK_KEYS = (
     "description", "repo", "working_dir", "command", "shell", "inputs", "outputs",
     "documents", "status", "env", "timeout_seconds", "review_command",
 )  # fmt: skip
-AGENT_KEYS = (
-    "description", "capabilities", "command", "prompt", "working_dir",
-    "timeout_seconds", "env", "output_key",
-)  # fmt: skip
-ORCH_KEYS = ("agents", "steps", "description", "max_review_rounds")
 
 
 class _Reader:
@@ -166,11 +161,6 @@ class _Reader:
         return argv
 
 
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
-    return names.get(type(value), type(value).__name__)
-
-
 def check_name(reader: _Reader, key: str, name: str) -> None:
     """Names become file names: letters, digits, ``_ - .``, not starting with ``.``."""
     if not NAME_RE.fullmatch(name) or name.lower().split(".")[0] in _WINDOWS_DEVICES:
@@ -204,10 +194,11 @@ def parse_config(
     for name in sorted(set(tasks) & set(jobs)):
         # Both keep their runs in state/runs/<name>/ and their up-to-date state under that name.
         raise r.fail(f"tasks.{name}", f"a job is also named '{name}': job and task names must differ")
-    agents = {name: _agent(r, name, tbl) for name, tbl in _named(r, data, "agents").items()}
+    agents = {name: agent_config(r, name, tbl) for name, tbl in _named(r, data, "agents").items()}
     known_agents = set(BUILTIN_AGENTS) | set(agents)
     orchestrations = {
-        name: _orchestration(r, name, tbl, known_agents) for name, tbl in _named(r, data, "orchestrations").items()
+        name: orchestration_config(r, name, tbl, known_agents)
+        for name, tbl in _named(r, data, "orchestrations").items()
     }
     return Config(
         path=path, reason=reason, base_dir=r.base_dir, logging=logging_cfg, hash=hash_cfg, jobs=jobs, tasks=tasks,
@@ -279,86 +270,5 @@ def _task(r: _Reader, name: str, tbl: dict[str, Any]) -> TaskConfig:
         repo=repo,
         documents=r.get(tbl, key, "documents", r.strings, ()),
         status=r.get(tbl, key, "status", r.choice(TASK_STATUSES), "planned"),
-        review_command=_review_command(r, tbl, key),
+        review_command=review_command(r, tbl, key),
     )
-
-
-def _review_command(r: _Reader, tbl: dict[str, Any], key: str) -> tuple[str, ...]:
-    argv: tuple[str, ...] = r.get(tbl, key, "review_command", r.strings, ())
-    if "review_command" in tbl and not argv:
-        raise r.fail(f"{key}.review_command", "must not be empty (omit it for no review command)")
-    return argv
-
-
-def _agent(r: _Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
-    key = f"agents.{name}"
-    if name in BUILTIN_AGENTS:
-        if tbl:
-            first = next(iter(tbl))
-            raise r.fail(f"{key}.{first}", "built-in agents take no settings (the table is reserved)")
-        return AgentConfig(name=name, builtin=True, working_dir=r.base_dir)
-    r.table(tbl, key, AGENT_KEYS)
-    command = r.command(tbl, key, shell=False)
-    assert isinstance(command, tuple)
-    output_key = r.get(tbl, key, "output_key", r.nonempty_string, f"agents.{name}.output")
-    return AgentConfig(
-        name=name,
-        builtin=False,
-        description=r.get(tbl, key, "description", r.string, ""),
-        capabilities=r.get(tbl, key, "capabilities", r.strings, ()),
-        command=command,
-        prompt=r.get(tbl, key, "prompt", r.string, None),
-        working_dir=r.get(tbl, key, "working_dir", r.directory, r.base_dir),
-        timeout_seconds=r.get(tbl, key, "timeout_seconds", r.seconds, 0.0),
-        env=r.get(tbl, key, "env", r.env, {}),
-        output_key=output_key,
-    )
-
-
-def _orchestration(r: _Reader, name: str, tbl: dict[str, Any], known: set[str]) -> OrchestrationConfig:
-    key = f"orchestrations.{name}"
-    r.table(tbl, key, ORCH_KEYS)
-    if "agents" in tbl and "steps" in tbl:
-        raise r.fail(key, "give either 'agents' (sequential) or 'steps' (parallel groups), not both")
-    if "agents" in tbl:
-        names = r.strings(tbl["agents"], f"{key}.agents")
-        steps: tuple[tuple[str, ...], ...] = tuple((n,) for n in names)
-        field_name = "agents"
-    elif "steps" in tbl:
-        raw = tbl["steps"]
-        if not isinstance(raw, list):
-            raise r.fail(f"{key}.steps", f"expected a list of lists of agent names, got {_kind(raw)}")
-        steps = tuple(r.strings(step, f"{key}.steps[{i}]") for i, step in enumerate(raw))
-        field_name = "steps"
-    else:
-        raise r.fail(key, "needs 'agents' (a list of agent names) or 'steps' (a list of lists)")
-    if not steps:
-        raise r.fail(f"{key}.{field_name}", "must name at least one agent")
-    for i, step in enumerate(steps):
-        where = f"{key}.steps[{i}]" if field_name == "steps" else f"{key}.agents[{i}]"
-        if not step:
-            raise r.fail(where, "empty step: name at least one agent")
-        for agent in step:
-            if agent not in known:
-                raise r.fail(where, f"unknown agent '{agent}'{suggest(agent, known)}")
-        if len(set(step)) != len(step):
-            raise r.fail(where, "an agent appears twice in one parallel step")
-    rounds = r.get(tbl, key, "max_review_rounds", _positive_int(r), 1)
-    return OrchestrationConfig(
-        name=name,
-        steps=steps,
-        description=r.get(tbl, key, "description", r.string, ""),
-        max_review_rounds=rounds,
-        sequential=field_name == "agents",
-    )
-
-
-def _positive_int(r: _Reader) -> Callable[[Any, str], int]:
-    def check(value: Any, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise r.fail(key, f"expected an integer, got {_kind(value)}")
-        if value < 1:
-            raise r.fail(key, f"must be at least 1, got {value}")
-        return value
-
-    return check

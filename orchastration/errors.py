@@ -12,6 +12,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_WAITING = 3  # an orchestration stopped at an approval gate, waiting for a decision (not a failure)
 EXIT_INTERRUPTED = 130
 
 

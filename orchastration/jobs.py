@@ -177,9 +177,9 @@ def cached_config(
 
     h = hashlib.sha256(data)
     # The code that builds the model is part of the key too (a development tree changes it
-    # without a version bump): the stat of config.py, config_schema.py and config_model.py.
+    # without a version bump): the stat of config.py and the modules that validate and model it.
     code = config_module.__file__ or ""
-    modules = ("config_schema.py", "config_model.py", "config_executor.py")
+    modules = ("config_schema.py", "config_model.py", "config_executor.py", "config_agents.py")
     sources = [code, *(os.path.join(os.path.dirname(code), f) for f in modules)]
     try:
         stamps = [f"{st.st_mtime_ns}:{st.st_size}" for st in map(os.stat, sources)]

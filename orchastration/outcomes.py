@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_WAITING
 
 __all__ = [
-    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "AgentStatus", "BuildStatus", "CheckStatus",
-    "CleanStatus", "OrchestrationStatus", "ProcessStatus", "ReviewStatus", "TaskStatus", "UnitStatus",
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "EXIT_WAITING", "AgentStatus", "BuildStatus",
+    "CheckStatus", "CleanStatus", "OrchestrationStatus", "ProcessStatus", "ReviewStatus", "TaskStatus", "UnitStatus",
     "UNIT_STATUS_OF_PROCESS", "exit_code_for",
 ]  # fmt: skip
 
@@ -77,6 +77,9 @@ class AgentStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     SKIPPED = "skipped"
+    TIMEOUT = "timeout"  # a command agent killed by its timeout or idle timeout (a failure)
+    WAITING = "waiting"  # an approval gate with no decision (the run stops, exit 3)
+    REJECTED = "rejected"  # an approval gate a person rejected (a failure)
 
 
 class ReviewStatus(StrEnum):
@@ -93,6 +96,8 @@ class OrchestrationStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    WAITING = "waiting"  # stopped at an approval gate (exit 3)
+    REJECTED = "rejected"  # an approval gate was rejected (exit 1)
 
 
 class CheckStatus(StrEnum):
@@ -112,15 +117,19 @@ class CleanStatus(StrEnum):
 
 
 _INTERRUPTED = frozenset({"interrupted"})
-_FAILED = frozenset({"failed", "timeout", "error", "FAILED", "refused"})
+_FAILED = frozenset({"failed", "timeout", "error", "FAILED", "refused", "rejected"})
+_WAITING = frozenset({"waiting"})
 
 
 def exit_code_for(statuses: Iterable[str]) -> int:
     """The exit code of a command whose work ended with ``statuses`` (any of the enums above):
-    130 if anything was interrupted, else 1 if anything failed or timed out, else 0."""
+    130 if anything was interrupted, else 1 if anything failed or timed out, else 3 if an orchestration
+    waits at an approval gate, else 0."""
     seen = set(statuses)
     if seen & _INTERRUPTED:
         return EXIT_INTERRUPTED
     if seen & _FAILED:
         return EXIT_FAILED
+    if seen & _WAITING:
+        return EXIT_WAITING
     return EXIT_OK

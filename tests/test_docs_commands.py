@@ -204,7 +204,7 @@ README_RUNS: list[tuple[str, list[Run]]] = [
         R("config show --json", r'^  "config": \{$', r'^\s+"SAMPLE_ENV": "\*\*\*"$'),
     ]),
     ("orchastration config validate", [
-        R(AS_WRITTEN, r"config\.example\.toml: valid \(3 jobs, 3 tasks, 2 orchestrations\)$"),
+        R(AS_WRITTEN, r"config\.example\.toml: valid \(3 jobs, 4 tasks, 3 orchestrations\)$"),
         R("--config typo.toml config validate",
           r"^orchastration: error: .*typo\.toml: jobs\.oops\.comand: unknown key", code=2),
     ]),
@@ -269,7 +269,7 @@ README_RUNS: list[tuple[str, list[Run]]] = [
           r"^- SizeAgent: Measure the build outputs$"),
     ]),
     ('orchastration orchestration list | show NAME | run NAME --goal "..." [-j N] [--force] [--dry-run]', [
-        R("orchestration list", r"\Aavailable orchestrations:\n- hello_multi_agent: "),
+        R("orchestration list", r"\Aavailable orchestrations:\n- coding_agent: .*\n- hello_multi_agent: "),
         R("orchestration show hello_multi_agent", r"^  step 4: \[ DocAgent \]$"),
         R("orchestration run parallel_example --goal 'Build it' -j 2 --dry-run",
           r"^agent=PlannerAgent step=1 would-run reason=never run$"),

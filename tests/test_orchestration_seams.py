@@ -47,6 +47,7 @@ inputs = ["src", "notes/*.txt"]
 
 [agents.Lint]
 command = ["{py}", "-c", "print('linted')"]
+pure = true  # it edits nothing: skippable without declared outputs
 
 [orchestrations.lint]
 agents = ["Lint"]

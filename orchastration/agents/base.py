@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class AgentResult:
     """What one agent run produced: a status, context updates, and the task lines to print."""
 
-    status: AgentStatus  # success | failed
+    status: AgentStatus  # success | failed | timeout
     message: str = ""
     updates: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -26,6 +26,8 @@ class AgentResult:
     produced: list[str] = field(default_factory=list)
     stdout_path: str | None = None
     stderr_path: str | None = None
+    # For the agent's record: cost_usd, tokens, session_id, num_turns, attempts (docs/orchestrations.md).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class AgentContext:
     err_console: IO[str] | None = None
     hash_files: Callable[[list[Path]], dict[str, str]] | None = None
     engine_dir: Path | None = None  # <state>/engine: where the key for hashing env values lives
+    approval: Any = None  # agents.gates.Approval: how gates decide in this run (None: they wait)
 
     def env_digest(self, env: Mapping[str, str]) -> str | dict[str, str]:
         """``env`` for a fingerprint: a keyed hash, never the values (fingerprints are hashed into the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from orchastration.config import TaskConfig
 from orchastration.errors import OrchastrationError
 from orchastration.outcomes import AgentStatus, BuildStatus, ReviewStatus
 from orchastration.patterns import output_paths
+
+REVIEW_OUTPUT_LINES = 60  # of the review command's output, in the context as review.output
 
 # Word for word from the original tool.
 CAPABILITIES = {
@@ -212,8 +216,10 @@ class ReviewerAgent(BuiltinAgent):
         if status != ReviewStatus.FAILED:
             for task in tasks:
                 if task.review_command:
-                    ok, detail = self._review_command(ctx, task)
+                    ok, detail, log = self._review_command(ctx, task)
                     report += f"; review_command {'passed' if ok else 'failed'}{detail}"
+                    result.updates[keys.REVIEW_OUTPUT] = _tail(log, REVIEW_OUTPUT_LINES)
+                    result.updates[keys.REVIEW_LOG] = str(log)
                     if not ok:
                         status = ReviewStatus.FAILED
                     elif status == ReviewStatus.SKIPPED:
@@ -236,21 +242,28 @@ class ReviewerAgent(BuiltinAgent):
         return ReviewStatus.PASSED, "all outputs present"
 
     @staticmethod
-    def _review_command(ctx: AgentContext, task: TaskConfig) -> tuple[bool, str]:
+    def _review_command(ctx: AgentContext, task: TaskConfig) -> tuple[bool, str, Path]:
+        """Run it: (passed, why not, its full log: stdout then stderr in one file)."""
         from orchastration.process import run_process
 
         base = ctx.log_base
+        logs = [base.with_name(f"{base.name}.{task.name}.review.{s}.log") for s in ("stdout", "stderr")]
         res = run_process(
             list(task.review_command),
             cwd=task.working_dir,
             env=dict(task.env),
             base_env=ctx.environ,
             timeout=task.timeout_seconds,
-            stdout_path=base.with_name(f"{base.name}.{task.name}.review.stdout.log"),
-            stderr_path=base.with_name(f"{base.name}.{task.name}.review.stderr.log"),
+            stdout_path=logs[0],
+            stderr_path=logs[1],
             cancel=ctx.cancel,
         )
-        return res.exit_code == 0, "" if res.exit_code == 0 else f" ({res.message})"
+        log = base.with_name(f"{base.name}.{task.name}.review.log")
+        with open(log, "wb") as out:
+            for part in logs:
+                with contextlib.suppress(OSError), open(part, "rb") as src:
+                    shutil.copyfileobj(src, out)
+        return res.exit_code == 0, "" if res.exit_code == 0 else f" ({res.message})", log
 
 
 class DocAgent(PlannedTasksAgent):
@@ -287,6 +300,17 @@ class DocAgent(PlannedTasksAgent):
             result.produced += [str(outcome.doc_path), str(outcome.readme_path)]
         result.updates[keys.DOC_PATHS] = paths
         result.message = f"documented {', '.join(names)}"
+
+
+def _tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a text file ("" if unreadable)."""
+    from collections import deque
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return "".join(deque(fh, maxlen=lines)).rstrip("\r\n")
+    except OSError:
+        return ""
 
 
 def _stable(value: Any) -> Any:

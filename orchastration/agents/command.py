@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orchastration.agents.attempts import Activity, IdleWatch, add_costs, json_details, json_result, last_json_object
 from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.builtin import task_settings
 from orchastration.agents.context import nested
@@ -23,9 +24,13 @@ from orchastration.agents.incremental import task_inputs
 from orchastration.config import AgentConfig
 from orchastration.errors import TemplateError
 from orchastration.outcomes import AgentStatus, ProcessStatus
+from orchastration.patterns import expand_inputs, output_files, own_outputs, split_patterns
+from orchastration.state import iso, unique_now
 
 CONTEXT_ENV = "ORCHASTRATION_CONTEXT"
 CONTEXT_OUT_ENV = "ORCHASTRATION_CONTEXT_OUT"
+# Settings that change what a run does, beyond the rendered command (in the fingerprint).
+_SETTINGS = ("inputs", "outputs", "pure", "idle_timeout_seconds", "result_format", "require_changes")
 MAX_OUTPUT_CHARS = 1 << 20  # stdout kept in the context (and every record): 1 MiB, the rest stays in the log
 
 
@@ -58,16 +63,20 @@ class CommandAgent:
         self.description = config.description
         self.capabilities = config.capabilities
 
-    def check_templates(self) -> None:
-        """Syntax-check the command and prompt templates before anything runs (exit 2 on error)."""
+    def check_templates(self) -> set[str]:
+        """Syntax-check the command and prompt templates before anything runs (exit 2 on error);
+        the names they use (``task``, ``goal``...)."""
         import jinja2
+        import jinja2.meta
 
         env = jinja2.Environment()
+        names: set[str] = set()
         for label, source in self._sources():
             try:
-                env.parse(source)
+                names |= jinja2.meta.find_undeclared_variables(env.parse(source))
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(f"{label}: template syntax error: {exc.message} (line {exc.lineno})") from None
+        return names
 
     def _sources(self) -> list[tuple[str, str]]:
         key = f"agents.{self.name}"
@@ -92,7 +101,10 @@ class CommandAgent:
         return argv, prompt
 
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
-        """The rendered command and prompt, its settings, the whole context and the task's inputs."""
+        """The rendered command and prompt, its settings, the whole context, and the contents of its
+        declared ``inputs`` (none declared: the task's inputs), never its own ``outputs``. An agent that declares no
+        outputs and is not ``pure`` is never up to date: what it changed on disk is unknown."""
+        cfg = self.config
         try:
             argv, prompt = self.render(ctx)
             rendered: dict[str, Any] = {"command": argv, "prompt": prompt}
@@ -100,14 +112,26 @@ class CommandAgent:
             rendered = {"error": str(exc)}
         agent = {
             **rendered,
-            "working_dir": str(self.config.working_dir),
-            "env": ctx.env_digest(self.config.env),
-            "timeout_seconds": self.config.timeout_seconds,
-            "output_key": self.config.output_key,
+            "working_dir": str(cfg.working_dir),
+            "env": ctx.env_digest(cfg.env),
+            "timeout_seconds": cfg.timeout_seconds,
+            "output_key": cfg.output_key,
+            **{k: getattr(cfg, k) for k in _SETTINGS},
         }
-        files = task_inputs(ctx.task) if ctx.task is not None else []
+        own = own_outputs(*split_patterns(cfg.working_dir, cfg.outputs))
+        # Its own inputs when it declares some (explicit beats implicit), else the task's.
+        files = [Path(p) for p in expand_inputs(cfg.working_dir, cfg.inputs)] if cfg.inputs else []
+        if not cfg.inputs and ctx.task is not None:
+            files = task_inputs(ctx.task)
         assert ctx.hash_files is not None
-        return Fingerprint(agent, dict(ctx.context), ctx.hash_files(files))
+        hashes = ctx.hash_files(sorted({f for f in files if not own(str(f))}))
+        always = "" if cfg.outputs or cfg.pure else "declares no outputs (and is not pure)"
+        return Fingerprint(agent, dict(ctx.context), hashes, always_run=always)
+
+    def outputs_now(self) -> list[str]:
+        """The files its declared ``outputs`` name now (a missing literal output counts, as missing)."""
+        files, missing = output_files(*split_patterns(self.config.working_dir, self.config.outputs))
+        return sorted({*files, *missing})
 
     def execute(self, ctx: AgentContext) -> AgentResult:
         """Run the command with the context files; merge what it wrote."""
@@ -126,8 +150,7 @@ class CommandAgent:
                 tmp.parent.rmdir()  # only when empty: the last agent out leaves no tmp/ behind
 
     def _run(self, ctx: AgentContext, argv: list[str], prompt: str | None, tmp: Path) -> AgentResult:
-        from orchastration.process import run_process
-
+        """Every attempt (1 + ``retries``, while they fail); the last one's result, with all of them listed."""
         ctx_in, ctx_out = tmp / "context.json", tmp / "context_out.json"
         ctx_in.write_text(json.dumps(dict(ctx.context), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         env = {
@@ -141,8 +164,42 @@ class CommandAgent:
         }
         if ctx.task is not None:
             env["ORCHASTRATION_TASK"] = ctx.task.name
-        stdout_path = ctx.log_base.with_name(ctx.log_base.name + ".stdout.log")
-        stderr_path = ctx.log_base.with_name(ctx.log_base.name + ".stderr.log")
+        total: dict[str, Any] = {}
+        tried: list[dict[str, Any]] = []
+        for n in range(1, self.config.retries + 2):
+            ctx_out.unlink(missing_ok=True)  # a failed attempt's updates are not the next one's
+            base = ctx.log_base if n == 1 else ctx.log_base.with_name(f"{ctx.log_base.name}.a{n}")
+            before = self._outputs_hash(ctx, self.outputs_now())
+            start = unique_now()
+            result = self._attempt(ctx, argv, prompt, {**env, "ORCHASTRATION_ATTEMPT": str(n)}, base, ctx_out)
+            unchanged = self._outputs_hash(ctx, result.produced) == before
+            if result.status == AgentStatus.SUCCESS and self.config.require_changes and unchanged:
+                result.status, result.message = AgentStatus.FAILED, "no declared output changed"
+            add_costs(total, result.details)
+            tried.append({"attempt": n, "start_time": iso(start), "end_time": iso(unique_now()),
+                          "status": result.status, "message": result.message, **result.details,
+                          "stdout_path": result.stdout_path, "stderr_path": result.stderr_path})  # fmt: skip
+            if result.status == AgentStatus.SUCCESS or ctx.cancel.is_set():
+                break
+        result.details = {**result.details, **total}
+        if len(tried) > 1 or self.config.retries:
+            result.details["attempts"] = tried
+        return result
+
+    @staticmethod
+    def _outputs_hash(ctx: AgentContext, paths: list[str]) -> dict[str, str]:
+        return ctx.hash_files([Path(p) for p in paths]) if ctx.hash_files else {}
+
+    def _attempt(
+        self, ctx: AgentContext, argv: list[str], prompt: str | None, env: dict[str, str], base: Path, ctx_out: Path
+    ) -> AgentResult:
+        """Run the command once: stdin the prompt or closed, silence watched; read what it left."""
+        from orchastration.process import run_process
+
+        stdout_path = base.with_name(base.name + ".stdout.log")
+        stderr_path = base.with_name(base.name + ".stderr.log")
+        streams = [Activity(None, ""), Activity(ctx.err_console, f"[{self.name}] ")]
+        watch = IdleWatch(ctx.cancel, self.config.idle_timeout_seconds, streams)
         proc = run_process(
             argv,
             cwd=self.config.working_dir,
@@ -151,23 +208,45 @@ class CommandAgent:
             timeout=self.config.timeout_seconds,
             stdout_path=stdout_path,
             stderr_path=stderr_path,
-            err_console=ctx.err_console,
-            prefix=f"[{self.name}] ",
+            console=streams[0],  # type: ignore[arg-type]
+            err_console=streams[1],  # type: ignore[arg-type]
             stdin_data=prompt.encode("utf-8") if prompt is not None else None,
-            cancel=ctx.cancel,
+            cancel=watch,
         )
         result = AgentResult(
             AgentStatus.SUCCESS, "completed", stdout_path=str(stdout_path), stderr_path=str(stderr_path)
         )
-        result.updates[self.config.output_key] = _read_output(stdout_path)
+        result.produced = self.outputs_now()
         problems = [proc.message or proc.status] if proc.status != ProcessStatus.OK else []
+        if watch.fired and not ctx.cancel.is_set():
+            result.status = AgentStatus.TIMEOUT
+            problems = [f"no output for {self.config.idle_timeout_seconds:g} s"]
+        elif proc.status == ProcessStatus.TIMEOUT:
+            result.status = AgentStatus.TIMEOUT
+        problems += self._read_result(stdout_path, result)
         try:
             result.updates.update(_read_context_out(ctx_out))
         except ValueError as exc:
             problems.append(str(exc))
         if problems:
-            result.status, result.message = AgentStatus.FAILED, "; ".join(problems)
+            result.message = "; ".join(problems)
+            if result.status == AgentStatus.SUCCESS:
+                result.status = AgentStatus.FAILED
         return result
+
+    def _read_result(self, stdout_path: Path, result: AgentResult) -> list[str]:
+        """Put the output under ``output_key`` (text, or the JSON result); what is wrong with it."""
+        if self.config.result_format != "json":
+            result.updates[self.config.output_key] = _read_output(stdout_path)
+            return []
+        obj = last_json_object(stdout_path)
+        if obj is None:
+            return ["no JSON result"]
+        result.details = json_details(obj)
+        result.updates[self.config.output_key] = json_result(obj)
+        if obj.get("is_error") is True:
+            return [f"the agent reported an error: {str(json_result(obj))[:200]}"]
+        return []
 
 
 _SLOT = re.compile(r"(.+?)\.s\d+-")  # <slot>.s<step>-<agent>-r<round>: the run's stamp, then the stage

@@ -15,6 +15,8 @@ PLAN_TASKS = "plan.tasks"
 BUILD_OUTPUTS = "build.outputs"
 REVIEW_STATUS = "review.status"
 REVIEW_REPORT = "review.report"
+REVIEW_OUTPUT = "review.output"  # the last lines of the review command's stdout and stderr
+REVIEW_LOG = "review.log"  # the path of its full log
 DOC_PATHS = "doc.paths"
 CONFLICT = "both wrote context key"  # in the error of a step whose agents wrote the same key
 

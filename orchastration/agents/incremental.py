@@ -15,12 +15,22 @@ if TYPE_CHECKING:
     from orchastration.config import TaskConfig
 
 MISSING = "missing"
+# Context keys that differ on every run without saying anything new (a log file's path): left out of
+# the context an up-to-date check compares.
+VOLATILE_KEYS = ("review.log",)
 
 
 def digest(value: Any) -> str:
     """A stable hash of a JSON-like value."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def context_digest(context: Any) -> str:
+    """``digest`` of a context, without its ``VOLATILE_KEYS``."""
+    if isinstance(context, Mapping):
+        context = {k: v for k, v in context.items() if k not in VOLATILE_KEYS}
+    return digest(context)
 
 
 def hash_files(paths: Iterable[Path], algorithm: str = "sha256") -> dict[str, str]:
@@ -48,7 +58,7 @@ def saved_values(fp: Fingerprint, result: AgentResult, algorithm: str) -> dict[s
     """What doit stores for a successful agent: the fingerprint digests, its updates and produced files."""
     return {
         "agent": digest(fp.agent),
-        "context": digest(fp.context),
+        "context": context_digest(fp.context),
         "files": dict(fp.files),
         "updates": result.updates,
         "produced": hash_files((Path(p) for p in result.produced), algorithm),
@@ -64,7 +74,7 @@ def stale_reasons(fp: Fingerprint, values: Mapping[str, Any] | None, algorithm: 
     reasons: list[str] = []
     if values.get("agent") != digest(fp.agent):
         reasons.append("agent changed")
-    if values.get("context") != digest(fp.context):
+    if values.get("context") != context_digest(fp.context):
         reasons.append("context changed")
     old_files = values.get("files") or {}
     for path, value in fp.files.items():

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
-from orchastration.agents import rounds
+from orchastration.agents import resume, rounds
+from orchastration.agents.gates import Approval, GateAgent
 from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import build_registry
 from orchastration.agents.stages import RunSetup, Stages
@@ -34,6 +35,7 @@ class RunOptions:
     task: str | None = None  # None: a task named like the orchestration, if configured
     parallel: int | None = None  # agents at once (-j); None: as many as the widest step
     force: bool = False
+    approval: Approval = field(default_factory=Approval)  # how gates decide: --yes, a terminal, or wait
 
 
 @dataclass
@@ -48,11 +50,14 @@ class OrchestrationOutcome:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_task(config: Config, orchestration: str, explicit: str | None) -> TaskConfig | None:
-    """``--task`` (must exist), else the task named like the orchestration, else no task."""
+def resolve_task(config: Config, orch: OrchestrationConfig, explicit: str | None) -> TaskConfig | None:
+    """``--task``, else the orchestration's ``task`` (either must exist), else the task named like the
+    orchestration, else no task."""
     if explicit is not None:
         return config.task(explicit)
-    return config.tasks.get(orchestration)
+    if orch.task is not None:
+        return config.task(orch.task)
+    return config.tasks.get(orch.name)
 
 
 class OrchestrationRun:
@@ -74,15 +79,17 @@ class OrchestrationRun:
         from orchastration.workflow import Workflow
 
         self.config, self.paths, self.orch, self.options = config, paths, orch, options
-        self.task = resolve_task(config, orch.name, options.task)
+        self.task = resolve_task(config, orch, options.task)
         self.parallel = options.parallel or max(len(step) for step in orch.steps)
         self.directory = paths.orchestrations_dir / orch.name
         self.db_file = paths.engine_dir / "orchestrations" / f"{orch.name}.json"
+        self.loop_file = paths.engine_dir / "orchestrations" / f"{orch.name}.loop.json"
+        self._loop_start = ""
         environ = dict(environ)
         workflow = Workflow(config, paths, console=console, quiet=quiet, environ=environ)
         self.setup = RunSetup(
             config, orch, build_registry(config), self.task, workflow, self.directory, paths.engine_dir, environ,
-            force=options.force, err_console=err_console, emit=emit,
+            force=options.force, err_console=err_console, emit=emit, approval=options.approval,
         )  # fmt: skip
         self.stages = Stages(self.setup, ctxmod.initial_context(options.goal, self._task_name()))
 
@@ -98,16 +105,30 @@ class OrchestrationRun:
         for step in self.orch.steps:
             for name in step:
                 agent = self.setup.registry.get(name)
-                if isinstance(agent, CommandAgent):
+                if isinstance(agent, GateAgent):
                     try:
                         agent.check_templates()
                     except TemplateError as exc:
                         raise TemplateError(f"{self.config.display_path}: {exc}") from None
+                if isinstance(agent, CommandAgent):
+                    try:
+                        used = agent.check_templates()
+                    except TemplateError as exc:
+                        raise TemplateError(f"{self.config.display_path}: {exc}") from None
+                    if self.task is None and "task" in used:
+                        raise ConfigError(self._no_task(name))
                     if not agent.config.working_dir.is_dir():
                         raise ConfigError(
                             f"{self.config.display_path}: agents.{name}.working_dir: "
                             f"directory not found: {agent.config.working_dir}"
                         )
+
+    def _no_task(self, agent: str) -> str:
+        name = self.orch.name
+        return (
+            f"agents.{agent}: its templates use 'task', but orchestration {name} has no task "
+            f'(give --task TASK, set task = "..." in [orchestrations.{name}], or add [tasks.{name}])'
+        )
 
     def run(self) -> OrchestrationOutcome:
         """Run every phase, write the record, and say how it ended.
@@ -129,7 +150,7 @@ class OrchestrationRun:
         with open(self.directory / f"{stages.slot}.stdout.log", "w", encoding="utf-8") as stages.line_log:
             try:
                 ok, last_round = rounds.run_rounds(self.orch, self)
-                status = OrchestrationStatus.SUCCESS if ok else OrchestrationStatus.FAILED
+                status = OrchestrationStatus.SUCCESS if ok else stages.stopped_status()
             except KeyboardInterrupt:
                 self.setup.cancel.set()
                 stages.active.wait_idle(INTERRUPT_GRACE_SECONDS)  # running agents see the flag, stop their commands
@@ -145,6 +166,7 @@ class OrchestrationRun:
             goal=self.options.goal, task=self._task_name(), start=start, end=end, status=status,
             message=message, agents=runs, context=stages.context, rounds=last_round,
             max_review_rounds=self.orch.max_review_rounds, force=self.options.force, parallel=self.parallel,
+            totals=stages.totals,
         )  # fmt: skip
         log(_log, "info", "orchestration finished", orchestration=self.orch.name, status=status, record=str(path))
         return OrchestrationOutcome(self.orch.name, status, message, path, runs, dict(stages.context))
@@ -172,3 +194,27 @@ class OrchestrationRun:
     def new_round(self) -> None:
         """The failed review is kept in the record; the new round decides."""
         self.stages.errors.clear()
+
+    def loop_start(self, build: int, review: int) -> int:
+        """Round 1, or the round the last loop begun on this context passed in, if it is up to date."""
+        from orchastration.engine.stage_tasks import saved_values
+
+        self._loop_start = resume.start_digest(self.stages.context)
+        if self.options.force:
+            return 1
+        memo = resume.load(self.loop_file)
+        rnd, context = resume.resumable_context(memo, self._loop_start, self.orch.max_review_rounds)
+        if rnd == 1:
+            return 1
+        steps = range(build, review + 1)
+        stale = resume.first_stale(self.stages, saved_values(self.db_file), self.stage_name, steps, rnd, context)
+        if stale:
+            log(_log, "info", "review loop starts at round 1", orchestration=self.orch.name, reason=stale)
+            return 1
+        log(_log, "info", "review loop up to date: resumed", orchestration=self.orch.name, round=rnd)
+        self.stages.context = ctxmod.snapshot(context)
+        return rnd
+
+    def loop_passed(self, build: int, rnd: int) -> None:
+        """Remember the round the loop passed in, and the context it began with."""
+        resume.save(self.loop_file, self._loop_start, rnd, self.stages.step_context[(build, rnd)])

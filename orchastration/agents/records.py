@@ -26,6 +26,7 @@ class AgentRun:
     lines: list[str] = field(default_factory=list)
     stdout_path: str | None = None
     stderr_path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # cost_usd, tokens, session_id, attempts...
 
     @property
     def duration_ms(self) -> int:
@@ -51,7 +52,13 @@ class AgentRun:
         if self.stdout_path:
             entry["stdout_path"] = self.stdout_path
             entry["stderr_path"] = self.stderr_path
+        entry.update(self.details)
         return entry
+
+    @property
+    def failed(self) -> bool:
+        """Failed or timed out."""
+        return self.status in (AgentStatus.FAILED, AgentStatus.TIMEOUT)
 
 
 def write_run_record(
@@ -72,6 +79,7 @@ def write_run_record(
     max_review_rounds: int,
     force: bool,
     parallel: int,
+    totals: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the run record atomically as ``<slot>.json`` and ``last.json``."""
     record = {
@@ -91,6 +99,8 @@ def write_run_record(
         "force": force,
         "jobs": parallel,  # the record key keeps the flag's long name
         "output_log": str(directory / f"{slot}.stdout.log"),
+        "cost_usd": (totals or {}).get("cost_usd", 0.0),
+        "tokens": (totals or {}).get("tokens", {}),
         **host_info(),
     }
     return write_record(directory, slot, record)
@@ -100,3 +110,20 @@ def last_record(directory: Path) -> dict[str, Any] | None:
     """The newest run record of an orchestration, if any."""
     data = read_json(directory / "last.json")
     return data if isinstance(data, dict) else None
+
+
+def run_summaries(directory: Path) -> list[dict[str, Any]]:
+    """One summary per run record of an orchestration, oldest first: stamp, status, goal, cost, duration,
+    record path (an unreadable record is left out)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        if path.name == "last.json":
+            continue
+        data = read_json(path)
+        if not isinstance(data, dict) or "orchestration" not in data:
+            continue
+        rows.append({
+            "stamp": path.stem, "status": data.get("status"), "goal": data.get("goal", ""),
+            "cost_usd": data.get("cost_usd", 0.0), "duration_ms": data.get("duration_ms", 0), "record": str(path),
+        })  # fmt: skip
+    return rows

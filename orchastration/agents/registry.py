@@ -56,10 +56,13 @@ def build_registry(config: Config) -> Registry:
     """Built-in agents plus ``[agents.<name>]`` command agents."""
     from orchastration.agents.builtin import BUILTINS
     from orchastration.agents.command import CommandAgent
+    from orchastration.agents.gates import GateAgent
 
     agents: dict[str, Agent] = {name: BUILTINS[name]() for name in BUILTIN_AGENTS}
     for name in sorted(config.agents):
         agent_cfg = config.agents[name]
-        if not agent_cfg.builtin:
+        if agent_cfg.gate:
+            agents[name] = GateAgent(agent_cfg)
+        elif not agent_cfg.builtin:
             agents[name] = CommandAgent(agent_cfg)
     return Registry(agents)

@@ -1,9 +1,10 @@
 """Review rounds: which steps each phase of a run covers, when a failed review earns another round,
 and the doit name of each agent stage.
 
-Without review rounds the only phase is every step. With ``max_review_rounds`` > 1 the first phase
-ends at the Reviewer's step; while the review fails and rounds remain, a phase reruns the Builder's
-step through the Reviewer's; a last phase runs the steps after it (docs/orchestrations.md, "Review rounds").
+Without review rounds the only phase is every step. With ``max_review_rounds`` > 1 a first phase runs
+the steps before the Builder's, then a phase the Builder's step through the Reviewer's (round 1, or the
+round a loop that passed before resumes at); while the review fails and rounds remain, that phase runs
+again; a last phase runs the steps after it (docs/orchestrations.md, "Review rounds").
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from orchastration.agents.base import is_builder, is_reviewer
 from orchastration.agents.context import CONFLICT
 from orchastration.agents.records import AgentRun
 from orchastration.config import OrchestrationConfig
-from orchastration.outcomes import AgentStatus
 
 
 class Phases(Protocol):
@@ -31,6 +31,15 @@ class Phases(Protocol):
 
     def new_round(self) -> None:
         """Forget the failed round's errors: the failed review stays in the record, the next round decides."""
+        ...
+
+    def loop_start(self, build: int, review: int) -> int:
+        """The round the loop over steps ``build``..``review`` (0-based) starts at: 1, or the round the
+        last loop begun on the same context passed in, when that round is up to date (``resume``)."""
+        ...
+
+    def loop_passed(self, build: int, rnd: int) -> None:
+        """The loop passed in round ``rnd``: remember it for the next run."""
         ...
 
 
@@ -53,11 +62,16 @@ def run_rounds(orch: OrchestrationConfig, phases: Phases) -> tuple[bool, int]:
     if loop is None:
         return phases.run_phase(steps, 1), 1
     build, review = loop
-    ok, rnd = phases.run_phase(steps[: review + 1], 1), 1
+    ok, rnd = (phases.run_phase(steps[:build], 1) if build else True), 1
+    if ok:
+        rnd = phases.loop_start(build, review)
+        ok = phases.run_phase(steps[build : review + 1], rnd)
     while not ok and rnd < orch.max_review_rounds and phases.review_failed(review, rnd):
         rnd += 1
         phases.new_round()
         ok = phases.run_phase(steps[build : review + 1], rnd)
+    if ok:
+        phases.loop_passed(build, rnd)
     if ok and review + 1 < len(steps):
         ok = phases.run_phase(steps[review + 1 :], rnd)
     return ok, rnd
@@ -66,7 +80,7 @@ def run_rounds(orch: OrchestrationConfig, phases: Phases) -> tuple[bool, int]:
 def only_review_failed(runs: Sequence[AgentRun], errors: Sequence[str], review: int, rnd: int) -> bool:
     """True if the agents that failed in round ``rnd`` are all Reviewers of step ``review`` (0-based),
     and no step's agents wrote the same context key."""
-    failed = [r for r in runs if r.round == rnd and r.status == AgentStatus.FAILED]
+    failed = [r for r in runs if r.round == rnd and r.failed]
     conflicts = [e for e in errors if CONFLICT in e]
     return bool(failed) and not conflicts and all(r.step == review + 1 and is_reviewer(r.name) for r in failed)
 

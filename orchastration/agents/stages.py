@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
+from orchastration.agents.attempts import add_costs
 from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.incremental import hash_files, saved_values, stale_reasons
 from orchastration.agents.records import AgentRun
@@ -23,7 +24,7 @@ from orchastration.config import Config, OrchestrationConfig, TaskConfig
 from orchastration.engine.stage_tasks import Events, StageTask
 from orchastration.locking import ActiveCount
 from orchastration.logs import get_logger, log
-from orchastration.outcomes import AgentStatus
+from orchastration.outcomes import AgentStatus, OrchestrationStatus
 from orchastration.state import unique_now
 
 _log = get_logger("agents")
@@ -46,6 +47,7 @@ class RunSetup:
     err_console: IO[str] | None = None
     emit: Callable[[str], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    approval: Any = None  # agents.gates.Approval
 
 
 class Stages(Events):
@@ -58,6 +60,8 @@ class Stages(Events):
         self.line_log: IO[str] | None = None  # <slot>.stdout.log: every printed line
         self.runs: list[AgentRun] = []
         self.errors: list[str] = []
+        self.gate_stops: dict[str, AgentStatus] = {}  # error -> waiting | rejected: a gate stopped the run
+        self.totals: dict[str, Any] = {}  # cost_usd and tokens summed over the agents that ran
         self.step_context: dict[tuple[int, int], dict[str, Any]] = {}
         self.active = ActiveCount()
         self._phase = 0
@@ -113,6 +117,7 @@ class Stages(Events):
             environ=setup.environ, force=setup.force,
             cancel=setup.cancel, err_console=setup.err_console,
             hash_files=lambda paths: hash_files(paths, algorithm), engine_dir=setup.engine_dir,
+            approval=setup.approval,
         )  # fmt: skip
 
     # -- what doit calls ----------------------------------------------------------------------
@@ -138,8 +143,31 @@ class Stages(Events):
 
         return act
 
+    def stopped_status(self) -> OrchestrationStatus:
+        """How a run that did not succeed ended: failed, else rejected or waiting at a gate."""
+        stops = [self.gate_stops.get(e) for e in self.errors]
+        if not stops or None in stops:
+            return OrchestrationStatus.FAILED
+        if AgentStatus.REJECTED in stops:
+            return OrchestrationStatus.REJECTED
+        return OrchestrationStatus.WAITING
+
+    def over_budget(self) -> str:
+        """``budget exceeded: $X of $Y`` once the run's summed cost passes ``max_cost_usd``; else ``""``."""
+        limit, spent = self.setup.orch.max_cost_usd, self.totals.get("cost_usd", 0.0)
+        if limit is None or spent <= limit:
+            return ""
+        return f"budget exceeded: ${spent:.2f} of ${limit:.2f}"
+
     def _execute(self, key: StageKey) -> Any:
         k, name, rnd = key
+        budget = self.over_budget()
+        if budget:  # no further agent starts; the run fails with the one message
+            if budget not in self.errors:
+                self.errors.append(budget)
+            now = unique_now()
+            self._finish(AgentRun(name, k + 1, rnd, now, now, AgentStatus.FAILED, f"not started: {budget}"))
+            return False
         agent = self.setup.registry.get(name)
         ctx = self.agent_context(key)
         start = unique_now()
@@ -151,11 +179,18 @@ class Stages(Events):
             fp = Fingerprint({}, {}, always_run="crashed")
             result = AgentResult(AgentStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}")
         self._results[key] = dict(result.updates)
+        with self._lock:
+            add_costs(self.totals, result.details)
         run = AgentRun(name, k + 1, rnd, start, unique_now(), result.status, result.message or result.status,
-                       result.lines, result.stdout_path, result.stderr_path)  # fmt: skip
+                       result.lines, result.stdout_path, result.stderr_path, dict(result.details))  # fmt: skip
         self._finish(run)
-        if result.status == AgentStatus.FAILED:
+        if run.failed:
             self.errors.append(f"agent {name} (step {k + 1}, round {rnd}) failed: {result.message}")
+            return False
+        if result.status in (AgentStatus.WAITING, AgentStatus.REJECTED):  # a gate stops what follows
+            stop = f"gate {name} (step {k + 1}) {result.status}: {result.message}"
+            self.errors.append(stop)
+            self.gate_stops[stop] = result.status
             return False
         return saved_values(fp, result, self.setup.config.hash.algorithm)
 

@@ -1,4 +1,5 @@
-"""``orchestration list|show|run``: pipelines of agents, sequential or in parallel steps."""
+"""``orchestration list|show|run`` (and ``approve|reject|runs``, in ``orchestration_more``): pipelines of
+agents, sequential or in parallel steps."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def register(sub: SubParsers) -> None:
     run.add_argument("--force", action="store_true", help="rerun every agent, even if up to date")
     run.add_argument("--dry-run", action="store_true", help="show the steps and what would run; run nothing")
     add_trace_flag(run)
+    run.add_argument("--yes", action="store_true", help="approve every approval gate of this run")
+    from orchastration.cli import orchestration_more
+
+    orchestration_more.register(group)
 
 
 def run_list(app: App) -> int:
@@ -53,10 +58,13 @@ def run_show(app: App) -> int:
 def run_run(app: App) -> int:
     """``orchestration run``: run (or --dry-run) and print the outcome."""
     from orchastration.agents.pipeline import OrchestrationRun, RunOptions
+    from orchastration.cli.orchestration_more import approval
 
     args = app.args
     orch = app.config.orchestration(args.name)
-    options = RunOptions(goal=args.goal, task=args.task, parallel=args.parallel, force=args.force)
+    options = RunOptions(
+        goal=args.goal, task=args.task, parallel=args.parallel, force=args.force, approval=approval(app, args.yes)
+    )
     if args.task is not None and not args.task.strip():
         raise UsageError("--task: must not be empty")
     run = OrchestrationRun(
@@ -76,7 +84,12 @@ def run_run(app: App) -> int:
         outcome = run.run()
         _record(session, outcome)
         render.show(app, render.orchestration_run(outcome))
-        if outcome.status != OrchestrationStatus.SUCCESS and outcome.message:
+        if outcome.status == OrchestrationStatus.WAITING:
+            app.err.write(
+                f"orchastration: orchestration {outcome.name} is waiting for approval: orchastration "
+                f"orchestration approve {outcome.name} (or reject ... --comment TEXT), then run it again\n"
+            )
+        elif outcome.status != OrchestrationStatus.SUCCESS and outcome.message:
             app.err.write(f"orchastration: error: orchestration {outcome.name} {outcome.status}: {outcome.message}\n")
         session.exit_code = exit_code_for([outcome.status])
         return session.exit_code
