@@ -19,6 +19,7 @@ __all__ = [
     "TASK_REPOS",
     "TASK_STATUSES",
     "AgentConfig",
+    "CacheConfig",
     "CommandSpec",
     "Config",
     "HashConfig",
@@ -68,6 +69,7 @@ class CommandSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    cache: bool | None = None  # None: cached when it has outputs and is not always_run (docs/cache.md)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,21 @@ class TemplatesConfig:
     """``[templates]``: an optional directory of user templates."""
 
     dir: Path | None = None
+
+
+CACHE_MODES = ("read", "write", "readwrite", "off")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """``[cache]``: the local output cache and an optional shared one (docs/cache.md)."""
+
+    enabled: bool = True
+    dir: Path | None = None  # None: <user cache dir>/orchastration/cache
+    url: str = ""  # a shared cache: any fsspec URL
+    mode: str = "readwrite"  # for url: read | write | readwrite | off
+    max_size: int = 10 * 1000**3  # bytes; "10GB"
+    storage_options: Mapping[str, Any] = field(default_factory=dict)  # passed to fsspec
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,7 @@ class Config:
     templates: TemplatesConfig = field(default_factory=TemplatesConfig)
     agents: Mapping[str, AgentConfig] = field(default_factory=dict)
     orchestrations: Mapping[str, OrchestrationConfig] = field(default_factory=dict)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     @property
     def display_path(self) -> str:

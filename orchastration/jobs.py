@@ -74,22 +74,30 @@ def run(
     on_start: Callable[[str], None] | None = None,
     on_lock_wait: Callable[[], None] | None = None,
     summaries: Summaries | None = None,
+    no_cache: bool = False,
+    cache_mode: str | None = None,
 ) -> list[UnitResult]:
     """Run the jobs ``names`` (every job when empty) and what they depend on; results as they finish
     (also to ``on_result``). An empty list: no jobs are configured. The up-to-date summary of the
     last run of these names answers for the jobs it still vouches for (``summaries``: the reader the
-    no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ``."""
+    no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ``. Jobs doit
+    must run are restored from the output cache when it holds them (docs/cache.md; ``no_cache``,
+    ``cache_mode``: the run's flags)."""
+    from orchastration.cache.setup import open_store
     from orchastration.engine import fastpath, run_units
 
     chosen = select(config, names)
     if not chosen:
         return []
     key = None if fastpath.disabled(environ) else fastpath.jobs_key(config.path, config_bytes(config), names, environ)
+    forced = chosen if force else ()
+    store = None if dry_run else open_store(config, environ, no_cache=no_cache, mode=cache_mode, forced=forced)
+    cached: dict[str, Any] = {} if store is None else {"store": store}
     return run_units(
         job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
         force=force, parallel=parallel, keep_going=keep_going, dry_run=dry_run, console=console,
         err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
-        summaries=summaries, summary_key=key,
+        summaries=summaries, summary_key=key, **cached,
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "agent",
     "orchestration",
     "completion",
+    "cache",
 )
 
 # Top-level command -> its module, so a command line imports and builds only the parser it uses

@@ -25,6 +25,8 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="run nothing; say what would run and why")
     p.add_argument("--json", action="store_true", help="with --dry-run: the ordered plan as JSON")
     p.add_argument("--keep-going", action="store_true", help="keep running independent jobs after a failure")
+    p.add_argument("--no-cache", action="store_true", help="neither restore from nor store to the output cache")
+    p.add_argument("--cache-mode", choices=("read", "write", "readwrite", "off"), help="use of the shared cache")
     p = add_command(sub, "status", "each job's last run and whether it is up to date", run_status)
     p.add_argument("--json", action="store_true", help="JSON output")
     p = add_command(sub, "why", "every reason a job would run now", run_why)
@@ -75,7 +77,8 @@ def run_run(app: App) -> int:
             config, app.paths, args.jobs, environ=app.environ, parallel=args.parallel, force=bool(args.force),
             keep_going=args.keep_going, console=console, err_console=err_console,
             on_result=_result_printer(app, progress), on_start=progress.start if progress is not None else None,
-            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries,
+            on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, no_cache=args.no_cache,
+            cache_mode=args.cache_mode,
         )  # fmt: skip
     finally:
         if progress is not None:
@@ -105,7 +108,7 @@ def _result_printer(app: App, progress: Any) -> Callable[[UnitResult], None]:
 
     def on_result(result: UnitResult) -> None:
         if progress is not None:
-            progress.finish(result.name, result.status in ("ran", "skipped"))
+            progress.finish(result.name, result.status in ("ran", "skipped", "restored"))
             with progress.lock:
                 progress.clear()
                 app.print(result_line(result))

@@ -89,7 +89,7 @@ def finish_run(unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
     """Write the record and, if it is the newest, ``last.json``; a good run clears the incomplete mark."""
     path = write_record(unit.record_dir, run_id, record, update_last=False)
     update_last(unit.record_dir, run_id, path)
-    if record.get("status") == "ran":
+    if record.get("status") in ("ran", "restored"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(unit.record_dir / INCOMPLETE)
     return path
