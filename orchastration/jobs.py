@@ -83,7 +83,7 @@ def run(
     no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ``. Jobs doit
     must run are restored from the output cache when it holds them (docs/cache.md; ``no_cache``,
     ``cache_mode``: the run's flags)."""
-    from orchastration.cache.setup import open_store
+    from orchastration.cache.settings import open_store
     from orchastration.engine import fastpath, run_units
 
     chosen = select(config, names)

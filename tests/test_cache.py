@@ -265,3 +265,22 @@ def test_keys_hold_no_absolute_path_nor_env_value(tmp_path: Path) -> None:
                          [], "sha256")  # fmt: skip
     assert other_env != one
     assert unit_key(unit(tmp_path, {}), tmp_path, {str(tmp_path / "sub/a.txt"): None}, [], "sha256") is None
+
+
+def test_task_builds_are_cached_like_jobs(cli: Cli, tmp_path: Path) -> None:
+    roots = []
+    for name in ("one", "two"):
+        root = tmp_path / name / "proj"
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "a.txt").write_text("alpha\n")
+        command = [PY, "-c", MAKE, "dist/t.txt", "m-task", "src/a.txt"]
+        table = {"command": command, "inputs": ["src/a.txt"], "outputs": ["dist/t.txt"]}
+        config = f'[cache]\ndir = "{(tmp_path / "cache").as_posix()}"\n[tasks.t]\n'
+        config += "\n".join(f"{k} = {json.dumps(v)}" for k, v in table.items()) + "\n"
+        (root / "orchastration.toml").write_text(config)
+        roots.append(root)
+    for root in roots:
+        result = cli(["--state-dir", str(root.parent / "state"), "build", "run", "t"], cwd=root)
+        assert result.code == 0 and "task=t exit=0 status=done" in result.out, (result.out, result.err)
+    assert markers(roots[0]) == {"m-task"} and markers(roots[1]) == set()
+    assert (roots[1] / "dist" / "t.txt").read_bytes() == b"alpha\n!"

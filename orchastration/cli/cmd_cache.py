@@ -22,7 +22,7 @@ def register(sub: SubParsers) -> None:
 
 
 def _local(app: App) -> LocalCache:
-    from orchastration.cache.setup import local_cache
+    from orchastration.cache.settings import local_cache
 
     return local_cache(app.config, app.environ)
 

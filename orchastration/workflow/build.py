@@ -83,9 +83,12 @@ def run_task_unit(
     console: IO[str] | None,
     err_console: IO[str] | None,
 ) -> UnitResult:
-    """The one call into the engine: run the task's unit, streaming its output to the consoles."""
+    """The one call into the engine: run the task's unit, streaming its output to the consoles (or
+    restoring it from the output cache: docs/cache.md)."""
+    from orchastration.cache.settings import open_store
     from orchastration.engine import run_units
 
+    store = open_store(config, environ, forced=[task.name] if force else ())
     results = run_units(
         [task_unit(paths, task)],
         [task.name],
@@ -96,6 +99,7 @@ def run_task_unit(
         console=console,
         err_console=err_console,
         prefix_output=False,
+        **({} if store is None else {"store": store}),
     )
     return next(r for r in results if r.name == task.name)
 
@@ -108,7 +112,7 @@ def last_build(unit: UnitResult, start: datetime, end: datetime) -> tuple[BuildS
         return BuildStatus.UP_TO_DATE, entry
     record = read_json(unit.record_path) if unit.record_path else None
     times = record if isinstance(record, dict) else {}
-    ran = unit.status == UnitStatus.RAN
+    ran = unit.status in (UnitStatus.RAN, UnitStatus.RESTORED)
     exit_code = unit.exit_code if unit.exit_code is not None else 1
     status = BuildStatus.DONE if ran else BuildStatus.FAILED
     entry = {
