@@ -23,6 +23,7 @@ from test_cache import cache_on, make_project, markers
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
+pytestmark = pytest.mark.slow  # a server per test (and s3fs's import): seconds each
 Cli = Callable[..., Result]
 __all__ = ["cache_on"]  # the autouse fixture: the cache on
 BUCKET = "team-cache"

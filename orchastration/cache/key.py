@@ -21,6 +21,9 @@ FORMAT_VERSION = 1  # bump when the key or the entry layout changes: old entries
 
 def relative(path: str | Path, base: str | Path) -> str:
     """``path`` relative to ``base`` with ``/`` separators (absolute when on another drive)."""
+    text, root = str(path), str(base)
+    if text.startswith(root) and text[len(root) : len(root) + 1] == os.sep:  # the common case, cheaply
+        return text[len(root) + 1 :].replace(os.sep, "/")
     try:
         rel = os.path.relpath(path, base)
     except ValueError:  # Windows: another drive

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ _CHUNK = 1 << 20
 LAYOUT = "v1"  # the directory under ``dir`` this format writes (an older layout is never read)
 STATS = "stats.json"
 _STALE_TEMP_SECONDS = 3600.0
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_SMALL = 1 << 20  # a log up to this size is hashed in memory: an existing blob is then never written
+_counter = itertools.count()
 
 
 class BlobMismatch(Exception):
@@ -50,6 +54,8 @@ class LocalCache:
         self.root = root
         self.base = root / LAYOUT
         self.written = 0  # bytes of new blobs and manifests this process wrote (the size estimate)
+        self._dirs: set[Path] = set()  # directories known to exist (a mkdir per file costs a syscall)
+        self._lock = threading.Lock()
 
     def manifest_path(self, key: str) -> Path:
         return self.base / "entries" / key[:2] / f"{key}.json"
@@ -57,9 +63,18 @@ class LocalCache:
     def blob_path(self, sha256: str) -> Path:
         return self.base / "blobs" / sha256[:2] / sha256
 
+    def _mkdir(self, directory: Path) -> None:
+        if directory not in self._dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._dirs.add(directory)
+
     def _temp(self, directory: Path) -> tuple[int, str]:
-        directory.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        """A new temp file (one ``open``: unique by pid, thread and a counter)."""
+        self._mkdir(directory)
+        name = str(directory / f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_counter)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        return os.open(name, flags, 0o600), name
 
     def read_manifest(self, key: str) -> bytes | None:
         """The manifest's bytes, or None when there is no entry."""
@@ -90,6 +105,28 @@ class LocalCache:
         with open(path, "rb") as src:
             return self.put_stream(src, expected)
 
+    def put_log(self, path: Path | str) -> tuple[str, int]:
+        """Store a run's log: an empty or small one hashed in memory first (most are empty or repeat)."""
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            size = 0
+        if size == 0 or size > _SMALL:
+            if size == 0 and self.has_blob(EMPTY_SHA256):
+                return EMPTY_SHA256, 0
+            return self.put_file(path) if size else self.put_bytes(b"")
+        with open(path, "rb") as fh:
+            return self.put_bytes(fh.read())
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes once."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.has_blob(sha):
+            import io
+
+            self.put_stream(io.BytesIO(data), sha)
+        return sha, len(data)
+
     def put_stream(self, src: IO[bytes], expected: str | None = None) -> tuple[str, int]:
         """Store a stream's content once (see ``put_file``)."""
         tmp_dir = self.base / "tmp"
@@ -101,7 +138,7 @@ class LocalCache:
                 raise BlobMismatch(f"changed while being stored (expected {expected[:12]}, got {sha[:12]})")
             target = self.blob_path(sha)
             if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
+                self._mkdir(target.parent)
                 os.replace(tmp, target)
                 self.written += size
         finally:

@@ -187,11 +187,16 @@ class CacheStore:
                     os.unlink(tmp)
 
     def _write_temp(self, target: str, blob: Blob) -> str:
-        import tempfile
-
         directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".restore", dir=directory)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, exist_ok=True)
+        tmp = f"{target}.{os.getpid()}-{threading.get_ident()}.restore"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileExistsError:  # left by a killed run of this process id: never written through
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o600)
         try:
             with os.fdopen(fd, "wb") as dst, self.local.open_blob(blob.sha256) as src:
                 sha, _ = copy_hashing(src, dst)
@@ -235,8 +240,7 @@ class CacheStore:
             outputs[shown.replace(os.sep, "/")] = Blob(sha, st.st_mode & 0o777, size)
         logs = []
         for name in ("stdout_path", "stderr_path"):
-            path = record[name]
-            sha, size = self.local.put_file(path) if os.path.exists(path) else self.local.put_stream(_EMPTY())
+            sha, size = self.local.put_log(record[name])
             logs.append(Blob(sha, 0o600, size))
         manifest = Manifest(key, outputs, logs[0], logs[1], int(record.get("duration_ms") or 0))
         self.local.write_manifest(key, dump(manifest, self.secret))
@@ -252,12 +256,6 @@ class CacheStore:
             if not remote.put_blob(blob.sha256, self.local.blob_path(blob.sha256), unit.name):
                 return
         remote.put_manifest(manifest.key, dump(manifest, self.secret), unit.name)
-
-
-def _EMPTY() -> IO[bytes]:
-    import io
-
-    return io.BytesIO(b"")
 
 
 def _echo(console: IO[str], text: str, prefix: str) -> None:
