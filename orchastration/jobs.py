@@ -101,15 +101,29 @@ def run(
     )  # fmt: skip
 
 
-def plan(config: Config, paths: Paths, names: Sequence[str], *, force: bool = False) -> list[PlanItem] | None:
+def plan(
+    config: Config,
+    paths: Paths,
+    names: Sequence[str],
+    *,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> list[PlanItem] | None:
     """What a ``run`` of ``names`` (every job when empty) would run, in order, with the reasons;
-    None when no jobs are configured."""
+    None when no jobs are configured. With ``environ`` (the run's), a job the output cache would
+    restore says so (``would restore from cache``)."""
     from orchastration.engine import plan as engine_plan
 
     chosen = select(config, names)
     if not chosen:
         return None
-    return engine_plan(job_units(config, paths), chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force)
+    units = job_units(config, paths)
+    items = engine_plan(units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force)
+    if environ is None:
+        return items
+    from orchastration.cache.preview import annotate
+
+    return annotate(items, units, config, environ, forced=chosen if force else ())
 
 
 CONFIG_CACHE_DIR = "config-cache"

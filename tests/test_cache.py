@@ -284,3 +284,20 @@ def test_task_builds_are_cached_like_jobs(cli: Cli, tmp_path: Path) -> None:
         assert result.code == 0 and "task=t exit=0 status=done" in result.out, (result.out, result.err)
     assert markers(roots[0]) == {"m-task"} and markers(roots[1]) == set()
     assert (roots[1] / "dist" / "t.txt").read_bytes() == b"alpha\n!"
+
+
+def test_dry_run_and_why_say_would_restore(cli: Cli, clones: tuple[Path, Path, Path]) -> None:
+    first, second, _ = clones
+    run(cli, first)
+    state = ["--state-dir", str(second.parent / f"state-{second.name}")]
+    plan = cli([*state, "run", "--dry-run"], cwd=second)
+    assert plan.code == 0, plan.err
+    assert "job=gen would-run reason=never run; would restore from cache" in plan.out
+    assert "job=side would-run reason=never run; would restore from cache" in plan.out
+    # use's key is known only once gen has run (its input is gen's output): no promise.
+    assert "job=use would-run reason=never run; dependency will run: gen\n" in plan.out
+    why = cli([*state, "why", "side"], cwd=second)
+    assert why.out.splitlines() == ["never run", "would restore from cache"]
+    (second / "src" / "b.txt").write_text("edited\n")
+    assert cli([*state, "why", "side"], cwd=second).out.splitlines() == ["never run"]
+    assert markers(second) == set()

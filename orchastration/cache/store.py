@@ -124,6 +124,20 @@ class CacheStore:
 
         record_run(self.local, self.stats, self.max_size)
 
+    def holds(self, unit: Unit) -> bool:
+        """Whether the local cache has a sound-looking entry for ``unit`` now (``run --dry-run``, ``why``)."""
+        if not self.cacheable(unit) or unit.name in self.forced:
+            return False
+        key = self.keys.key(unit)
+        raw = None if key is None else self.local.read_manifest(key)
+        if key is None or raw is None:
+            return False
+        try:
+            manifest = load(raw, key, self.secret)
+        except BadEntry:
+            return False
+        return all(self.local.has_blob(b.sha256) for b in manifest.blobs())
+
     # -- lookup ----------------------------------------------------------------------------------
     def _find(self, unit: Unit, key: str) -> tuple[str, Manifest | None]:
         raw = self.local.read_manifest(key)

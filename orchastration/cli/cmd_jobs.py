@@ -157,7 +157,7 @@ def _dry_run(app: App, config: Any) -> int:
     from orchastration.cli import render
     from orchastration.jobs import plan
 
-    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force))
+    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force), environ=app.environ)
     if items is None:
         app.print(render.NO_JOBS)
         return 0
@@ -186,12 +186,11 @@ def run_status(app: App) -> int:
 
 
 def run_why(app: App) -> int:
-    from orchastration.engine import why
-    from orchastration.jobs import job_units
+    from orchastration.jobs import plan
 
     config = job_config(app)
     config.job(app.args.job)
-    reasons = why(job_units(config, app.paths), app.args.job, paths=app.paths, hash_algorithm=config.hash.algorithm)
+    reasons = (plan(config, app.paths, [app.args.job], environ=app.environ) or [])[-1].reasons
     for reason in reasons or ["up-to-date"]:
         app.print(reason)
     return 0
