@@ -301,3 +301,26 @@ def test_dry_run_and_why_say_would_restore(cli: Cli, clones: tuple[Path, Path, P
     (second / "src" / "b.txt").write_text("edited\n")
     assert cli([*state, "why", "side"], cwd=second).out.splitlines() == ["never run"]
     assert markers(second) == set()
+
+
+def test_two_runs_storing_the_same_keys_at_once(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
+    """Two clones built at the same moment store the same keys into one cache: each entry ends whole."""
+    import subprocess
+
+    from reliability.common import cli_command
+
+    cache = tmp_path / "cache"
+    roots = [make_project(tmp_path / name / "proj", cache) for name in ("a", "b")]
+    procs = [
+        subprocess.Popen([*cli_command(), "--state-dir", str(r.parent / "state"), "run", "-j", "3"], cwd=r, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for r in roots
+    ]  # fmt: skip
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (out, err)
+    assert len(_entries(cache)) == 3
+    third = make_project(tmp_path / "c" / "proj", cache)
+    result = run(cli, third)
+    assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
+    assert not list((cache / "v1").rglob(".tmp-*")), "no temp file left behind"
