@@ -140,6 +140,9 @@ def _entries(cache: Path) -> list[Path]:
 
 def test_corrupt_and_partial_entries_are_misses(cli: Cli, clones: tuple[Path, Path, Path]) -> None:
     first, second, cache = clones
+    for root in (first, second):  # outputs too big to live in the manifest: in the blob store
+        (root / "src" / "a.txt").write_text("alpha\n" * 5000)
+        (root / "src" / "b.txt").write_text("beta\n" * 5000)
     run(cli, first)
     manifests = {json.loads(p.read_text())["outputs"].popitem()[0]: p for p in _entries(cache)}
     manifests["dist/gen.txt"].write_text('{"format": 1, "key": "trunc')  # torn manifest
@@ -147,14 +150,30 @@ def test_corrupt_and_partial_entries_are_misses(cli: Cli, clones: tuple[Path, Pa
     blob = side["outputs"]["dist/side.bin"]["sha256"]
     (cache / "v1" / "blobs" / blob[:2] / blob).write_bytes(b"bit rot")  # corrupt blob
     use = json.loads(manifests["dist/use.txt"].read_text())
-    blob = use["stdout"]["sha256"]
+    blob = use["outputs"]["dist/use.txt"]["sha256"]
     (cache / "v1" / "blobs" / blob[:2] / blob).unlink()  # partial entry: a blob missing
     result = run(cli, second)
     assert statuses(result.out) == {"gen": "ran", "use": "ran", "side": "ran"}
     assert "gen: local cache corrupt or partial entry" in result.err
-    assert "side: cache entry not restored" in result.err
+    assert "side: cache entry not restored" in result.err and "corrupt" in result.err
+    assert "use: cache entry not restored: partial entry" in result.err
     assert not list(second.glob("dist/*.restore")), "no temp file left behind"
-    assert (second / "dist" / "side.bin").read_bytes() == b"beta\n!"
+    assert (second / "dist" / "side.bin").read_bytes() == b"beta\n" * 5000 + b"!"
+
+
+def test_small_files_live_in_the_manifest(cli: Cli, clones: tuple[Path, Path, Path]) -> None:
+    """Small outputs and logs are inline (one file per entry); a flipped inline byte is a miss."""
+    first, second, cache = clones
+    run(cli, first)
+    assert not list((cache / "v1" / "blobs").glob("*/*"))
+    for path in _entries(cache):
+        data = json.loads(path.read_text())
+        if "dist/gen.txt" in data["outputs"]:
+            data["outputs"]["dist/gen.txt"]["inline"] = "AAAA"
+            path.write_text(json.dumps(data))
+    result = run(cli, second)
+    assert statuses(result.out) == {"gen": "ran", "use": "restored", "side": "restored"}
+    assert "gen: local cache corrupt entry" in result.err
 
 
 def test_entries_outside_declared_outputs_are_never_restored(cli: Cli, clones: tuple[Path, Path, Path]) -> None:
@@ -211,12 +230,12 @@ def test_stats_prune_clear(cli: Cli, clones: tuple[Path, Path, Path]) -> None:
 
 
 def test_lru_eviction_past_max_size(cli: Cli, tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", tmp_path / "c", extra="max_size = 600")
+    root = make_project(tmp_path / "p", tmp_path / "c", extra="max_size = 1500")
     (root / "src" / "b.txt").write_text("b" * 400)
     run(cli, root)
-    # Every entry costs its blobs and manifest; 600 bytes cannot hold all three.
+    # Every entry costs its blobs and manifest (small files inline); 1500 bytes cannot hold all three.
     data = json.loads(cli(["cache", "stats", "--json"], cwd=root).out)
-    assert 0 < data["size"] <= 600 and data["entries"] < 3
+    assert 0 < data["size"] <= 1500 and 0 < data["entries"] < 3
 
 
 @pytest.mark.parametrize(

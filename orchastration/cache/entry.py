@@ -20,13 +20,17 @@ class BadEntry(Exception):
     """A manifest that is corrupt, partial, for another key, or not validly signed: a miss."""
 
 
+INLINE_MAX = 16 * 1024  # files up to this size live in the manifest itself: one file per entry to write
+
+
 @dataclass(frozen=True)
 class Blob:
-    """One stored file: its sha256 and mode bits."""
+    """One stored file: its sha256 and mode bits; a small one's bytes inline (else in the blob store)."""
 
     sha256: str
     mode: int
     size: int
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,8 @@ class Manifest:
     exit_code: int = 0
 
     def blobs(self) -> list[Blob]:
-        """Every blob the entry needs."""
-        return [*self.outputs.values(), self.stdout, self.stderr]
+        """Every blob the entry needs from the blob store (not the inline ones)."""
+        return [b for b in (*self.outputs.values(), self.stdout, self.stderr) if b.data is None]
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as data (without its signature)."""
@@ -58,7 +62,12 @@ class Manifest:
 
 
 def _blob_json(blob: Blob) -> dict[str, Any]:
-    return {"sha256": blob.sha256, "mode": blob.mode, "size": blob.size}
+    found = {"sha256": blob.sha256, "mode": blob.mode, "size": blob.size}
+    if blob.data is not None:
+        import base64
+
+        found["inline"] = base64.b64encode(blob.data).decode("ascii")
+    return found
 
 
 def _canonical(data: Mapping[str, Any]) -> bytes:
@@ -109,7 +118,18 @@ def _path(path: Any) -> str:
 def _blob(data: Any) -> Blob:
     if not isinstance(data, dict) or not _HEX64.fullmatch(str(data.get("sha256", ""))):
         raise ValueError("blob")
-    return Blob(str(data["sha256"]), int(data["mode"]) & 0o777, int(data["size"]))
+    inline = None
+    if "inline" in data:
+        import base64
+        import binascii
+
+        try:
+            inline = base64.b64decode(str(data["inline"]), validate=True)
+        except binascii.Error:
+            raise ValueError("inline") from None
+        if hashlib.sha256(inline).hexdigest() != data["sha256"]:
+            raise ValueError("inline content does not match its hash")
+    return Blob(str(data["sha256"]), int(data["mode"]) & 0o777, int(data["size"]), inline)
 
 
 def load_unchecked(raw: bytes) -> list[str]:
@@ -117,6 +137,9 @@ def load_unchecked(raw: bytes) -> list[str]:
     try:
         data = json.loads(raw)
         blobs = [*dict(data["outputs"]).values(), data["stdout"], data["stderr"]]
-        return [_blob(b).sha256 for b in blobs]
-    except (ValueError, KeyError, TypeError, RecursionError):
+        stored = [str(b["sha256"]) for b in blobs if "inline" not in b]
+    except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
         raise BadEntry("corrupt entry") from None
+    if not all(_HEX64.fullmatch(sha) for sha in stored):
+        raise BadEntry("corrupt entry")
+    return stored

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from orchastration.cache.entry import BadEntry, Blob, Manifest, dump, load
+from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
-from orchastration.cache.local import BlobMismatch, LocalCache, copy_hashing
+from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
 from orchastration.logs import get_logger, log
 
 if TYPE_CHECKING:
@@ -212,8 +212,13 @@ class CacheStore:
             os.unlink(tmp)
             fd = os.open(tmp, flags, 0o600)
         try:
-            with os.fdopen(fd, "wb") as dst, self.local.open_blob(blob.sha256) as src:
-                sha, _ = copy_hashing(src, dst)
+            with os.fdopen(fd, "wb") as dst:
+                if blob.data is not None:  # checked against its hash when the manifest was read
+                    dst.write(blob.data)
+                    sha = blob.sha256
+                else:
+                    with self.local.open_blob(blob.sha256) as src:
+                        sha, _ = copy_hashing(src, dst)
             if sha != blob.sha256:
                 raise BlobMismatch(f"blob {blob.sha256[:12]} is corrupt")
             os.chmod(tmp, blob.mode)
@@ -230,8 +235,11 @@ class CacheStore:
             (manifest.stderr, launch.stderr_path, launch.err_console),
         ):
             try:
-                with self.local.open_blob(blob.sha256) as src:
-                    data = src.read()
+                if blob.data is not None:
+                    data = blob.data
+                else:
+                    with self.local.open_blob(blob.sha256) as src:
+                        data = src.read()
                 with open(path, "wb") as fh:
                     fh.write(data)
             except OSError:
@@ -250,10 +258,19 @@ class CacheStore:
                 return None
             path = os.path.join(unit.working_dir, shown)
             st = os.stat(path)
+            small = _inline(path, st.st_size, str(digest) if reuse else None)
+            if small is not None:
+                outputs[shown.replace(os.sep, "/")] = Blob(small.sha256, st.st_mode & 0o777, small.size, small.data)
+                continue
             sha, size = self.local.put_file(path, str(digest) if reuse else None)
             outputs[shown.replace(os.sep, "/")] = Blob(sha, st.st_mode & 0o777, size)
         logs = []
         for name in ("stdout_path", "stderr_path"):
+            log_size = os.stat(record[name]).st_size if os.path.exists(record[name]) else 0
+            small = _inline(record[name], log_size, None) if log_size else Blob(EMPTY_SHA256, 0o600, 0, b"")
+            if small is not None:
+                logs.append(Blob(small.sha256, 0o600, small.size, small.data))
+                continue
             sha, size = self.local.put_log(record[name])
             logs.append(Blob(sha, 0o600, size))
         manifest = Manifest(key, outputs, logs[0], logs[1], int(record.get("duration_ms") or 0))
@@ -270,6 +287,22 @@ class CacheStore:
             if not remote.put_blob(blob.sha256, self.local.blob_path(blob.sha256), unit.name):
                 return
         remote.put_manifest(manifest.key, dump(manifest, self.secret), unit.name)
+
+
+def _inline(path: str, size: int, expected: str | None) -> Blob | None:
+    """A small file's bytes and hash for the manifest itself (None: too big, it goes to the blob store)."""
+    if size > INLINE_MAX:
+        return None
+    import hashlib
+
+    with open(path, "rb") as fh:
+        data = fh.read(INLINE_MAX + 1)
+    sha = hashlib.sha256(data).hexdigest()
+    if len(data) > INLINE_MAX:
+        return None
+    if expected is not None and sha != expected:
+        raise BlobMismatch(f"changed while being stored (expected {expected[:12]}, got {sha[:12]})")
+    return Blob(sha, 0, len(data), data)
 
 
 def _echo(console: IO[str], text: str, prefix: str) -> None:
