@@ -69,9 +69,11 @@ def load_config(
     path, reason = find_config(explicit, env, here, user_config or Path(os.devnull))
     if path is None:
         return Config(reason=reason, base_dir=here)
+    from orchastration.config_cache import with_cache
     from orchastration.config_schema import parse_config
 
-    return parse_config(read_toml(path), path=path, reason=reason, environ=env)
+    data = read_toml(path)
+    return with_cache(parse_config(data, path=path, reason=reason, environ=env), data, env)
 
 
 def config_to_dict(config: Config, show_env: bool = False) -> dict[str, Any]:

@@ -19,6 +19,7 @@ __all__ = [
     "TASK_REPOS",
     "TASK_STATUSES",
     "AgentConfig",
+    "CacheConfig",
     "CommandSpec",
     "Config",
     "ExecutorConfig",
@@ -72,6 +73,7 @@ class CommandSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
+    cache: bool | None = None  # None: cached when it has outputs and is not always_run (docs/cache.md)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,21 @@ class TemplatesConfig:
     """``[templates]``: an optional directory of user templates."""
 
     dir: Path | None = None
+
+
+CACHE_MODES = ("read", "write", "readwrite", "off")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """``[cache]``: the local output cache and an optional shared one (docs/cache.md)."""
+
+    enabled: bool = True
+    dir: Path | None = None  # None: <user cache dir>/orchastration/cache
+    url: str = ""  # a shared cache: any fsspec URL
+    mode: str = "readwrite"  # for url: read | write | readwrite | off
+    max_size: int = 10 * 1000**3  # bytes; "10GB"
+    storage_options: Mapping[str, Any] = field(default_factory=dict)  # passed to fsspec
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,7 @@ class Config:
     # The jobs depend on more than the file's bytes (the environment, dotenv files, foreach matches):
     # neither the parsed-config cache nor the up-to-date summary may answer for them.
     volatile: bool = False
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     @property
     def display_path(self) -> str:

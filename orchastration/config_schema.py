@@ -38,14 +38,26 @@ NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 # Names become file names: refuse the ones Windows reserves as devices.
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 
-TOP_KEYS = ("logging", "hash", "vars", "dotenv", "jobs", "tasks", "templates", "agents", "orchestrations", "executor")
+TOP_KEYS = (
+    "logging",
+    "hash",
+    "vars",
+    "dotenv",
+    "jobs",
+    "tasks",
+    "templates",
+    "agents",
+    "orchestrations",
+    "executor",
+    "cache",
+)
 JOB_KEYS = (
     "description", "command", "shell", "working_dir", "timeout_seconds", "env", "inputs", "outputs",
-    "depends_on", "always_run", "after", "dotenv", "foreach", "resources", "local", "retries",
+    "depends_on", "always_run", "after", "dotenv", "foreach", "resources", "local", "retries", "cache",
 )  # fmt: skip
 TASK_KEYS = (
     "description", "repo", "working_dir", "command", "shell", "inputs", "outputs",
-    "documents", "status", "env", "timeout_seconds", "review_command",
+    "documents", "status", "env", "timeout_seconds", "review_command", "cache",
 )  # fmt: skip
 
 

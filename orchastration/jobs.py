@@ -87,6 +87,8 @@ def run(
     summaries: Summaries | None = None,
     args: Mapping[str, Sequence[str]] | None = None,
     executor: ExecutorChoice | None = None,
+    no_cache: bool = False,
+    cache_mode: str | None = None,
 ) -> list[UnitResult]:
     """Run the jobs ``names`` (every job when empty) and what they depend on; results as they finish
     (also to ``on_result``). An empty list: no jobs are configured. The up-to-date summary of the
@@ -94,7 +96,10 @@ def run(
     no-op test already used), unless ``ORCHASTRATION_NO_FASTPATH`` is set in ``environ`` or ``args``
     (extra arguments by job name, ``run JOB -- ARGS``) are given: doit decides those runs.
     ``executor``: where the commands run (default: ``[executor]``; ``executors.choose``);
-    ``parallel`` None: 1 locally, the cluster's worker threads on dask."""
+    ``parallel`` None: 1 locally, the cluster's worker threads on dask. Jobs doit must run are
+    restored from the output cache when it holds them (docs/cache.md; ``no_cache``, ``cache_mode``:
+    the run's flags)."""
+    from orchastration.cache.settings import open_store
     from orchastration.engine import fastpath, run_units
     from orchastration.executors import ExecutorChoice, choose, opened, run_closure
 
@@ -106,6 +111,9 @@ def run(
     quick = not fastpath.disabled(environ) and not config.volatile and not any(n in config.groups for n in names)
     key = fastpath.jobs_key(config.path, config_bytes(config), names, environ) if quick and not args else None
     units = job_units(config, paths, args)
+    forced = chosen if force else ()
+    store = None if dry_run else open_store(config, environ, no_cache=no_cache, mode=cache_mode, forced=forced)
+    cached: dict[str, Any] = {} if store is None else {"store": store}
     choice = ExecutorChoice() if dry_run else executor or choose(config, environ)
     scope = run_closure(units, chosen) if choice.kind == "dask" else []  # what the cluster is checked for
     with opened(choice, scope, config.placement, None if dry_run else parallel) as (ex, slots):
@@ -113,7 +121,7 @@ def run(
             units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, environ=environ,
             force=force, parallel=slots, keep_going=keep_going, dry_run=dry_run, console=console,
             err_console=err_console, on_result=on_result, on_start=on_start, on_lock_wait=on_lock_wait,
-            summaries=summaries, summary_key=key, executor=ex,
+            summaries=summaries, summary_key=key, executor=ex, **cached,
         )  # fmt: skip
     from orchastration.job_groups import group_results
 
@@ -131,17 +139,23 @@ def plan(
     *,
     force: bool = False,
     args: Mapping[str, Sequence[str]] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[PlanItem] | None:
     """What a ``run`` of ``names`` (every job when empty) would run, in order, with the reasons;
-    None when no jobs are configured."""
+    None when no jobs are configured. With ``environ`` (the run's), a job the output cache would
+    restore says so (``would restore from cache``)."""
     from orchastration.engine import plan as engine_plan
 
     chosen = select(config, names)
     if not chosen:
         return None
-    return engine_plan(
-        job_units(config, paths, args), chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force
-    )
+    units = job_units(config, paths, args)
+    items = engine_plan(units, chosen, paths=paths, hash_algorithm=config.hash.algorithm, force=force)
+    if environ is None:
+        return items
+    from orchastration.cache.preview import annotate
+
+    return annotate(items, units, config, environ, forced=chosen if force else ())
 
 
 CONFIG_CACHE_DIR = "config-cache"

@@ -38,6 +38,7 @@ class UnitStatus(StrEnum):
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"
     NOT_RUN = "not_run"
+    RESTORED = "restored"  # its outputs and logs came from the output cache (a success)
 
 
 UNIT_STATUS_OF_PROCESS = {

@@ -4,7 +4,8 @@
 Every tool gets the same generated workload in its own format (``benchkit/tools.py``): N jobs x M
 input files, job i concatenating its inputs into ``out/<i>.txt`` through the shell. Every figure is
 a whole process timed from outside: the median of several runs after a warm-up. Scenarios: start-up
-(``--version``), cold build, no-op rerun, one input edited, listing, at 100 x 10 and 1,000 x 10;
+(``--version``), cold build (an empty output cache), no-op rerun, one input edited, listing, a fresh clone
+with a warm output cache and a cold build with the cache off, at 100 x 10 and 1,000 x 10;
 16 x ``sleep 0.5`` at ``-j 8`` (scheduling overhead); ``hash`` of a 1 GiB file beside ``sha256sum``
 (throughput, peak RSS); 50 MB of job output (wall time, peak RSS).
 
@@ -115,6 +116,37 @@ def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[in
     for row in (noop, edit):
         row.notes += [f"{t.name} has no up-to-date check: it reruns every job" for t in live if not t.incremental]
     return [cold, noop, edit, listing]
+
+
+def cached(ours: tk.Tool, cold: Row, work: Path, env: dict[str, str], size: tuple[int, int], repeat: int) -> list[Row]:
+    """The output cache (docs/cache.md) on the N x M workload: a fresh clone of the tree with the cache its
+    cold build filled (every job restored; the peers, having no such cache, build it cold: their cold
+    figure), and a cold build with the cache off (the cold row's empty cache must cost little over it)."""
+    import shutil
+
+    tag = f"{size[0]}x{size[1]}"
+    built = work / f"{ours.name}-{tag}"
+    if OURS not in cold.values or not (built / ".cache").is_dir():
+        return []
+    warm = Row(f"warm-clone:{tag}", f"fresh clone, warm cache {size[0]} x {size[1]}", "ms")
+    off = Row(f"cold-nocache:{tag}", f"cold build, cache off {size[0]} x {size[1]}", "ms")
+    clone = work / f"{ours.name}-{tag}-clone"
+    shutil.copytree(built, clone, ignore=shutil.ignore_patterns(".state", "out"))
+
+    def fresh(_i: int) -> None:  # a new checkout: no state, no outputs; the cache stays warm
+        for path in (clone / ".state", clone / "out"):
+            shutil.rmtree(path, ignore_errors=True)
+        (clone / "out").mkdir()
+
+    runs = min(repeat, 3)
+    _try(warm, ours.name, lambda: median_of(ours.build_argv(), clone, ours.env(env, clone), runs, before=fresh))
+    warm.values.update({k: v for k, v in cold.values.items() if k != OURS})
+    warm.notes.append("the peers have no output cache: their figure is their cold build")
+    no_cache = {**ours.env(env, built), "ORCHASTRATION_NO_CACHE": "1"}
+    _try(
+        off, ours.name, lambda: median_of(ours.build_argv(), built, no_cache, runs, before=lambda _i: ours.reset(built))
+    )
+    return [warm, off]
 
 
 def sleeps(tools: list[tk.Tool], work: Path, env: dict[str, str], spec: tuple[int, float, int], repeat: int) -> Row:
@@ -261,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         if "builds" in scenarios:
             for size in sizes:
                 rows += builds(tools, work, env, size, repeat)
+                if ours is not None:
+                    rows += cached(ours, rows[-4], work, env, size, repeat)
         if "sleep" in scenarios:
             rows.append(sleeps(tools, work, env, mode["sleep"], repeat))
         if "hash" in scenarios:

@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "completion",
     "history",
     "report",
+    "cache",
 )
 
 # Top-level command -> its module, so a command line imports and builds only the parser it uses

@@ -33,6 +33,8 @@ def register(sub: SubParsers) -> None:
     p.usage = "%(prog)s [options] [JOB ...] [-- ARG ...]"
     p.completer_rest = "file"  # type: ignore[attr-defined]  # after `--`: the job's arguments, often files
     add_trace_flag(p)
+    p.add_argument("--no-cache", action="store_true", help="neither restore from nor store to the output cache")
+    p.add_argument("--cache-mode", choices=("read", "write", "readwrite", "off"), help="use of the shared cache")
     p = add_command(sub, "status", "each job's last run and whether it is up to date", run_status)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="these jobs (default: every job)")
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -107,6 +109,7 @@ def _run_recorded(app: App, session: Any, job_args: dict[str, list[str]] | None,
             on_result=both(_result_printer(app, progress), session.on_result),
             on_start=both(progress.start if progress is not None else None, session.on_start),
             on_lock_wait=_lock_wait_notice(app), summaries=app.summaries, args=job_args, executor=where,
+            no_cache=args.no_cache, cache_mode=args.cache_mode,
         )  # fmt: skip
     finally:
         if progress is not None:
@@ -162,7 +165,7 @@ def _result_printer(app: App, progress: Any) -> Callable[[UnitResult], None]:
 
     def on_result(result: UnitResult) -> None:
         if progress is not None:
-            progress.finish(result.name, result.status in ("ran", "skipped"))
+            progress.finish(result.name, result.status in ("ran", "skipped", "restored"))
             with progress.lock:
                 progress.clear()
                 app.print(result_line(result))
@@ -227,7 +230,7 @@ def _dry_run(app: App, config: Any, job_args: dict[str, list[str]] | None) -> in
     from orchastration.cli import render
     from orchastration.jobs import plan
 
-    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force), args=job_args)
+    items = plan(config, app.paths, app.args.jobs, force=bool(app.args.force), args=job_args, environ=app.environ)
     render.show(app, render.job_plan(items or []), as_json=app.args.json)
     return 0
 
@@ -253,12 +256,11 @@ def run_status(app: App) -> int:
 
 
 def run_why(app: App) -> int:
-    from orchastration.engine import why
-    from orchastration.jobs import job_units
+    from orchastration.jobs import plan
 
     config = job_config(app)
     config.job(app.args.job)
-    reasons = why(job_units(config, app.paths), app.args.job, paths=app.paths, hash_algorithm=config.hash.algorithm)
+    reasons = (plan(config, app.paths, [app.args.job], environ=app.environ) or [])[-1].reasons
     for reason in reasons or ["up-to-date"]:
         app.print(reason)
     return 0

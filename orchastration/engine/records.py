@@ -89,6 +89,9 @@ def build_record(
     return record
 
 
+GOOD = ("ran", "restored")  # a run whose result counts: it ran, or the output cache restored it
+
+
 def finish_run(
     unit: Unit, run_id: str, record: dict[str, Any], *, sync: bool = True, settle: bool = True, locked: bool = False
 ) -> Path:
@@ -101,9 +104,10 @@ def finish_run(
     record claims a finished run the engine would forget after a crash (docs/reliability.md).
     ``locked``: the caller holds the state lock (no other process writes ``last.json`` here)."""
     path = unit.record_dir / f"{run_id}.json"
-    if settle or record.get("status") != "ran":
+    good = record.get("status") in GOOD
+    if settle or not good:
         write_record(unit.record_dir, run_id, record, update_last=False, sync=sync)
-        settle_run(unit, run_id, path, ran=record.get("status") == "ran", sync=sync, locked=locked, pending=False)
+        settle_run(unit, run_id, path, ran=good, sync=sync, locked=locked, pending=False)
         return path
     # Written in place under a name no reader looks at: a crash mid-write leaves only an ignored file.
     fd = os.open(_pending(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from orchastration.engine.records import build_record, finish_run, log_paths, settle_run, start_run
+from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
 from orchastration.engine.units import Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
@@ -77,27 +77,49 @@ class LocalExecutor:
         )
 
 
+@dataclass(frozen=True)
+class Restored:
+    """A result a store restored: how that run ended, and where it came from (for the record)."""
+
+    result: ProcessResult
+    cache: Mapping[str, str]  # {"key": ..., "source": "local" | "remote"}
+
+
 class ResultStore(Protocol):
     """Results of work done before, by content: a unit doit must run may be restored instead."""
 
-    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> ProcessResult | None:
-        """Restore the unit's outputs and logs for these inputs and say how that run ended; None: not held."""
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
+        """Restore the unit's outputs and logs for these inputs (and replay the logs); None: not held."""
         ...
 
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Keep a successful run's outputs and logs (its record names them)."""
         ...
 
+    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
+        """A run begins: its units by name and their input files (a unit's key covers its dependencies')."""
+        ...
+
+    def close(self) -> None:
+        """The run ended (keep statistics, evict past the size limit)."""
+        ...
+
 
 class NoStore:
     """The default result store: holds nothing, so every unit doit must run runs."""
 
-    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> ProcessResult | None:
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
         """Nothing to restore."""
         return None
 
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Nothing kept."""
+
+    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
+        """Nothing to prepare."""
+
+    def close(self) -> None:
+        """Nothing to finish."""
 
 
 LOCAL = LocalExecutor()
@@ -163,8 +185,9 @@ def run_unit(
     program = _program(runner, unit)
     out_log, err_log = log_paths(unit, run_id)
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
-    res = runner.store.restore(unit, hashes, launch) or runner.executor.run(unit, launch)
-    status = UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
+    restored = runner.store.restore(unit, hashes, launch)
+    res = restored.result if restored is not None else runner.executor.run(unit, launch)
+    status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
     # Jobs are audited in the log file at info; task builds log their own "task build finished".
     level = "debug" if "task_name" in unit.extra_record else "info"
     log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
@@ -181,14 +204,17 @@ def run_unit(
         unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
         reasons=reasons, algorithm=runner.algorithm,
     )  # fmt: skip
+    if restored is not None:
+        record.update(status=UnitStatus.RESTORED.value, cache=dict(restored.cache))
     try:
         path = _write_record(runner, unit, run_id, record)
     except OSError as exc:
         return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
-    if status != UnitStatus.RAN:
+    if status not in (UnitStatus.RAN, UnitStatus.RESTORED):
         return UnitRun(result, None, states)
-    runner.store.save(unit, record)
+    if restored is None:
+        runner.store.save(unit, record)
     return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states, _settler(runner, unit, path))
 
 
@@ -211,7 +237,7 @@ def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str,
     if runner.flusher is None:
         return finish_run(unit, run_id, record)
     path = finish_run(unit, run_id, record, sync=False, settle=False, locked=True)
-    if record.get("status") != "ran":
+    if record.get("status") not in GOOD:
         runner.flusher.dirty(path)
     return path
 

@@ -135,7 +135,12 @@ def _run(
     if names:
         # Every unit: doit starts from the targets, as it would on its own; a subset: from each unit in it.
         start = list(targets) if len(names) == len(session.order) else names
-        interrupted, errors = _run_doit(session, names, start, db_path, parallel, keep_going, loaded)
+        store = session.runner.store  # a unit's cache key covers its dependencies' (docs/cache.md)
+        store.open(session.table, session.inputs, session.runner.cache)
+        try:
+            interrupted, errors = _run_doit(session, names, start, db_path, parallel, keep_going, loaded)
+        finally:
+            store.close()
     loaded()
     for name in session.order:  # never started: a dependency failed, or the run stopped
         if name not in session.results:

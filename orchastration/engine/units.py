@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 INCOMPLETE = ".incomplete"  # marker in a record_dir while a run has not finished well
 
-# UnitResult statuses; "not_run" = never started (a dependency failed, or the run stopped early).
+# UnitResult statuses; "not_run" = never started (a dependency failed, or the run stopped early);
+# "restored" = outputs restored from the output cache (docs/cache.md).
 RAN, SKIPPED, FAILED, TIMEOUT, INTERRUPTED, NOT_RUN = "ran", "skipped", "failed", "timeout", "interrupted", "not_run"
 # A unit's status from how its process ended (orchastration.process.ProcessResult.status).
 STATUS_OF_PROCESS = {"ok": RAN, "failed": FAILED, "not_found": FAILED, "timeout": TIMEOUT, "interrupted": INTERRUPTED}
@@ -134,7 +135,7 @@ class UnitResult:
     """The outcome of one unit in a run."""
 
     name: str
-    status: str  # ran | skipped | failed | timeout | interrupted | not_run
+    status: str  # ran | skipped | failed | timeout | interrupted | not_run | restored
     exit_code: int | None
     duration_ms: int
     record_path: Path | None

@@ -84,15 +84,19 @@ def run_task_unit(
     err_console: IO[str] | None,
 ) -> UnitResult:
     """The one call into the engine: run the task's unit (on the configured executor: a task build runs
-    on dask like a job), streaming its output to the consoles."""
+    on dask like a job), streaming its output to the consoles (or restoring it from the output cache:
+    docs/cache.md)."""
+    from orchastration.cache.settings import open_store
     from orchastration.engine import run_units
     from orchastration.executors import choose, opened
 
     unit = task_unit(paths, task)
+    store = open_store(config, environ, forced=[task.name] if force else ())
     with opened(choose(config, environ), [unit], {}, 1) as (executor, _):
         results = run_units(
             [unit], [task.name], paths=paths, hash_algorithm=config.hash.algorithm, environ=environ, force=force,
             console=console, err_console=err_console, prefix_output=False, executor=executor,
+            **({} if store is None else {"store": store}),
         )  # fmt: skip
     return next(r for r in results if r.name == task.name)
 
@@ -105,7 +109,7 @@ def last_build(unit: UnitResult, start: datetime, end: datetime) -> tuple[BuildS
         return BuildStatus.UP_TO_DATE, entry
     record = read_json(unit.record_path) if unit.record_path else None
     times = record if isinstance(record, dict) else {}
-    ran = unit.status == UnitStatus.RAN
+    ran = unit.status in (UnitStatus.RAN, UnitStatus.RESTORED)
     exit_code = unit.exit_code if unit.exit_code is not None else 1
     status = BuildStatus.DONE if ran else BuildStatus.FAILED
     entry = {

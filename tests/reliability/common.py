@@ -39,6 +39,9 @@ def isolated_env(base: Path, **extra: str) -> dict[str, str]:
         XDG_CACHE_HOME=str(home / ".cache"),
         ORCHASTRATION_STATE_DIR=str(base / "state"),
         NO_COLOR="1",
+        # The output cache would restore what a test deleted to see it rerun; the cache's own tests
+        # (test_cache*.py) turn it back on.
+        ORCHASTRATION_NO_CACHE="1",
     )
     env.pop("APPDATA", None)
     env.pop("LOCALAPPDATA", None)
