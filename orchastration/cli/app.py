@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # One table of command modules (orchastration.cli.cmd_<name>), in --help order.
 COMMAND_MODULES = (
     "jobs",
+    "watch",
     "hash",
     "config",
     "init",
