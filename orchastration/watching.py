@@ -172,7 +172,7 @@ class _Notifier:
         try:
             self._notify = RustNotify(list(roots), False, poll, POLL_DELAY_MS, recursive, True)
         except (OSError, RuntimeError) as exc:
-            raise WatchError(f"watch: cannot watch {', '.join(roots)}: {exc}{_LIMIT_HINT}") from None
+            raise WatchError(f"watch: cannot watch {', '.join(roots)}: {_said(exc)}") from None
         self._stop = threading.Event()
         self._out = out
         self._thread = threading.Thread(target=self._pump, name="orchastration-watch", daemon=True)
@@ -185,7 +185,7 @@ class _Notifier:
                 if isinstance(raw, set):
                     self._out.put([path for _, path in raw])
         except Exception as exc:  # a watch that broke (a watch limit reached...): the main thread says so
-            self._out.put(WatchError(f"watch: stopped watching: {exc}{_LIMIT_HINT}"))
+            self._out.put(WatchError(f"watch: stopped watching: {_said(exc)}"))
 
     def close(self) -> None:
         self._stop.set()
@@ -193,7 +193,13 @@ class _Notifier:
         self._notify.close()
 
 
-_LIMIT_HINT = " (on Linux, a low fs.inotify.max_user_watches limit is the usual cause; --poll avoids it)"
+def _said(exc: BaseException) -> str:
+    """The notifier's error, with what to do about the OS's limits on watches (inotify on Linux:
+    ``OS file watch limit reached.``, or too many inotify instances)."""
+    text = str(exc) or type(exc).__name__
+    if "limit" in text or "too many" in text.lower():
+        return f"{text} (raise fs.inotify.max_user_watches / max_user_instances, or use --poll)"
+    return text
 
 
 class WatchError(OrchastrationError):
