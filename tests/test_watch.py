@@ -64,7 +64,7 @@ class Watching:
         """How many runs of ``job`` have finished (their records written)."""
         return len([p for p in (self.runs / job).glob("*.json") if p.name != "last.json"])
 
-    def wait(self, what: str, test: Callable[[], bool], seconds: float = 20) -> float:
+    def wait(self, what: str, test: Callable[[], bool], seconds: float = 60) -> float:
         """Wait until ``test()`` holds; the seconds it took."""
         start = time.monotonic()
         while not test():
