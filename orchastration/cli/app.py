@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "logs",
     "verify",
     "prune",
+    "watch",
     "hash",
     "config",
     "init",
