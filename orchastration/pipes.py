@@ -230,9 +230,14 @@ class LogFiles:
 def _open_log(path: Path | None) -> BinaryIO | None:
     if path is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
     # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode.
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    # Its directory is made only when missing (the common case: one system call).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        return os.fdopen(os.open(path, flags, 0o600), "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
 def join(pumps: list[Pump], until: float, cancel: threading.Event | None = None) -> bool:

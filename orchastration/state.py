@@ -196,14 +196,20 @@ def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, 
     Returns the timestamp string and time. The run then writes its logs to
     ``<timestamp>.stdout.log`` / ``.stderr.log`` and its record with ``write_record``.
     """
-    make_private_dir(directory)
     moment = when or unique_now()
+    made = False
     while True:
         name = stamp(moment)
         try:
             fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
         except FileExistsError:
             moment += timedelta(microseconds=1)
+            continue
+        except FileNotFoundError:  # the first run of this unit: make its directory (0700), then claim
+            if made:
+                raise
+            make_private_dir(directory)
+            made = True
             continue
         os.close(fd)
         return name, moment
@@ -241,10 +247,18 @@ def make_private_dir(directory: Path) -> None:
 
 def make_private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (a file another program then opens, such
-    as doit's sqlite database, keeps that mode)."""
-    make_private_dir(path.parent)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    as doit's sqlite database, keeps that mode). Its directory is made (0700) only when missing: the
+    common case costs one system call, not a stat of the directory first."""
+    for attempt in (0, 1):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+            return
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            if attempt:
+                raise
+            make_private_dir(path.parent)
 
 
 _keys: dict[Path, bytes] = {}

@@ -240,7 +240,8 @@ class CacheStore:
                 else:
                     with self.local.open_blob(blob.sha256) as src:
                         data = src.read()
-                with open(path, "wb") as fh:
+                # 0600: a run's output is the user's alone (docs/reliability.md).
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
                     fh.write(data)
             except OSError:
                 continue

@@ -33,7 +33,7 @@ from orchastration.state import (
 def start_run(unit: Unit) -> tuple[str, datetime]:
     """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
     run_id, started = claim_run_slot(unit.record_dir, unique_now())
-    make_private_file(unit.record_dir / f"{run_id}.stderr.log")  # private from the start; the runner keeps the mode
+    # The logs are created 0600 by whoever writes them (pipes.LogFiles, the output cache's replay).
     make_private_file(unit.record_dir / INCOMPLETE)
     return run_id, started
 
