@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 from orchastration.cli.app import App, SubParsers, add_command, positive_int
@@ -15,19 +14,11 @@ if TYPE_CHECKING:
     from orchastration.engine.units import UnitResult
     from orchastration.watching import WatchEvent
 
-EXAMPLES = """examples:
-  orchastration watch                 run every job, then again whenever an input changes
-  orchastration watch test lint -j 2  only these jobs (and what they depend on), two at once
-  orchastration watch --poll          on a network or WSL-mounted file system"""
-
 SHOWN_PATHS = 3  # a rerun line names this many changed files, then "and N more"
 
 
 def register(sub: SubParsers) -> None:
-    p = add_command(
-        sub, "watch", "run jobs, then rerun them whenever their inputs change", run_watch,
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    p = add_command(sub, "watch", "run jobs, then rerun them whenever their inputs change", run_watch)
     p.add_argument("jobs", nargs="*", metavar="JOB", help="jobs to watch (default: every job)")
     p.add_argument("--poll", action="store_true", help="scan for changes instead of OS events (network file systems)")
     p.add_argument("-j", "--jobs", dest="parallel", type=positive_int, default=1, metavar="N", help="run N at once")

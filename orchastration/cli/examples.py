@@ -48,8 +48,9 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("orchastration graph --format dot | dot -Tsvg > jobs.svg", "an SVG drawing (Graphviz)"),
     ),
     "watch": (
-        ("orchastration watch", "run every job, then rerun what each edit makes stale"),
-        ("orchastration watch test --poll", "poll for changes (network file systems)"),
+        ("orchastration watch", "run every job, then again whenever an input changes"),
+        ("orchastration watch test lint -j 2", "only these jobs (and what they depend on), two at once"),
+        ("orchastration watch --poll", "on a network or WSL-mounted file system"),
     ),
     "verify": (
         ("orchastration verify", "re-hash every job's outputs against its last run"),
