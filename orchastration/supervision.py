@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 from orchastration.pipes import STOP_SECONDS, PolledPipes, Pump, Sink, join, stop
@@ -62,12 +63,7 @@ def _supervise_polled(
         if outcome:  # its tree was killed; a process that left the group may still hold the pipes
             pipes.drain(time.monotonic() + STOP_SECONDS)
             return outcome, ""
-        until = time.monotonic() + LEFTOVER_GRACE_SECONDS
-        if deadline is not None:
-            until = min(until, deadline)
-        if pipes.drain(until, cancel):
-            return "", ""
-        return _leftovers(proc, deadline, cancel, lambda: pipes.drain(time.monotonic() + STOP_SECONDS))
+        return _after_exit(proc, deadline, cancel, pipes.drain)
     except KeyboardInterrupt:
         kill_tree(proc)
         return "interrupted", ""
@@ -101,13 +97,23 @@ def _wait_polled(
     return _wait(proc, deadline, cancel)  # the pipes ended first: wait for the process itself
 
 
-def _leftovers(
-    proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None, finish: object
+def _after_exit(
+    proc: subprocess.Popen[bytes],
+    deadline: float | None,
+    cancel: threading.Event | None,
+    drained: Callable[[float, threading.Event | None], bool],
 ) -> tuple[str, str]:
-    """The command exited and what it left still holds its pipes past the grace: kill its group."""
+    """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
+    past the deadline) to finish writing and close the pipes; then the group is killed.
+    ``drained(until, cancel)``: read the pipes to their end (True) or until then (polled or threads)."""
+    until = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    if deadline is not None:
+        until = min(until, deadline)
+    if drained(until, cancel):
+        return "", ""
     timed_out = deadline is not None and time.monotonic() >= deadline
     killed = _kill_group(proc)
-    finish()  # type: ignore[operator]
+    drained(time.monotonic() + STOP_SECONDS, None)
     warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
     if cancel is not None and cancel.is_set():
         return "interrupted", warning
@@ -173,31 +179,12 @@ def _supervise_threads(
         if outcome:  # its tree was killed; a process that left the group may still hold the pipes
             join(pumps, time.monotonic() + STOP_SECONDS)
             return outcome, ""
-        return _wait_pipes(proc, pumps, deadline, cancel)
+        return _after_exit(proc, deadline, cancel, lambda until, stop_on: join(pumps, until, stop_on))
     except KeyboardInterrupt:
         kill_tree(proc)
         return "interrupted", ""
     finally:
         stop(proc, pumps)
-
-
-def _wait_pipes(
-    proc: subprocess.Popen[bytes], pumps: list[Pump], deadline: float | None, cancel: threading.Event | None
-) -> tuple[str, str]:
-    """The command exited: what it left running in its group gets ``LEFTOVER_GRACE_SECONDS`` (never
-    past the deadline) to finish writing and close the pipes; then the group is killed."""
-    until = time.monotonic() + LEFTOVER_GRACE_SECONDS
-    if deadline is not None:
-        until = min(until, deadline)
-    if join(pumps, until, cancel):
-        return "", ""
-    timed_out = deadline is not None and time.monotonic() >= deadline
-    killed = _kill_group(proc)
-    join(pumps, time.monotonic() + STOP_SECONDS)
-    warning = LEFTOVERS_KILLED if killed else LEFTOVERS_DETACHED
-    if cancel is not None and cancel.is_set():
-        return "interrupted", warning
-    return ("timeout" if timed_out else ""), warning
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> bool:
