@@ -38,6 +38,13 @@ def toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
+def write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (UTF-8), making its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def write_config(project: Path, jobs: dict[str, dict[str, Any]], extra: str = "") -> Path:
     """Write ``orchastration.toml`` with one ``[jobs.<name>]`` table per entry."""
     lines = [extra] if extra else []

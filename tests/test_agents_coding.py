@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Result
+from jobs_helpers import write
 
 PY = sys.executable.replace("\\", "/")
 Run = Callable[..., Result]
@@ -56,12 +57,6 @@ outputs = ["src/login.py"]
 agents = ["PlannerAgent", "CodeBuilder", "ReviewerAgent"]
 max_review_rounds = 2
 """
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

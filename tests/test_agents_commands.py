@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import Result
+from jobs_helpers import write
 
 PY = sys.executable.replace("\\", "/")
 Run = Callable[..., Result]
@@ -44,12 +45,6 @@ elif mode == "nojson":
 elif mode == "noop":
     print("did nothing")
 """
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

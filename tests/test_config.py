@@ -6,18 +6,13 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_error
+from jobs_helpers import write
 
 from orchastration.config import load_config
 from orchastration.config_schema import parse_config
 from orchastration.errors import ConfigError
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-config.example.toml"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def original_config(tmp_path: Path) -> Path:

@@ -12,16 +12,11 @@ from typing import Any
 
 import pytest
 from conftest import Result
+from jobs_helpers import write
 
 PY = sys.executable.replace("\\", "/")  # a TOML basic string on Windows too
 REFERENCE = Path("/work/shared/reference/original-config.example.toml")
 Run = Callable[..., Result]
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

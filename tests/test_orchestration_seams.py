@@ -12,17 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Result
+from jobs_helpers import write
 from reliability.common import isolated_env
 
 from orchastration.cli import main
 
 PY = sys.executable.replace("\\", "/")  # a TOML basic string on Windows too
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def run_in_process(tmp_path: Path, environ: dict[str, str], *argv: str) -> Result:
