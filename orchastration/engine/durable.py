@@ -20,64 +20,128 @@ import contextlib
 import os
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_INTERVAL = 0.2  # seconds: how old the newest unsynced record can get
+BACKLOG = 64  # pieces of work queued at most before ``submit`` waits
 
 
 class Flusher:
-    """Syncs what a run wrote in batches: at most every ``interval`` seconds, and once at ``close()``."""
+    """Syncs what a run wrote in batches (at most every ``interval`` seconds, and once at ``close()``),
+    and does the run's bookkeeping in order, off the jobs' path (``submit``).
+
+    One background thread does both. ``submit(work)`` queues a callable; the queue runs in order, so
+    work queued after other work sees its effects (a record is written before the database row that
+    vouches for it is committed: docs/reliability.md). While a job's command runs the thread writes the
+    records, cache entries and database rows of the jobs before it.
+    """
 
     def __init__(self, directory: Path, interval: float = DEFAULT_INTERVAL) -> None:
         self.directory = directory
         self.interval = interval
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._work: deque[Callable[[], object]] = deque()
+        self._busy = False
         self._files: list[Path] = []  # Windows only: the files to flush one by one
         self._dirty = False
+        self._due = 0.0  # when the oldest unsynced write must be synced (monotonic)
+        self._stop = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.syncs = 0  # how many batches were synced (for tests and the log)
 
     def dirty(self, path: Path) -> None:
         """``path`` was written (and renamed into place) without an fsync: sync it with the next batch."""
-        with self._lock:
+        with self._cond:
             if self._closed:
                 _sync_paths(self.directory, [path])
                 return
-            self._dirty = True
+            if not self._dirty:
+                self._dirty, self._due = True, time.monotonic() + self.interval
             if os.name == "nt":
                 self._files.append(path)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="orchastration-flusher", daemon=True)
-                self._thread.start()
-        self._wake.set()
+            self._start()
+            self._cond.notify_all()
+
+    def submit(self, work: Callable[[], object]) -> None:
+        """Run ``work`` on the thread after everything submitted before it (at once once closed)."""
+        with self._cond:
+            while len(self._work) >= BACKLOG and not self._closed:
+                self._cond.wait()  # the thread is behind: let it catch up (bounds what a crash can drop)
+            if not self._closed:
+                self._work.append(work)
+                self._start()
+                self._cond.notify_all()
+                return
+        work()
+
+    def drain(self) -> None:
+        """Wait until everything submitted so far has run; re-raises what a piece of work raised."""
+        with self._cond:
+            while self._work or self._busy:
+                self._cond.wait()
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
 
     def close(self) -> None:
-        """Sync everything still dirty and stop the thread (the run's last write is durable on return)."""
-        with self._lock:
-            self._closed = True
+        """Run what is queued, sync everything still dirty and stop the thread (the run's last write
+        is durable on return)."""
+        with self._cond:
+            self._stop = True
             thread = self._thread
-        self._stop.set()
-        self._wake.set()
+            self._cond.notify_all()
         if thread is not None:
             thread.join()
+        with self._cond:
+            self._closed = True
         self._flush()
+        self.drain()
+
+    def _start(self) -> None:
+        if self._thread is None:  # (the lock is held)
+            self._thread = threading.Thread(target=self._loop, name="orchastration-flusher", daemon=True)
+            self._thread.start()
+
+    def _next(self) -> Callable[[], object] | None:
+        """The next piece of work, or None: time to sync a batch (or stop, when ``_stop`` and idle)."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._dirty and (now >= self._due or (self._stop and not self._work)):
+                    return None
+                if self._work:
+                    self._busy = True
+                    return self._work.popleft()
+                if self._stop:
+                    return None
+                self._cond.wait(self._due - now if self._dirty else None)
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait()
-            # Let a batch gather: jobs finishing within ``interval`` share one sync. Closing ends
-            # the wait at once (``close`` syncs what is left itself).
-            if self._stop.wait(self.interval):
-                return
-            self._wake.clear()
-            self._flush()
+            work = self._next()
+            if work is None:
+                self._flush()
+                with self._cond:
+                    if self._stop and not self._work and not self._dirty:
+                        return
+                continue
+            try:
+                work()
+            except BaseException as exc:  # kept for drain(): a bug must not vanish with the thread
+                with self._cond:
+                    self._error = self._error or exc
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
     def _flush(self) -> None:
-        with self._lock:
+        with self._cond:
             if not self._dirty:
                 return
             files, self._files, self._dirty = self._files, [], False

@@ -54,9 +54,10 @@ def build_record(
     outputs: Mapping[str, str | None],
     reasons: Sequence[str],
     algorithm: str,
+    ended: datetime | None = None,
 ) -> dict[str, Any]:
-    """The record of one run that just ended with ``result``: the fields docs/jobs.md lists, with hashes,
-    reasons and the doit task name (no env values)."""
+    """The record of one run that ended with ``result`` (at ``ended``, default now): the fields
+    docs/jobs.md lists, with hashes, reasons and the doit task name (no env values)."""
     out_log, err_log = log_paths(unit, run_id)
     command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
     record: dict[str, Any] = {
@@ -64,7 +65,7 @@ def build_record(
         "name": unit.name,
         "doit_task": unit.name,
         "start_time": iso(started),
-        "end_time": iso(utc_now()),
+        "end_time": iso(ended or utc_now()),
         "duration_ms": result.duration_ms,
         "exit_code": result.exit_code,
         "status": STATUS_OF_PROCESS[result.status],
@@ -99,25 +100,26 @@ def finish_run(
     Returns the record's path.
 
     ``sync=False``: the caller makes the files durable in a batch (``engine/durable.py``).
-    ``settle=False`` (a good run only): the record is written under a hidden pending name, and
-    ``settle_run`` puts it in place once the engine's state says the unit is up to date, so no
+    ``settle=False`` (a good run only): the record is written into the unit's incomplete mark, and
+    ``settle_run`` renames it into place once the engine's state says the unit is up to date, so no
     record claims a finished run the engine would forget after a crash (docs/reliability.md).
-    ``locked``: the caller holds the state lock (no other process writes ``last.json`` here)."""
+    ``locked``: the caller holds the state lock (no other process writes ``last.json`` here, none
+    runs this unit, so the mark is this run's own)."""
     path = unit.record_dir / f"{run_id}.json"
     good = record.get("status") in GOOD
-    if settle or not good:
+    if not locked:  # a ``dodo.py`` run: a record of its own, written atomically
         write_record(unit.record_dir, run_id, record, update_last=False, sync=sync)
         settle_run(unit, run_id, path, ran=good, sync=sync, locked=locked, pending=False)
         return path
-    # Written in place under a name no reader looks at: a crash mid-write leaves only an ignored file.
-    fd = os.open(_pending(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    # Written into the mark, a name no reader parses: a crash mid-write leaves a mark that says
+    # "interrupted", never a part of a record; the rename puts the record in place and clears the
+    # mark in one step (one file per run, no temp file).
+    fd = os.open(unit.record_dir / INCOMPLETE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "wb") as fh:
         fh.write(dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8"))
+    if settle or not good:
+        settle_run(unit, run_id, path, sync=sync, locked=locked)
     return path
-
-
-def _pending(path: Path) -> Path:
-    return path.with_name(f".{path.name}.pending")
 
 
 def settle_run(
@@ -130,12 +132,12 @@ def settle_run(
     locked: bool = False,
     pending: bool = True,
 ) -> None:
-    """Put a pending record in place, point ``last.json`` at it and, for a good run, clear the
-    incomplete mark."""
+    """Put a pending record (the incomplete mark) in place and point ``last.json`` at it; a record
+    written elsewhere (``pending=False``): clear the mark if the run was good."""
     if pending:
-        os.replace(_pending(path), path)
+        os.replace(unit.record_dir / INCOMPLETE, path)
     update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
-    if ran:
+    if ran and not pending:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(unit.record_dir / INCOMPLETE)
 

@@ -17,14 +17,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
-from orchastration.engine.units import Unit, UnitResult, display_path, output_files
+from orchastration.engine.units import STATUS_OF_PROCESS, Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
+from orchastration.state import utc_now
 
 if TYPE_CHECKING:
     from orchastration.engine.durable import Flusher
@@ -147,12 +149,12 @@ class UnitRunner:
 class UnitRun:
     """One finished run: its result, the values doit saves (None: it did not succeed), and each
     input's ``[mtime_ns, size, hash]`` as the command found it at its start (None: unreadable).
-    ``settle``: for a good run under a flusher, what to call once doit's state is committed."""
+    ``landing``: for a good run under a flusher, what lands it once doit saved its state."""
 
     result: UnitResult
     values: dict[str, Any] | None
     inputs: dict[str, list[Any] | None] = field(default_factory=dict)
-    settle: Callable[[], None] | None = None
+    landing: Landing | None = None
 
 
 def run_unit(
@@ -182,58 +184,120 @@ def run_unit(
         on_start(unit.name)
     record_path = str(unit.record_dir / f"{run_id}.json")
     log(_LOG, "debug", "unit started", unit=unit.name, record=record_path, reasons=list(reasons))
-    program = _program(runner, unit)
     out_log, err_log = log_paths(unit, run_id)
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
     restored = runner.store.restore(unit, hashes, launch)
     res = restored.result if restored is not None else runner.executor.run(unit, launch)
+    ended = utc_now()
     status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
-    # Jobs are audited in the log file at info; task builds log their own "task build finished".
-    level = "debug" if "task_name" in unit.extra_record else "info"
-    log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
-        record=record_path)  # fmt: skip
-    if res.warning:
-        log(_LOG, "warning", f"{unit.name}: {res.warning}", unit=unit.name)
     # The outputs are the files they name now: literal files, the files under a directory, what a
     # glob matches (docs/jobs.md); a declared output naming nothing is recorded null.
     files, missing = output_files(unit)
     made = {p: runner.cache.try_state(p) for p in files}
     outputs: dict[str, str | None] = {p: None if s is None else str(s[2]) for p, s in made.items()}
     outputs.update(dict.fromkeys(missing))
-    record = build_record(
-        unit, run_id=run_id, started=started, result=res, program=program, inputs=hashes, outputs=outputs,
-        reasons=reasons, algorithm=runner.algorithm,
-    )  # fmt: skip
-    if restored is not None:
-        record.update(status=UnitStatus.RESTORED.value, cache=dict(restored.cache))
+    ending = _Ending(runner, unit, run_id, started, ended, res, restored, hashes, outputs, tuple(reasons))
+    good = status in (UnitStatus.RAN, UnitStatus.RESTORED)
+    if good and runner.flusher is not None:
+        # A good run under a flusher: its log line, record and cache entry are written by the
+        # flusher's thread while the next command runs; the record is put in place once doit's
+        # state holds the run (``Landing``).
+        runner.flusher.submit(ending.write)
+        path = unit.record_dir / f"{run_id}.json"
+        result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
+        values = _saved_values(unit, run_id, made, missing, dep_runs)
+        return UnitRun(result, values, states, Landing(unit, path, ending, runner.flusher))
     try:
-        path = _write_record(runner, unit, run_id, record)
+        path = ending.write()
     except OSError as exc:
         return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
-    if status not in (UnitStatus.RAN, UnitStatus.RESTORED):
+    if not good:
         return UnitRun(result, None, states)
-    if restored is None:
-        runner.store.save(unit, record)
-    return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states, _settler(runner, unit, path))
+    return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states)
 
 
-def _settler(runner: UnitRunner, unit: Unit, path: Path) -> Callable[[], None] | None:
-    """What puts a good run's pending record in place once doit's state holds it (None: it is in place)."""
-    flusher = runner.flusher
-    if flusher is None:
-        return None
+@dataclass
+class _Ending:
+    """What is left to do once a run's command ended: its log line, record and cache entry."""
 
-    def settle() -> None:
-        settle_run(unit, path.stem, path, sync=False, locked=True)
-        flusher.dirty(path)
+    runner: UnitRunner
+    unit: Unit
+    run_id: str
+    started: datetime
+    ended: datetime
+    res: ProcessResult
+    restored: Restored | None
+    inputs: dict[str, str | None]
+    outputs: dict[str, str | None]
+    reasons: tuple[str, ...]
+    error: OSError | None = None  # a deferred record could not be written: the run is not kept
 
-    return settle
+    def write(self) -> Path:
+        """Log the run's end, write its record (a good one as pending under a flusher) and keep a
+        run's outputs in the result store. Returns the record's path; raises OSError when the record
+        cannot be written (deferred: kept in ``error`` and logged instead)."""
+        runner, unit, res = self.runner, self.unit, self.res
+        status = STATUS_OF_PROCESS[res.status] if self.restored is None else UnitStatus.RESTORED.value
+        path = unit.record_dir / f"{self.run_id}.json"
+        # Jobs are audited in the log file at info; task builds log their own "task build finished".
+        level = "debug" if "task_name" in unit.extra_record else "info"
+        log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
+            record=str(path))  # fmt: skip
+        if res.warning:
+            log(_LOG, "warning", f"{unit.name}: {res.warning}", unit=unit.name)
+        record = build_record(
+            unit, run_id=self.run_id, started=self.started, result=res, program=_program(runner, unit),
+            inputs=self.inputs, outputs=self.outputs, reasons=self.reasons, algorithm=runner.algorithm,
+            ended=self.ended,
+        )  # fmt: skip
+        if self.restored is not None:
+            record.update(status=status, cache=dict(self.restored.cache))
+        try:
+            _write_record(runner, unit, self.run_id, record)
+        except OSError as exc:
+            if runner.flusher is None or status not in GOOD:
+                raise
+            from orchastration.pipes import write_error
+
+            self.error = exc
+            message = f"{unit.name}: {write_error(unit.record_dir, exc)}; it runs again next time"
+            log(_LOG, "warning", message, unit=unit.name)
+            return path
+        if status == UnitStatus.RAN.value:
+            runner.store.save(unit, record)
+        return path
+
+
+class Landing:
+    """A good run's last step under a flusher, once doit saved its state: ``land(commit)`` queues
+    the commit of that state (``commit(name, keep)``) and the record's settling behind the record's
+    write; a run whose record could not be written is not kept (it runs again next time)."""
+
+    def __init__(self, unit: Unit, path: Path, ending: _Ending, flusher: Flusher) -> None:
+        self.unit, self.path, self.ending, self.flusher = unit, path, ending, flusher
+
+    def land(self, commit: Callable[[str, bool], None]) -> None:
+        """Commit, then settle, in the flusher's order."""
+        self.flusher.submit(lambda: self._land(commit))
+
+    def _land(self, commit: Callable[[str, bool], None]) -> None:
+        name = self.unit.name
+        if self.ending.error is not None:
+            commit(name, False)  # no record says it ran: doit must not say it is up to date
+            return
+        commit(name, True)
+        try:
+            settle_run(self.unit, self.path.stem, self.path, sync=False, locked=True)
+        except OSError as exc:
+            log(_LOG, "warning", f"{name}: cannot update last.json: {exc}", unit=name)
+            return
+        self.flusher.dirty(self.path)
 
 
 def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
     """Write the run's record: synced and settled at once, or (under a flusher) durable with the
-    next batch, a good run's put in place once doit's state holds it (``UnitRun.settle``)."""
+    next batch, a good run's put in place once doit's state holds it (``Landing``)."""
     if runner.flusher is None:
         return finish_run(unit, run_id, record)
     path = finish_run(unit, run_id, record, sync=False, settle=False, locked=True)

@@ -173,7 +173,7 @@ def _run_doit(
     ]  # fmt: skip
     explain = _explainer(session.table, session.checks)
     graph = UnitGraph(tasks, db_path, checker_class(session.runner.cache), explain, start=start, only=names)
-    session.reasons_of = graph.reasons
+    session.reasons_of, session.commit = graph.reasons, graph.commit
     loaded()
     try:
         errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchastration.engine.doit_adapter import UnitEvents, action_result
-from orchastration.engine.runner import UnitRunner, run_unit
+from orchastration.engine.runner import Landing, UnitRunner, run_unit
 from orchastration.engine.units import Unit, UnitResult
 from orchastration.engine.uptodate import UnitCheck
 from orchastration.locking import ActiveCount
-from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 
 ResultCallback = Callable[[UnitResult], None]
-_LOG = get_logger("engine")
 
 
 @dataclass
@@ -43,7 +41,10 @@ class Session(UnitEvents):
     outcomes: dict[str, UnitResult] = field(default_factory=dict)
     results: dict[str, UnitResult] = field(default_factory=dict)
     running: ActiveCount = field(default_factory=ActiveCount)
-    settles: dict[str, Callable[[], None]] = field(default_factory=dict)  # run_unit's UnitRun.settle
+    landings: dict[str, Landing] = field(default_factory=dict)  # run_unit's UnitRun.landing
+    # Commits (keep=True) or drops (False) the state doit saved for a unit (the adapter's; from the
+    # flusher's thread).
+    commit: Callable[[str, bool], None] = lambda name, keep: None
 
     def report(self, result: UnitResult) -> None:
         """A unit's final result (the first one reported wins)."""
@@ -77,24 +78,25 @@ class Session(UnitEvents):
             if run.result.status == UnitStatus.INTERRUPTED:
                 self.cancel.set()
             self.outcomes[name] = run.result
-            if run.settle is not None:
-                self.settles[name] = run.settle
+            if run.landing is not None:
+                self.landings[name] = run.landing
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:
-        # doit has saved (and the adapter committed) the unit's state: now its record may say it
-        # finished (last.json, the incomplete mark cleared), never before (docs/reliability.md).
-        settle = self.settles.pop(name, None)
-        if settle is not None:
-            try:
-                settle()
-            except OSError as exc:
-                log(_LOG, "warning", f"{name}: cannot update last.json: {exc}", unit=name)
+        # doit has saved the unit's state (in memory): the flusher's thread commits it once the
+        # record is written, then lets the record say it finished (last.json, the incomplete mark
+        # cleared), never before (docs/reliability.md).
+        landing = self.landings.pop(name, None)
+        if landing is not None:
+            landing.land(self.commit)
         self.report(self.outcomes[name])
 
     def failed(self, name: str, message: str, dependency_failed: bool) -> None:
         if name in self.outcomes:
+            flusher = self.runner.flusher
+            if flusher is not None:  # doit dropped the unit's state: make that survive a crash too
+                flusher.submit(lambda: self.commit(name, True))
             self.report(self.outcomes[name])
             return
         reasons = tuple(self.reasons_of(name))
@@ -115,6 +117,10 @@ class Session(UnitEvents):
 
     def stopping(self) -> bool:
         return self.cancel.is_set()
+
+    def finishing(self) -> None:
+        if self.runner.flusher is not None:
+            self.runner.flusher.drain()
 
     def interrupted(self) -> None:
         """Ctrl-C while doit waits for results: cancel the running units (they are killed as a tree)."""

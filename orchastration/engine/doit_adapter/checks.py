@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import sqlite3
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,17 +148,49 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
         )
         for row in rows:
             self._cache[row["task_id"]] = row["task_data"]
+        self._path = name
+        self._writer: sqlite3.Connection | None = None  # ``commit``'s, on the flusher's thread
+        self._pending = threading.Lock()
+        self._removed: set[str] = set()
 
-    def commit(self) -> None:
-        """Write the tasks saved since the last commit in one transaction, keeping the connection
-        open (doit itself writes them all at the end of the run, so a killed run lost them all)."""
-        dirty: set[str] = self._dirty
-        if not dirty:
-            return
-        rows = [(t, self.codec.encode(self._cache[t])) for t in dirty]
-        self._conn.executemany("insert or replace into doit values (?,?)", rows)
-        self._conn.commit()
-        dirty.clear()
+    def remove(self, task_id: str) -> None:
+        """doit drops a failed task's state (main thread): the delete is written by ``commit``'s
+        thread (or at the end), never through this connection while a run goes on."""
+        with self._pending:
+            self._cache.pop(task_id, None)
+            self._dirty.discard(task_id)
+            self._removed.add(task_id)
+
+    def commit(self, task_id: str, keep: bool = True) -> None:
+        """Make what doit holds for ``task_id`` survive a crash of this process: its saved state
+        (``keep``) or none (``keep=False``: it runs again next time), with the deletes of failed
+        tasks so far. Runs on the run's flusher thread, through a connection of its own (doit
+        itself writes every task at the end of the run, so a killed run lost them all)."""
+        if not keep:
+            self.remove(task_id)
+        with self._pending:
+            removed, self._removed = self._removed, set()
+            row = (task_id, self.codec.encode(self._cache[task_id])) if task_id in self._dirty else None
+            self._dirty.discard(task_id)
+        if self._writer is None:
+            self._writer = sqlite3.connect(self._path, check_same_thread=False)
+            self._writer.execute("pragma synchronous=normal")
+        if removed:
+            self._writer.executemany("delete from doit where task_id=?", [(t,) for t in removed])
+        if row is not None:
+            self._writer.execute("insert or replace into doit values (?,?)", row)
+        self._writer.commit()
+
+    def dump(self) -> None:
+        """doit's end of the run: what no commit wrote (deletes included), through doit's connection."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        with self._pending:
+            removed, self._removed = self._removed, set()
+        for task_id in removed:
+            self._conn.execute("delete from doit where task_id=?", (task_id,))
+        super().dump()
 
 
 _FEW = 200  # below this many tasks, read just those rows (sqlite allows 999 parameters everywhere)

@@ -88,20 +88,19 @@ class UnitEvents:
         """True when the run was interrupted: doit must start nothing more, even with keep-going."""
         return False
 
+    def finishing(self) -> None:
+        """doit is about to write its database at the end of the run: finish what writes to it."""
+
 
 class _Reporter:
-    """doit reporter forwarding the events a run needs; prints nothing (the CLI prints).
-    ``commit``: makes the state doit just saved for a task survive a crash of this process."""
+    """doit reporter forwarding the events a run needs; prints nothing (the CLI prints)."""
 
-    def __init__(self, events: UnitEvents, commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, events: UnitEvents) -> None:
         self.events = events
-        self.commit = commit
         self.errors: list[str] = []
 
     def add_success(self, task: Any) -> None:
-        # doit called save_success just before: commit it, then let the run settle the record.
-        if self.commit is not None:
-            self.commit()
+        # doit called save_success just before (in memory): the run commits it (``UnitGraph.commit``).
         self.events.succeeded(task.name)
 
     def add_failure(self, task: Any, fail: BaseFail) -> None:
@@ -129,6 +128,10 @@ class _SerialRunner(Runner):  # type: ignore[misc]
         if self.events.stopping():
             self._stop_running = True  # an interrupt ends the run even with --keep-going
 
+    def finish(self) -> Any:
+        self.events.finishing()
+        return super().finish()
+
 
 class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
     def __init__(self, events: UnitEvents, on_interrupt: Callable[[], None], *args: Any, **kw: Any) -> None:
@@ -151,6 +154,10 @@ class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
         super()._handle_task_error(node, base_fail)
         if self.events.stopping():
             self._stop_running = True
+
+    def finish(self) -> Any:
+        self.events.finishing()
+        return super().finish()
 
 
 class UnitGraph:
@@ -175,6 +182,11 @@ class UnitGraph:
         """Our words for why doit judged ``name`` not up to date (after it checked it)."""
         return self.dep.reasons.get(name, [])
 
+    def commit(self, name: str, keep: bool = True) -> None:
+        """Make the state doit holds for ``name`` (``keep=False``: none) survive a crash; callable from
+        another thread (the run's flusher)."""
+        self.dep.backend.commit(name, keep)
+
     def check(self, name: str) -> None:
         """Ask doit whether ``name`` is up to date, without running anything (fills ``reasons``)."""
         self.dep.get_status(self.tasks[name], self.tasks)
@@ -184,7 +196,7 @@ class UnitGraph:
     ) -> list[str]:
         """Let doit order, check and run the tasks; returns doit's runtime errors. A KeyboardInterrupt
         in the serial runner propagates (the caller stops the running command)."""
-        reporter = _Reporter(events, getattr(self.dep.backend, "commit", None))
+        reporter = _Reporter(events)
         runner: Any = (
             _ThreadRunner(events, on_interrupt, self.dep, reporter, continue_=keep_going, num_process=parallel)
             if parallel > 1
