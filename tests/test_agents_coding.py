@@ -212,6 +212,15 @@ def digests(tmp_path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+def verdicts(dry: Result) -> dict[str, bool]:
+    """``--dry-run``'s lines: agent -> would it run."""
+    out = {}
+    for line in dry.lines:
+        if line.startswith("agent="):
+            out[line.split()[0].removeprefix("agent=")] = " would-run " in line
+    return out
+
+
 def ran(result: Result) -> dict[str, bool]:
     """A run's agent lines: agent -> did it run (in any round)."""
     out: dict[str, bool] = {}
@@ -222,7 +231,7 @@ def ran(result: Result) -> dict[str, bool]:
     return out
 
 
-def test_a_sibling_of_the_builder_runs_once_not_every_review_round(
+def test_a_sibling_of_the_builder_runs_once_not_every_review_round_and_dry_run_knows_the_loop(
     project: Callable[[str], Run], tmp_path: Path
 ) -> None:
     run = project(SIBLING)
@@ -240,15 +249,25 @@ def test_a_sibling_of_the_builder_runs_once_not_every_review_round(
     assert context["agents.SpecDigest.output"] == "goal"  # its context file held only the keys it reads
     assert (tmp_path / "proj" / "docs" / "spec.txt").read_text() == "make login work: login returns ok\n"
 
-    # Nothing changed: the loop resumes at round 2, every agent skipped.
+    # Nothing changed: the loop resumes at round 2; --dry-run says so, and the run agrees.
+    dry = run("orchestration", "run", "login", "--goal", "make login work", "--dry-run")
+    assert dry.code == 0, (dry.out, dry.err)
+    assert verdicts(dry) == {"PlannerAgent": False, "CodeBuilder": False, "SpecDigest": False, "ReviewerAgent": False}
+    assert "agent=CodeBuilder step=2 round=2 up-to-date" in dry.lines, dry.out
+    assert "review loop: resumes at round 2 (it passed there last run)" in dry.lines, dry.out
     again = run("orchestration", "run", "login", "--goal", "make login work")
     assert again.code == 0, (again.out, again.err)
-    assert ran(again) == {"PlannerAgent": False, "CodeBuilder": False, "SpecDigest": False, "ReviewerAgent": False}
+    assert ran(again) == verdicts(dry)
     assert (calls(tmp_path), digests(tmp_path)) == (2, 1)
 
-    # An input both agents read changes: they run.
+    # An input both agents read changes: --dry-run names them (round 1), and they run.
     write(tmp_path / "proj" / "SPEC.md", "login returns ok, and logs it\n")
+    dry = run("orchestration", "run", "login", "--goal", "make login work", "--dry-run")
+    assert dry.code == 0, (dry.out, dry.err)
+    assert verdicts(dry) == {"PlannerAgent": False, "CodeBuilder": True, "SpecDigest": True, "ReviewerAgent": True}
+    assert any(line.startswith("agent=SpecDigest step=2 would-run reason=input changed: ") for line in dry.lines)
+    assert any(line.startswith("review loop: starts at round 1 (") for line in dry.lines), dry.out
     changed = run("orchestration", "run", "login", "--goal", "make login work")
     assert changed.code == 0, (changed.out, changed.err)
-    assert ran(changed) == {"PlannerAgent": False, "CodeBuilder": True, "SpecDigest": True, "ReviewerAgent": True}
+    assert ran(changed) == verdicts(dry)
     assert (calls(tmp_path), digests(tmp_path)) == (3, 2)

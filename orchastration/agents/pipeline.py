@@ -216,16 +216,13 @@ class OrchestrationRun:
         if self.options.force:
             return 1
         memo = resume.load(self.loop_file)
-        rnd, context = resume.resumable_context(memo, self._loop_start, self.orch.max_review_rounds)
-        if rnd == 1:
-            return 1
-        steps = range(build, review + 1)
-        stale = resume.first_stale(self.stages, saved_values(self.db_file), self.stage_name, steps, rnd, context)
-        if stale:
-            log(_log, "info", "review loop starts at round 1", orchestration=self.orch.name, reason=stale)
+        values_of = saved_values(self.db_file)
+        rnd, context, why = resume.resume_round(self.stages, values_of, self.stage_name, memo, (build, review))
+        if why:
+            log(_log, "info", "review loop starts at round 1", orchestration=self.orch.name, reason=why)
             return 1
         log(_log, "info", "review loop up to date: resumed", orchestration=self.orch.name, round=rnd)
-        self.stages.context = ctxmod.snapshot(context)
+        self.stages.context = context
         return rnd
 
     def loop_passed(self, build: int, rnd: int) -> None:
