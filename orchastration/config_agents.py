@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 AGENT_KEYS = (
     "description", "capabilities", "command", "prompt", "working_dir",
     "timeout_seconds", "env", "output_key",
-    "inputs", "outputs", "pure", "idle_timeout_seconds", "retries", "result_format", "require_changes",
+    "inputs", "outputs", "pure", "context_keys",
+    "idle_timeout_seconds", "retries", "result_format", "require_changes",
     "gate", "message",
 )  # fmt: skip
 GATE_KEYS = ("description", "capabilities", "gate", "message")
@@ -60,6 +61,7 @@ def agent_config(r: Reader, name: str, tbl: dict[str, Any]) -> AgentConfig:
         inputs=r.get(tbl, key, "inputs", r.strings, ()),
         outputs=r.get(tbl, key, "outputs", r.strings, ()),
         pure=r.get(tbl, key, "pure", r.boolean, False),
+        context_keys=r.get(tbl, key, "context_keys", r.strings, None),
         idle_timeout_seconds=r.get(tbl, key, "idle_timeout_seconds", r.seconds, 0.0),
         retries=r.get(tbl, key, "retries", _count(r), 0),
         result_format=r.get(tbl, key, "result_format", r.choice(RESULT_FORMATS), "text"),

@@ -145,6 +145,8 @@ class AgentConfig:
     inputs: tuple[str, ...] = ()  # globs relative to working_dir: their contents decide up to date
     outputs: tuple[str, ...] = ()  # the files it edits: a skipped agent's outputs are as it left them
     pure: bool = False  # no outputs and still skippable: its result is its context updates only
+    # The context keys it reads (each also names the keys under it); None: the whole context.
+    context_keys: tuple[str, ...] | None = None
     idle_timeout_seconds: float = 0  # no output for this long kills it (0: never)
     retries: int = 0  # a failed or timed-out attempt is retried up to this many times
     result_format: str = "text"  # text | json (the last JSON object line on stdout is the result)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from orchastration.agents.base import AgentResult, Fingerprint, is_builder, is_reviewer
-from orchastration.agents.context import check_json, initial_context, merge_step, nested, snapshot
+from orchastration.agents.context import check_json, initial_context, merge_step, nested, select_keys, snapshot
 from orchastration.agents.diagram import render
 from orchastration.agents.incremental import MISSING, hash_files, saved_values, stale_reasons, task_inputs
 from orchastration.agents.registry import build_registry
-from orchastration.agents.rounds import review_loop
+from orchastration.agents.rounds import one_state, review_loop, stage_name
 from orchastration.config import Config, OrchestrationConfig
 from orchastration.config_schema import parse_config
 
@@ -126,6 +126,24 @@ def test_roles_and_review_loop() -> None:
     assert review_loop(OrchestrationConfig("o", steps, max_review_rounds=1)) is None
     assert review_loop(OrchestrationConfig("o", steps, max_review_rounds=3)) == (1, 3)
     assert review_loop(OrchestrationConfig("o", (("ReviewerAgent",),), max_review_rounds=3)) == (0, 0)
+
+
+def test_context_keys_select_a_key_and_the_keys_under_it() -> None:
+    context = {"goal": "g", "plan": 1, "plan.tasks": ["t"], "planner.x": 2, "review.status": "failed"}
+    assert select_keys(context, ["plan", "goal"]) == {"goal": "g", "plan": 1, "plan.tasks": ["t"]}
+    assert select_keys(context, []) == {}
+
+
+def test_only_the_agents_a_review_sends_back_keep_a_state_per_round() -> None:
+    steps = (("PlannerAgent",), ("CodeBuilder", "Lint", "Whole"), ("Format",), ("ReviewerAgent",), ("DocAgent",))
+    orch = OrchestrationConfig("o", steps, max_review_rounds=3)
+    shared = one_state(orch, lambda name: name != "Whole")  # Whole reads the whole context
+    assert shared == {"Lint", "Format"}
+    names = [stage_name(orch, k, n, 2, shared) for k, step in enumerate(steps) for n in step]
+    assert names == ["s1.PlannerAgent", "s2.CodeBuilder.r2", "s2.Lint", "s2.Whole.r2", "s3.Format",
+                     "s4.ReviewerAgent.r2", "s5.DocAgent"]  # fmt: skip
+    assert stage_name(orch, 1, "CodeBuilder", 1, shared) == "s2.CodeBuilder"
+    assert one_state(OrchestrationConfig("o", steps), lambda name: True) == frozenset()
 
 
 def test_diagrams() -> None:

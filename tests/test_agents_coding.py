@@ -177,3 +177,97 @@ agents = ["Echo"]
     run = project(toml.replace("{task}", 'task = "logn"'))
     unknown = run("orchestration", "run", "pipeline")
     assert unknown.code == 2 and "logn" in unknown.err, (unknown.out, unknown.err)
+
+
+# A doc extractor beside the coding agent: it reads SPEC.md and the goal, writes docs/spec.txt, and counts
+# its calls. It does not depend on the review, so the review loop's second round must not pay for it again.
+DIGEST = """
+import json, os, pathlib, sys
+with open(sys.argv[1], "a") as fh:
+    fh.write("run\\n")
+context = json.loads(pathlib.Path(os.environ["ORCHASTRATION_CONTEXT"]).read_text())
+pathlib.Path("docs").mkdir(exist_ok=True)
+pathlib.Path("docs/spec.txt").write_text(context["goal"] + ": " + pathlib.Path("SPEC.md").read_text())
+print(",".join(sorted(context)))
+"""
+
+SIBLING = (
+    CONFIG.replace(
+        'agents = ["PlannerAgent", "CodeBuilder", "ReviewerAgent"]',
+        'steps = [["PlannerAgent"], ["CodeBuilder", "SpecDigest"], ["ReviewerAgent"]]',
+    )
+    + """
+[agents.SpecDigest]
+command = ["{py}", "{root}/digest.py", "{root}/digests.txt"]
+working_dir = "proj"
+inputs = ["SPEC.md"]
+outputs = ["docs/spec.txt"]
+context_keys = ["goal"]
+"""
+)
+
+
+def digests(tmp_path: Path) -> int:
+    path = tmp_path / "digests.txt"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def verdicts(dry: Result) -> dict[str, bool]:
+    """``--dry-run``'s lines: agent -> would it run."""
+    out = {}
+    for line in dry.lines:
+        if line.startswith("agent="):
+            out[line.split()[0].removeprefix("agent=")] = " would-run " in line
+    return out
+
+
+def ran(result: Result) -> dict[str, bool]:
+    """A run's agent lines: agent -> did it run (in any round)."""
+    out: dict[str, bool] = {}
+    for line in result.lines:
+        if line.startswith("agent="):
+            name = line.split()[0].removeprefix("agent=")
+            out[name] = out.get(name, False) or "status=skipped" not in line
+    return out
+
+
+def test_a_sibling_of_the_builder_runs_once_not_every_review_round_and_dry_run_knows_the_loop(
+    project: Callable[[str], Run], tmp_path: Path
+) -> None:
+    run = project(SIBLING)
+    write(tmp_path / "digest.py", DIGEST)
+    first = run("orchestration", "run", "login", "--goal", "make login work")
+    assert first.code == 0, (first.out, first.err)
+    assert record(first)["rounds"] == 2
+    assert calls(tmp_path) == 2  # the builder reads the review: it ran again in round 2
+    assert digests(tmp_path) == 1, first.out  # its sibling reads none of what round 1 changed
+    assert [(a["name"], a["round"], a["status"]) for a in record(first)["agents"] if a["step"] == 2] == [
+        ("CodeBuilder", 1, "success"), ("SpecDigest", 1, "success"),
+        ("CodeBuilder", 2, "success"), ("SpecDigest", 2, "skipped"),
+    ]  # fmt: skip
+    context = record(first)["context"]
+    assert context["agents.SpecDigest.output"] == "goal"  # its context file held only the keys it reads
+    assert (tmp_path / "proj" / "docs" / "spec.txt").read_text() == "make login work: login returns ok\n"
+
+    # Nothing changed: the loop resumes at round 2; --dry-run says so, and the run agrees.
+    dry = run("orchestration", "run", "login", "--goal", "make login work", "--dry-run")
+    assert dry.code == 0, (dry.out, dry.err)
+    assert verdicts(dry) == {"PlannerAgent": False, "CodeBuilder": False, "SpecDigest": False, "ReviewerAgent": False}
+    assert "agent=CodeBuilder step=2 round=2 up-to-date" in dry.lines, dry.out
+    assert "review loop: resumes at round 2 (it passed there last run)" in dry.lines, dry.out
+    again = run("orchestration", "run", "login", "--goal", "make login work")
+    assert again.code == 0, (again.out, again.err)
+    assert ran(again) == verdicts(dry)
+    assert (calls(tmp_path), digests(tmp_path)) == (2, 1)
+
+    # An input both agents read changes: --dry-run names them (round 1), and they run.
+    write(tmp_path / "proj" / "SPEC.md", "login returns ok, and logs it\n")
+    dry = run("orchestration", "run", "login", "--goal", "make login work", "--dry-run")
+    assert dry.code == 0, (dry.out, dry.err)
+    assert verdicts(dry) == {"PlannerAgent": False, "CodeBuilder": True, "SpecDigest": True, "ReviewerAgent": True}
+    assert any(line.startswith("agent=SpecDigest step=2 would-run reason=input changed: ") for line in dry.lines)
+    assert any(line.startswith("review loop: starts at round 1 (") for line in dry.lines), dry.out
+    changed = run("orchestration", "run", "login", "--goal", "make login work")
+    assert changed.code == 0, (changed.out, changed.err)
+    assert ran(changed) == verdicts(dry)
+    assert (calls(tmp_path), digests(tmp_path)) == (3, 2)

@@ -26,6 +26,8 @@ CASES = [
     ('[agents.Lint]\ncommand = "ruff check"\n', ["agents.Lint.command", "argv"]),
     ('[agents.Lint]\ncommand = ["ruff"]\noutput_key = ""\n', ["agents.Lint.output_key", "must not be empty"]),
     ('[agents."bad name"]\ncommand = ["ruff"]\n', ["agents.bad name", "invalid name"]),
+    ('[agents.Lint]\ncommand = ["ruff"]\ncontext_keys = "goal"\n', ["agents.Lint.context_keys", "list of strings"]),
+    ('[agents.Lint]\ncommand = ["ruff"]\ncontext_keys = [""]\n', ["agents.Lint.context_keys[0]", "must not be empty"]),
 ]  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from orchastration.agents.attempts import Activity, IdleWatch, add_costs, json_details, json_result, last_json_object
 from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.builtin import task_settings
-from orchastration.agents.context import nested
+from orchastration.agents.context import nested, select_keys
 from orchastration.agents.incremental import task_inputs
 from orchastration.config import AgentConfig
 from orchastration.errors import TemplateError
@@ -30,6 +30,7 @@ from orchastration.state import iso, unique_now
 CONTEXT_ENV = "ORCHASTRATION_CONTEXT"
 CONTEXT_OUT_ENV = "ORCHASTRATION_CONTEXT_OUT"
 # Settings that change what a run does, beyond the rendered command (in the fingerprint).
+# (Not ``context_keys``: the context it selects is compared, and the same keys mean the same run.)
 _SETTINGS = ("inputs", "outputs", "pure", "idle_timeout_seconds", "result_format", "require_changes")
 MAX_OUTPUT_CHARS = 1 << 20  # stdout kept in the context (and every record): 1 MiB, the rest stays in the log
 
@@ -100,10 +101,17 @@ class CommandAgent:
             prompt = renderer.render_string(self.config.prompt, namespace, f"{key}.prompt")
         return argv, prompt
 
+    def reads(self, ctx: AgentContext) -> dict[str, Any]:
+        """The context its program gets in ``$ORCHASTRATION_CONTEXT``: the keys its ``context_keys`` name,
+        else the whole context. (Its templates may use any key: what they render is compared anyway.)"""
+        if self.config.context_keys is None:
+            return dict(ctx.context)
+        return select_keys(ctx.context, self.config.context_keys)
+
     def fingerprint(self, ctx: AgentContext) -> Fingerprint:
-        """The rendered command and prompt, its settings, the whole context, and the contents of its
-        declared ``inputs`` (none declared: the task's inputs), never its own ``outputs``. An agent that declares no
-        outputs and is not ``pure`` is never up to date: what it changed on disk is unknown."""
+        """The rendered command and prompt, its settings, the context it reads (``reads``), and the contents
+        of its declared ``inputs`` (none declared: the task's inputs), never its own ``outputs``. An agent that
+        declares no outputs and is not ``pure`` is never up to date: what it changed on disk is unknown."""
         cfg = self.config
         try:
             argv, prompt = self.render(ctx)
@@ -126,7 +134,7 @@ class CommandAgent:
         assert ctx.hash_files is not None
         hashes = ctx.hash_files(sorted({f for f in files if not own(str(f))}))
         always = "" if cfg.outputs or cfg.pure else "declares no outputs (and is not pure)"
-        return Fingerprint(agent, dict(ctx.context), hashes, always_run=always)
+        return Fingerprint(agent, self.reads(ctx), hashes, always_run=always)
 
     def outputs_now(self) -> list[str]:
         """The files its declared ``outputs`` name now (a missing literal output counts, as missing)."""
@@ -152,7 +160,7 @@ class CommandAgent:
     def _run(self, ctx: AgentContext, argv: list[str], prompt: str | None, tmp: Path) -> AgentResult:
         """Every attempt (1 + ``retries``, while they fail); the last one's result, with all of them listed."""
         ctx_in, ctx_out = tmp / "context.json", tmp / "context_out.json"
-        ctx_in.write_text(json.dumps(dict(ctx.context), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        ctx_in.write_text(json.dumps(self.reads(ctx), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         env = {
             **self.config.env,
             CONTEXT_ENV: str(ctx_in),

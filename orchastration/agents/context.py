@@ -68,6 +68,12 @@ def read_keys(context: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]
     return {key: context.get(key) for key in keys}
 
 
+def select_keys(context: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The keys of ``context`` a command agent's ``context_keys`` name: each name and every key under it
+    (``plan`` selects ``plan``, ``plan.tasks`` and ``plan.goal``)."""
+    return {k: v for k, v in context.items() if any(k == n or k.startswith(n + ".") for n in names)}
+
+
 def nested(context: Mapping[str, Any]) -> dict[str, Any]:
     """``{"plan.tasks": x}`` -> ``{"plan": {"tasks": x}}`` for templates (``{{ plan.tasks }}``).
 

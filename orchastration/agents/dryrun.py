@@ -1,11 +1,15 @@
-"""``orchestration run --dry-run``: the steps, and for each agent whether it would run and why."""
+"""``orchestration run --dry-run``: the steps, and for each agent whether it would run, in which round, and
+why. It walks the phases as a run would (``rounds.run_rounds``): a review loop that passed in a later
+round is reported resumed there (``resume``), not as round 1 running again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from orchastration.agents import context as ctxmod
-from orchastration.agents.incremental import stale_reasons
+from orchastration.agents import resume
 from orchastration.agents.pipeline import OrchestrationRun
 from orchastration.agents.rounds import review_loop
 from orchastration.engine.stage_tasks import saved_values
@@ -19,50 +23,80 @@ class PlannedAgent:
     step: int
     would_run: bool
     reason: str
+    round: int = 1
 
     def line(self) -> str:
-        """``agent=... step=... would-run reason=...`` or ``... up-to-date``."""
-        if self.would_run:
-            return f"agent={self.name} step={self.step} would-run reason={self.reason}"
-        return f"agent={self.name} step={self.step} up-to-date"
+        """``agent=... step=... [round=R] would-run reason=...`` or ``... up-to-date`` (round when > 1)."""
+        where = f"agent={self.name} step={self.step}" + (f" round={self.round}" if self.round > 1 else "")
+        return f"{where} would-run reason={self.reason}" if self.would_run else f"{where} up-to-date"
 
 
-def dry_run(run: OrchestrationRun) -> list[PlannedAgent]:
-    """Walk the steps as a run would, restoring the saved results of up-to-date agents; change nothing.
+@dataclass
+class DryRun:
+    """What a run would do: each agent's verdict, and where its review loop would start."""
+
+    verdicts: list[PlannedAgent] = field(default_factory=list)
+    loop: str = ""  # "resumes at round 2 (...)" / "starts at round 1 (...)"; "" without a review loop
+    context: dict[str, Any] = field(default_factory=dict)  # as the walk has got so far
+    earlier: str = ""  # the first agent that would run: what later steps read is unknown from then on
+
+    def lines(self) -> list[str]:
+        """``review loop: ...`` (if any), then one line per agent."""
+        return ([f"review loop: {self.loop}"] if self.loop else []) + [v.line() for v in self.verdicts]
+
+
+def dry_run(run: OrchestrationRun) -> DryRun:
+    """Walk the phases as a run would, restoring the saved results of up-to-date agents; change nothing.
 
     Once an agent would run, what later steps will read is unknown, so they are
     reported as running because of it.
     """
     run.preflight()
     values_of = saved_values(run.db_file)
-    context = ctxmod.initial_context(run.options.goal, run.task.name if run.task else None)
-    algorithm = run.config.hash.algorithm
-    verdicts: list[PlannedAgent] = []
-    earlier = ""
-    for k, step in enumerate(run.orch.steps):
-        run.stages.step_context[(k, 1)] = ctxmod.snapshot(context)
-        restored: list[tuple[str, dict[str, object]]] = []
-        running = ""
-        for name in step:
-            if run.options.force:
-                verdicts.append(PlannedAgent(name, k + 1, True, "forced"))
-                running = running or name
-                continue
-            if earlier:
-                verdicts.append(PlannedAgent(name, k + 1, True, f"earlier step will run: {earlier}"))
-                continue
-            values = values_of(run.stage_name(k, name, 1))
-            fp = run.setup.registry.get(name).fingerprint(run.stages.agent_context((k, name, 1)))
-            reasons = stale_reasons(fp, values, algorithm)
-            if reasons:
-                verdicts.append(PlannedAgent(name, k + 1, True, ", ".join(reasons)))
-                running = running or name
-            else:
-                verdicts.append(PlannedAgent(name, k + 1, False, ""))
-                restored.append((name, dict(values.get("updates") or {})))
-        context, _ = ctxmod.merge_step(context, restored, k + 1)
-        earlier = earlier or running
-    return verdicts
+    plan = DryRun(context=ctxmod.initial_context(run.options.goal, run.task.name if run.task else None))
+    steps = list(range(len(run.orch.steps)))
+    loop = review_loop(run.orch)
+    if loop is None:
+        _walk(run, values_of, plan, steps, 1)
+        return plan
+    build, review = loop
+    _walk(run, values_of, plan, steps[:build], 1)
+    rnd = _loop_round(run, values_of, plan, loop)
+    _walk(run, values_of, plan, steps[build:], rnd)
+    return plan
+
+
+def _loop_round(
+    run: OrchestrationRun, values_of: Callable[[str], dict[str, Any]], plan: DryRun, loop: tuple[int, int]
+) -> int:
+    """The round the loop would start at (``OrchestrationRun.loop_start``), said in ``plan.loop``."""
+    if run.options.force:
+        plan.loop = "starts at round 1 (forced)"
+        return 1
+    if plan.earlier:
+        plan.loop = f"decided when it starts (earlier step will run: {plan.earlier})"
+        return 1
+    run.stages.context = ctxmod.snapshot(plan.context)
+    memo = resume.load(run.loop_file)
+    rnd, plan.context, why = resume.resume_round(run.stages, values_of, run.stage_name, memo, loop)
+    plan.loop = f"starts at round 1 ({why})" if why else f"resumes at round {rnd} (it passed there last run)"
+    return rnd
+
+
+def _walk(
+    run: OrchestrationRun, values_of: Callable[[str], dict[str, Any]], plan: DryRun, steps: list[int], rnd: int
+) -> None:
+    """The verdicts of ``steps`` in round ``rnd``, from ``plan.context`` (which it advances)."""
+    for k in steps:
+        names = run.orch.steps[k]
+        if run.options.force or plan.earlier:
+            reason = "forced" if run.options.force else f"earlier step will run: {plan.earlier}"
+            plan.verdicts += [PlannedAgent(name, k + 1, True, reason, rnd) for name in names]
+            plan.earlier = plan.earlier or names[0]
+            continue
+        checked, plan.context, _ = resume.check_step(run.stages, values_of, run.stage_name, k, rnd, plan.context)
+        plan.verdicts += [PlannedAgent(name, k + 1, bool(why), why, rnd) for name, why in checked]
+        plan.earlier = next((name for name, why in checked if why), "")
 
 
 def describe_steps(run: OrchestrationRun) -> list[str]:

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from orchastration.agents import context as ctxmod
 from orchastration.agents import resume, rounds
+from orchastration.agents.base import Agent
 from orchastration.agents.gates import Approval, GateAgent
 from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import build_registry
@@ -60,6 +61,17 @@ def resolve_task(config: Config, orch: OrchestrationConfig, explicit: str | None
     return config.tasks.get(orch.name)
 
 
+def declares_reads(agent: Agent) -> bool:
+    """True if the agent's up-to-date check compares only the context keys it reads (the built-ins, a
+    command agent with ``context_keys``), not the whole context."""
+    from orchastration.agents.builtin import BuiltinAgent
+    from orchastration.agents.command import CommandAgent
+
+    if isinstance(agent, CommandAgent):
+        return agent.config.context_keys is not None
+    return isinstance(agent, BuiltinAgent)
+
+
 class OrchestrationRun:
     """One run of one orchestration (also answers ``--dry-run``)."""
 
@@ -92,6 +104,7 @@ class OrchestrationRun:
             force=options.force, err_console=err_console, emit=emit, approval=options.approval,
         )  # fmt: skip
         self.stages = Stages(self.setup, ctxmod.initial_context(options.goal, self._task_name()))
+        self._shared = rounds.one_state(orch, lambda name: declares_reads(self.setup.registry.get(name)))
 
     def preflight(self) -> None:
         """Usage/config problems that must stop the run before it starts (exit 2)."""
@@ -176,7 +189,7 @@ class OrchestrationRun:
 
     def stage_name(self, k: int, name: str, rnd: int) -> str:
         """The doit task of agent ``name`` at step ``k`` (0-based) in round ``rnd``."""
-        return rounds.stage_name(self.orch, k, name, rnd)
+        return rounds.stage_name(self.orch, k, name, rnd, self._shared)
 
     # -- what the round machine drives (rounds.Phases) ------------------------------------------
     def run_phase(self, steps: list[int], rnd: int) -> bool:
@@ -203,16 +216,13 @@ class OrchestrationRun:
         if self.options.force:
             return 1
         memo = resume.load(self.loop_file)
-        rnd, context = resume.resumable_context(memo, self._loop_start, self.orch.max_review_rounds)
-        if rnd == 1:
-            return 1
-        steps = range(build, review + 1)
-        stale = resume.first_stale(self.stages, saved_values(self.db_file), self.stage_name, steps, rnd, context)
-        if stale:
-            log(_log, "info", "review loop starts at round 1", orchestration=self.orch.name, reason=stale)
+        values_of = saved_values(self.db_file)
+        rnd, context, why = resume.resume_round(self.stages, values_of, self.stage_name, memo, (build, review))
+        if why:
+            log(_log, "info", "review loop starts at round 1", orchestration=self.orch.name, reason=why)
             return 1
         log(_log, "info", "review loop up to date: resumed", orchestration=self.orch.name, round=rnd)
-        self.stages.context = ctxmod.snapshot(context)
+        self.stages.context = context
         return rnd
 
     def loop_passed(self, build: int, rnd: int) -> None:

@@ -47,6 +47,35 @@ def resumable_context(memo: dict[str, Any] | None, start: str, max_rounds: int) 
     return rnd, context
 
 
+def check_step(
+    stages: Stages,
+    values_of: Callable[[str], dict[str, Any]],
+    stage_name: Callable[[int, str, int], str],
+    k: int,
+    rnd: int,
+    context: dict[str, Any],
+) -> tuple[list[tuple[str, str]], dict[str, Any], str]:
+    """Step ``k`` (0-based) of round ``rnd`` begun on ``context``, as a run would see it: each agent with
+    why it would run (``""``: up to date); the context after the step, what the up-to-date agents saved
+    restored; the step's merge error (``""``: none)."""
+    algorithm = stages.setup.config.hash.algorithm
+    stages.step_context[(k, rnd)] = ctxmod.snapshot(context)
+    verdicts: list[tuple[str, str]] = []
+    restored: list[tuple[str, dict[str, Any]]] = []
+    for name in stages.setup.orch.steps[k]:
+        values = values_of(stage_name(k, name, rnd))
+        try:
+            fp = stages.setup.registry.get(name).fingerprint(stages.agent_context((k, name, rnd)))
+            reasons = stale_reasons(fp, values, algorithm)
+        except Exception as exc:  # a broken check does not hide the agent: it runs (as in Stages)
+            reasons = [f"up-to-date check failed: {exc}"]
+        verdicts.append((name, ", ".join(reasons)))
+        if not reasons:
+            restored.append((name, dict(values.get("updates") or {})))
+    merged, error = ctxmod.merge_step(context, restored, k + 1)
+    return verdicts, merged, error
+
+
 def first_stale(
     stages: Stages,
     values_of: Callable[[str], dict[str, Any]],
@@ -57,21 +86,28 @@ def first_stale(
 ) -> str:
     """Walk ``steps`` of round ``rnd`` from ``context`` as a run would, restoring what up-to-date stages
     saved; the first stage that would run and why (``""``: every one is up to date)."""
-    algorithm = stages.setup.config.hash.algorithm
     for k in steps:
-        stages.step_context[(k, rnd)] = ctxmod.snapshot(context)
-        restored: list[tuple[str, dict[str, Any]]] = []
-        for name in stages.setup.orch.steps[k]:
-            values = values_of(stage_name(k, name, rnd))
-            try:
-                fp = stages.setup.registry.get(name).fingerprint(stages.agent_context((k, name, rnd)))
-            except Exception as exc:  # a broken check: the loop runs from round 1
-                return f"{name}: {exc}"
-            reasons = stale_reasons(fp, values, algorithm)
-            if reasons:
-                return f"{name}: {', '.join(reasons)}"
-            restored.append((name, dict(values.get("updates") or {})))
-        context, error = ctxmod.merge_step(context, restored, k + 1)
-        if error:
-            return error
+        verdicts, context, error = check_step(stages, values_of, stage_name, k, rnd, context)
+        stale = next((f"{name}: {why}" for name, why in verdicts if why), "")
+        if stale or error:
+            return stale or error
     return ""
+
+
+def resume_round(
+    stages: Stages,
+    values_of: Callable[[str], dict[str, Any]],
+    stage_name: Callable[[int, str, int], str],
+    memo: dict[str, Any] | None,
+    loop: tuple[int, int],
+) -> tuple[int, dict[str, Any], str]:
+    """Where the loop over steps ``loop`` (first builder, reviewer; 0-based) begun on ``stages.context``
+    starts: (the round, the context it begins with, why not later: ``""`` when resumed). The run
+    (``loop_start``) and ``--dry-run`` both ask this."""
+    rnd, context = resumable_context(memo, start_digest(stages.context), stages.setup.orch.max_review_rounds)
+    if rnd == 1:
+        return 1, stages.context, "no later round passed on this context"
+    stale = first_stale(stages, values_of, stage_name, range(loop[0], loop[1] + 1), rnd, context)
+    if stale:
+        return 1, stages.context, stale
+    return rnd, ctxmod.snapshot(context), ""

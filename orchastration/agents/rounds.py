@@ -9,7 +9,7 @@ again; a last phase runs the steps after it (docs/orchestrations.md, "Review rou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from orchastration.agents.base import is_builder, is_reviewer
@@ -85,14 +85,35 @@ def only_review_failed(runs: Sequence[AgentRun], errors: Sequence[str], review: 
     return bool(failed) and not conflicts and all(r.step == review + 1 and is_reviewer(r.name) for r in failed)
 
 
-def stage_name(orch: OrchestrationConfig, k: int, name: str, rnd: int) -> str:
-    """The doit task of an agent stage; the up-to-date state of later rounds is kept apart.
+def one_state(orch: OrchestrationConfig, declares_reads: Callable[[str], bool]) -> frozenset[str]:
+    """The agents of the review loop's steps that keep one up-to-date state across rounds.
 
-    Only the steps a review sends back get a round suffix: the steps after the
-    review run once whatever the round, so they keep one state.
+    A failed review sends the builders back (a new try, even on the same prompt) and the reviewer
+    judges again: they keep a state per round, as does an agent that reads the whole context (each
+    round's holds the review before it). Any other agent, one that says which context keys it reads
+    (``declares_reads``: the built-ins, a command agent's ``context_keys``), is skipped in a later round
+    when what it reads is unchanged: a linter beside the builder runs once, not every round.
     """
     loop = review_loop(orch)
-    again = loop is not None and loop[0] <= k <= loop[1] and rnd > 1
+    if loop is None:
+        return frozenset()
+    return frozenset(
+        name
+        for step in orch.steps[loop[0] : loop[1] + 1]
+        for name in step
+        if not is_builder(name) and not is_reviewer(name) and declares_reads(name)
+    )
+
+
+def stage_name(orch: OrchestrationConfig, k: int, name: str, rnd: int, shared: Collection[str] = ()) -> str:
+    """The doit task of an agent stage; the up-to-date state of later rounds is kept apart.
+
+    Only the steps a review sends back get a round suffix, and in them only the agents not
+    ``shared`` across rounds (``one_state``): the steps after the review run once whatever the
+    round, so they keep one state.
+    """
+    loop = review_loop(orch)
+    again = loop is not None and loop[0] <= k <= loop[1] and rnd > 1 and name not in shared
     return f"s{k + 1}.{name}" + (f".r{rnd}" if again else "")
 
 

@@ -75,10 +75,9 @@ def run_run(app: App) -> int:
     if args.dry_run:
         from orchastration.agents.dryrun import describe_steps, dry_run
 
-        for line in describe_steps(run):
+        plan = dry_run(run)
+        for line in [*describe_steps(run), *plan.lines()]:
             app.print(line)
-        for verdict in dry_run(run):
-            app.print(verdict.line())
         return 0
     with recorded(app, kind="orchestration", parallel=run.parallel, selected=[orch.name]) as session:
         outcome = run.run()
