@@ -180,10 +180,12 @@ class DaskExecutor:
                 return self._task_error(key, future, exc, live, start)
         live.wait_output(int(data["messages"]))
         fields = {"executor": "dask", "worker": str(data["worker"])}
+        warning = str(data["warning"])
         if data["status"] == "ok":
-            self._await_outputs(unit)
+            late = self._await_outputs(unit, fields["worker"])
+            warning = "; ".join(w for w in (warning, late) if w)
         return ProcessResult(int(data["exit_code"]), str(data["status"]), int(data["duration_ms"]),
-                             str(data["message"]), str(data["warning"]), fields)  # fmt: skip
+                             str(data["message"]), warning, fields)  # fmt: skip
 
     def _cancel(self, key: str, future: Any, live: _Live, start: float) -> ProcessResult:
         """Kill the job's remote tree (or keep it from starting) and wait, bounded, for it to end."""
@@ -221,11 +223,22 @@ class DaskExecutor:
         text = str(exc).splitlines()[0] if str(exc) else name
         return _ended(start, EXIT_CANNOT_EXECUTE, "failed", f"dask task failed: {name}: {text}")
 
-    def _await_outputs(self, unit: Unit) -> None:
-        """Declared literal outputs of a remote job may show up late on a network file system."""
-        deadline = time.monotonic() + self.choice.fs_latency_seconds
-        while any(not os.path.lexists(p) for p in unit.abs_outputs) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    def _await_outputs(self, unit: Unit, worker: str) -> str:
+        """Declared literal outputs of a remote job may show up late on a network file system: wait up
+        to ``fs_latency_seconds`` for them. ``""``, or a warning naming those still not seen here."""
+        latency = self.choice.fs_latency_seconds
+        deadline = time.monotonic() + latency
+        while True:
+            absent = [p for p in unit.abs_outputs if not os.path.lexists(p)]
+            if not absent or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if not absent:
+            return ""
+        from orchastration.engine.units import display_path
+
+        shown = ", ".join(display_path(unit, p) for p in absent)
+        return f"not seen here {latency:g} s after the job ended on {worker} (executor.fs_latency_seconds): {shown}"
 
     # -- events (in the client's event loop) -------------------------------------------------------
     def _on_output(self, event: Any) -> None:
