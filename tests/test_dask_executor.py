@@ -1,5 +1,10 @@
 """The dask executor end to end: a real ``dask scheduler`` and two ``dask worker`` processes on
-127.0.0.1, projects run through the installed CLI with ``--executor dask --address ...``."""
+127.0.0.1, projects run through the installed CLI with ``--executor dask --address ...``.
+
+Nothing outlives the tests, even a failed one: every process they start (the cluster, the CLI) carries
+``MARK=TOKEN`` in its environment, and so does everything those start (a worker's job commands inherit
+its environment, even in a session of their own, even once orphaned). After each test, the marked
+processes outside the cluster's sessions are killed; after the module, all of them."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +30,13 @@ pytest.importorskip("distributed")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.name != "posix", reason="the tests kill process groups and read /proc"),
+    pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="the tests find their processes in /proc"),
 ]
 
 DASK = str(Path(sys.executable).parent / "dask")
 START_SECONDS = 90  # scheduler and workers import distributed: slow on a loaded machine
+MARK, TOKEN = "ORCHASTRATION_TEST_CLUSTER", uuid.uuid4().hex  # one token per test process (xdist worker)
+SESSIONS: set[int] = set()  # the cluster's processes (each leads a session of its own)
 
 
 def _free_port() -> int:
@@ -39,7 +47,10 @@ def _free_port() -> int:
 
 def _spawn(argv: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as fh:
-        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                env={**os.environ, MARK: TOKEN})  # fmt: skip
+    SESSIONS.add(proc.pid)
+    return proc
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -47,6 +58,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+    SESSIONS.discard(proc.pid)
 
 
 def _alive(pid: int) -> bool:
@@ -58,6 +70,44 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     return False
+
+
+def marked() -> list[int]:
+    """The live processes started with ``MARK=TOKEN`` in their environment."""
+    needle = f"{MARK}={TOKEN}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if entry.name.isdigit() and needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return [pid for pid in found if _alive(pid)]
+
+
+def sweep(keep: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """SIGKILL the marked processes outside the sessions ``keep``; the pids killed."""
+    killed = []
+    for pid in marked():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getsid(pid) not in keep:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left() -> Iterator[None]:
+    """After each test (passed or not): kill what it left running, but the cluster."""
+    yield
+    sweep(keep=set(SESSIONS))
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The isolated environment, marked: the CLI and whatever it starts are swept after the test."""
+    return {**env, MARK: TOKEN}
 
 
 class Cluster:
@@ -121,6 +171,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 client.close(timeout=5)
         for proc in reversed(procs):
             _kill(proc)
+        sweep()  # what the workers ran, in sessions of its own
 
 
 def write_project(root: Path, jobs: dict[str, dict[str, Any]], executor: dict[str, Any] | None = None) -> Path:
