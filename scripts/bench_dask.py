@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Dask executor benchmark: a local cluster (a scheduler, 2 workers x 8 threads) beside the local executor.
 
-Two figures (docs/distributed.md), each the median of ``--repeat`` whole CLI runs timed from outside:
+Two figures (docs/distributed.md), each the median of ``--repeat`` whole runs timed from outside:
 
 - 64 jobs of ``sleep 0.5``: on the cluster (``-j`` its 16 threads) and locally at ``-j 16``; the ideal
   is 4 rounds x 0.5 s = 2.0 s (plus the CLI's start-up, shown apart: ``--version`` and the cluster's
-  connect are part of every run).
+  connect are part of every run). Beside them, the floor dask itself sets: ``import distributed``
+  alone, and a bare client (no orchastration) running the same 64 sleeps on the workers 16 at a time,
+  each submitted when one ends, as ``-j 16`` does.
 - 1,000 trivial jobs (``true``): wall time and per-job cost, on the cluster and locally at ``-j 16``.
 
     python scripts/bench_dask.py [--repeat 3] [--jobs 1000]
@@ -30,6 +32,26 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 WORKERS, THREADS = 2, 8
+
+# A bare distributed client: the 64 sleeps as 16 slots of 4 tasks each, one after the other (as doit's
+# -j 16 submits them), each a subprocess on the worker; from the process's start: import, connect, run.
+BARE = """
+import os, subprocess, sys, threading
+from distributed import Client
+client = Client(sys.argv[1], timeout=30, set_as_default=False)
+def job(i):
+    subprocess.run(["sleep", "0.5"], check=True)
+def slot(i):
+    for _ in range(4):
+        client.submit(job, i, pure=False).result()
+threads = [threading.Thread(target=slot, args=(i,)) for i in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+client.close()
+os._exit(0)  # as the CLI: no interpreter teardown
+"""
 
 
 @contextlib.contextmanager
@@ -95,8 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         single = project(work / "single", 1, ["true"])
         with cluster(work) as address:
             remote = ["--executor", "dask", "--address", address]
+            python = sys.executable
             rows = [
                 ("start-up (--version)", timed([cli, "--version"], work, env, args.repeat), None),
+                (
+                    "import distributed (python -c)",
+                    timed([python, "-c", "import distributed"], work, env, args.repeat),
+                    None,
+                ),
+                (
+                    "64 x sleep 0.5, bare distributed client (16 at a time)",
+                    timed([python, "-c", BARE, address], work, env, args.repeat),
+                    2.0,
+                ),
                 (
                     "1 x true, dask (import, connect, checks)",
                     timed([cli, "run", *remote], single, env, args.repeat),
@@ -108,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                 (f"{args.jobs} x true, dask (-j 16)", timed([cli, "run", *remote], trivial, env, args.repeat), None),
                 (f"{args.jobs} x true, local -j 16", timed([cli, "run", "-j", "16"], trivial, env, args.repeat), None),
             ]
-    fixed = {"dask": rows[1][1], "local": rows[2][1]}  # a run of one job: what does not grow with the jobs
+    fixed = {"dask": rows[3][1], "local": rows[4][1]}  # a run of one job: what does not grow with the jobs
     print(f"| scenario | wall (s, median of {args.repeat}) | vs ideal | minus a 1-job run (s) | per job (ms) |")
     print("|---|---|---|---|---|")
     for name, seconds, ideal in rows:
         kind = "dask" if "dask" in name else "local"
         ratio = f"{seconds / ideal:.2f} x {ideal:g} s" if ideal else ""
-        net = f"{seconds - fixed[kind]:.2f}" if name.startswith(("64", str(args.jobs))) else ""
+        net = f"{seconds - fixed[kind]:.2f}" if name.startswith(("64", str(args.jobs))) and "bare" not in name else ""
         per_job = f"{(seconds - fixed[kind]) * 1000 / (args.jobs - 1):.1f}" if name.startswith(str(args.jobs)) else ""
         print(f"| {name} | {seconds:.2f} | {ratio} | {net} | {per_job} |")
     return 0

@@ -1,5 +1,10 @@
 """The dask executor end to end: a real ``dask scheduler`` and two ``dask worker`` processes on
-127.0.0.1, projects run through the installed CLI with ``--executor dask --address ...``."""
+127.0.0.1, projects run through the installed CLI with ``--executor dask --address ...``.
+
+Nothing outlives the tests, even a failed one: every process they start (the cluster, the CLI) carries
+``MARK=TOKEN`` in its environment, and so does everything those start (a worker's job commands inherit
+its environment, even in a session of their own, even once orphaned). After each test, the marked
+processes outside the cluster's sessions are killed; after the module, all of them."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +30,13 @@ pytest.importorskip("distributed")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.name != "posix", reason="the tests kill process groups and read /proc"),
+    pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="the tests find their processes in /proc"),
 ]
 
 DASK = str(Path(sys.executable).parent / "dask")
 START_SECONDS = 90  # scheduler and workers import distributed: slow on a loaded machine
+MARK, TOKEN = "ORCHASTRATION_TEST_CLUSTER", uuid.uuid4().hex  # one token per test process (xdist worker)
+SESSIONS: set[int] = set()  # the cluster's processes (each leads a session of its own)
 
 
 def _free_port() -> int:
@@ -39,7 +47,10 @@ def _free_port() -> int:
 
 def _spawn(argv: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as fh:
-        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                env={**os.environ, MARK: TOKEN})  # fmt: skip
+    SESSIONS.add(proc.pid)
+    return proc
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -47,6 +58,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
+    SESSIONS.discard(proc.pid)
 
 
 def _alive(pid: int) -> bool:
@@ -58,6 +70,44 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     return False
+
+
+def marked() -> list[int]:
+    """The live processes started with ``MARK=TOKEN`` in their environment."""
+    needle = f"{MARK}={TOKEN}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            if entry.name.isdigit() and needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return [pid for pid in found if _alive(pid)]
+
+
+def sweep(keep: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """SIGKILL the marked processes outside the sessions ``keep``; the pids killed."""
+    killed = []
+    for pid in marked():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getsid(pid) not in keep:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return killed
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left() -> Iterator[None]:
+    """After each test (passed or not): kill what it left running, but the cluster."""
+    yield
+    sweep(keep=set(SESSIONS))
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The isolated environment, marked: the CLI and whatever it starts are swept after the test."""
+    return {**env, MARK: TOKEN}
 
 
 class Cluster:
@@ -79,6 +129,13 @@ class Cluster:
 
     def wait_workers(self, n: int) -> None:
         self.client.wait_for_workers(n, timeout=START_SECONDS)
+
+    def stop_worker(self, proc: subprocess.Popen[bytes], address: str) -> None:
+        """Kill a worker the test started and wait until the scheduler has let it go."""
+        _kill(proc)
+        deadline = time.monotonic() + 30
+        while address in self.client.scheduler_info(n_workers=-1)["workers"] and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def running(self) -> dict[str, list[str]]:
         """The jobs each worker runs now."""
@@ -114,6 +171,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 client.close(timeout=5)
         for proc in reversed(procs):
             _kill(proc)
+        sweep()  # what the workers ran, in sessions of its own
 
 
 def write_project(root: Path, jobs: dict[str, dict[str, Any]], executor: dict[str, Any] | None = None) -> Path:
@@ -283,6 +341,106 @@ def test_a_lost_worker_fails_its_job(cluster: Cluster, env: dict[str, str], tmp_
     assert results(Result(1, out, err)) == {"victim": "failed"}
     assert f"worker lost: {lost}" in err
     assert last(Path(env["ORCHASTRATION_STATE_DIR"]), "victim")["worker"] == lost
+
+
+def test_a_retry_after_a_lost_worker_runs_on_another(cluster: Cluster, env: dict[str, str], tmp_path: Path) -> None:
+    # Two workers of its own (no nanny), the only ones offering SPARE: the first attempt runs on one of
+    # them, which is killed; the retry runs on the other. The command sleeps on its first attempt only.
+    spares = {name: cluster.start_worker(name, "--no-nanny", "--resources", "SPARE=1") for name in ("spare1", "spare2")}
+    cluster.wait_workers(4)
+    names = {cluster.worker(name): name for name in spares}
+    command = py(
+        "import os, time\n"
+        "if os.path.exists('first.pid'):\n    print('second attempt'); open('done.txt', 'w').write('ok')\n"
+        "else:\n    open('first.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    jobs = {"flaky": {"command": command, "resources": {"SPARE": 1}, "retries": 1, "outputs": ["done.txt"]}}
+    project = write_project(tmp_path / "p", jobs, executor={"kind": "dask", "address": cluster.address})
+    proc = subprocess.Popen([*cli_command(), "run"], cwd=project, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        _wait_for(project / "first.pid", proc)
+        lost = next(addr for addr, keys in cluster.running().items() if keys)
+        cluster.stop_worker(spares[names[lost]], lost)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for name, worker in spares.items():  # the survivor too: later tests count the workers
+            if worker.poll() is None:
+                cluster.stop_worker(worker, cluster.worker(name))
+        # Its worker died by SIGKILL: nothing was left to kill the first attempt (docs/distributed.md).
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(int((project / "first.pid").read_text()), signal.SIGKILL)
+    assert proc.returncode == 0, (out, err)
+    assert results(Result(0, out, err)) == {"flaky": "ran"}
+    assert f"flaky: attempt 1: worker lost: {lost}" in err
+    record = last(Path(env["ORCHASTRATION_STATE_DIR"]), "flaky")
+    survivor = next(addr for addr in names if addr != lost)
+    assert (record["status"], record["attempts"], record["worker"]) == ("ran", 2, survivor)
+    assert Path(record["stdout_path"]).read_text() == "second attempt\n"
+    assert (project / "done.txt").read_text() == "ok"
+
+
+# A job whose declared output shows up on this machine only a while after the job ended, as on a
+# network file system: the command leaves a detached writer behind (a session of its own, no pipes
+# held, so the job ends at once) that makes the output when released (a file appears) or after
+# DELAY seconds.
+LATE_WRITER = (
+    "import os, sys, time\n"
+    "delay, end = float(sys.argv[1]), time.monotonic() + 60\n"
+    "while not os.path.exists('release') and time.monotonic() < end and (delay < 0 or time.monotonic() < delay):\n"
+    "    time.sleep(0.05)\n"
+    "open('late.tmp', 'w').write('late')\n"
+    "os.replace('late.tmp', 'late.txt')\n"
+)
+
+
+def late_job(delay: float) -> dict[str, Any]:
+    """The job: when late.txt is not there yet, start the writer (``delay`` < 0: wait for release) and end."""
+    start = (
+        "import os, subprocess, sys, time\n"
+        "if not os.path.exists('late.txt'):\n"
+        f"    delay = {delay!r} if {delay!r} < 0 else time.monotonic() + {delay!r}\n"
+        f"    subprocess.Popen([sys.executable, '-c', {LATE_WRITER!r}, str(delay)], start_new_session=True,\n"
+        "                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    )
+    return {"command": py(start), "outputs": ["late.txt"]}
+
+
+def test_fs_latency_waits_for_outputs_that_show_up_late(
+    cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
+) -> None:
+    executor = {"kind": "dask", "address": cluster.address, "fs_latency_seconds": 30}
+    project = write_project(tmp_path / "p", {"late": late_job(1.0)}, executor=executor)
+    ran = cli(["run"], cwd=project)
+    assert ran.code == 0 and results(ran) == {"late": "ran"}, (ran.out, ran.err)
+    assert "not seen here" not in ran.err and "declared output not created" not in ran.err, ran.err
+    record = last(Path(env["ORCHASTRATION_STATE_DIR"]), "late")
+    assert record["outputs"]["late.txt"] is not None, record["outputs"]
+    again = cli(["run"], cwd=project)
+    assert again.code == 0 and results(again) == {"late": "skipped"}, (again.out, again.err)
+
+
+def test_without_fs_latency_a_late_output_is_named_and_missing(
+    cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
+) -> None:
+    # As locally, a declared output the job did not make is a warning, recorded null, and the job is
+    # due again while it stays missing; on the cluster the warning says how long the CLI waited and
+    # where the job ran.
+    executor = {"kind": "dask", "address": cluster.address, "fs_latency_seconds": 0}
+    project = write_project(tmp_path / "p", {"late": late_job(-1)}, executor=executor)
+    ran = cli(["run"], cwd=project)
+    (project / "release").touch()  # the writer may end now: the CLI is done with it
+    assert ran.code == 0 and results(ran) == {"late": "ran"}, (ran.out, ran.err)
+    record = last(Path(env["ORCHASTRATION_STATE_DIR"]), "late")
+    assert (
+        f"late: not seen here 0 s after the job ended on {record['worker']} (executor.fs_latency_seconds): late.txt"
+        in ran.err
+    )
+    assert "declared output not created: late.txt" in ran.err
+    assert record["outputs"] == {"late.txt": None}
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
 doit still decides what runs and in which order; ``DaskExecutor.run`` is called for each job that
 must run (in doit's thread for it), submits ``remote.run_job`` with the job's resources
-(``pure=False``: every run is a new task) and waits. The worker ships the command's output as
-dask events on the topic named after this client; ``_on_output`` (in the client's event loop)
-feeds them into the same ``pipes.Sink`` a local job's pipes are read into, so the
-console (prefixed under ``-j``) and the log files get them as for a local job. Why events rather
-than log files the worker writes: the state dir need not be on the shared file system, output is
-live whatever the file system's caching, and the scheduler drops a client's events when the
-client leaves. The CLI writes the record, with ``executor`` and ``worker``.
+(``pure=False``: every run is a new task) and waits. The worker ships the command's output, then its
+result, as dask events on the topic named after this client; ``_on_output`` (in the client's event
+loop) feeds the output into the same ``pipes.Sink`` a local job's pipes are read into, so the
+console (prefixed under ``-j``) and the log files get them as for a local job, and the result event
+ends the wait (the result is never fetched from the worker: one round trip less per job). Why events
+rather than log files the worker writes: the state dir need not be on the shared file system, output
+is live whatever the file system's caching, and the scheduler keeps only a client's last events. A
+task that ends without its result event (an error on the worker, a cancel on the cluster) is seen
+by polling its future; a lost worker by the scheduler's ``remove-worker`` event. The CLI writes the
+record, with ``executor`` and ``worker``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from orchastration.engine.units import Unit
 
 CONNECT_SECONDS = 5.0  # an unreachable scheduler, or one without workers, is an error after this
-POLL_SECONDS = 0.2  # how often a waiting job looks at its cancel event (Ctrl-C)
+POLL_SECONDS = 0.2  # how often a waiting job looks at its cancel event (Ctrl-C) and its future
 CANCEL_WAIT_SECONDS = 15.0  # after a cancel: how long the remote tree kill may take to report back
 OUTPUT_WAIT_SECONDS = 5.0  # after a job ends: how long its last output events may take to arrive
 EXIT_LOST = -1  # no exit code: the worker running the command left the cluster
@@ -147,7 +150,6 @@ class DaskExecutor:
                 remote.run_job, _spec(unit, key, self.topic), key=key, pure=False,
                 resources=dict(placement.resources) or None,
             )  # fmt: skip
-            future.add_done_callback(lambda _: live.done.set())
             result = self._wait(unit, key, future, live, launch, start)
         finally:
             self.live.pop(key, None)
@@ -158,35 +160,46 @@ class DaskExecutor:
         return result
 
     def _wait(self, unit: Unit, key: str, future: Any, live: _Live, launch: Launch, start: float) -> ProcessResult:
-        """Until the task ends, is cancelled (Ctrl-C) or its worker is lost."""
+        """Until the job's result arrives, its task ends without one, it is cancelled (Ctrl-C) or its
+        worker is lost."""
         try:
             while not live.done.wait(POLL_SECONDS):
                 if launch.cancel is not None and launch.cancel.is_set():
                     return self._cancel(key, future, live, start)
+                if future.done():  # ended without its result event: an error, a cancel on the cluster
+                    break
         except KeyboardInterrupt:  # serial runs: Ctrl-C comes here, in the main thread
             return self._cancel(key, future, live, start)
         if live.lost:
             return self._lost(key, future, live.lost, start)
-        try:
-            data = future.result()
-        except Exception as exc:  # KilledWorker, a cancel on the cluster, an error unpickling on the worker
-            return self._task_error(key, future, exc, live, start)
+        data = live.result
+        if data is None:
+            try:
+                data = future.result()
+            except Exception as exc:  # KilledWorker, a cancel on the cluster, an error unpickling on the worker
+                return self._task_error(key, future, exc, live, start)
         live.wait_output(int(data["messages"]))
         fields = {"executor": "dask", "worker": str(data["worker"])}
+        warning = str(data["warning"])
         if data["status"] == "ok":
-            self._await_outputs(unit)
+            late = self._await_outputs(unit, fields["worker"])
+            warning = "; ".join(w for w in (warning, late) if w)
         return ProcessResult(int(data["exit_code"]), str(data["status"]), int(data["duration_ms"]),
-                             str(data["message"]), str(data["warning"]), fields)  # fmt: skip
+                             str(data["message"]), warning, fields)  # fmt: skip
 
     def _cancel(self, key: str, future: Any, live: _Live, start: float) -> ProcessResult:
         """Kill the job's remote tree (or keep it from starting) and wait, bounded, for it to end."""
+        hits: dict[str, Any] = {}
         with contextlib.suppress(Exception):
-            self.client.run(remote.cancel, [key], on_error="ignore")
-        if not live.worker:
+            hits = dict(self.client.run(remote.cancel, [key], on_error="ignore"))
+        worker = next((w for w, n in sorted(hits.items()) if n), "")
+        if worker:  # it runs there: its result event says when the tree is gone
+            live.done.wait(CANCEL_WAIT_SECONDS)
+        else:  # not started: it never will (every worker was told), and dask forgets it
             with contextlib.suppress(Exception):
                 future.cancel()
-        live.done.wait(CANCEL_WAIT_SECONDS)
-        fields = {"executor": "dask", "worker": live.worker} if live.worker else {}
+        worker = worker or live.worker
+        fields = {"executor": "dask", "worker": worker} if worker else {}
         return _ended(start, EXIT_INTERRUPTED, "interrupted", "interrupted", fields=fields)
 
     def _lost(self, key: str, future: Any, worker: str, start: float) -> ProcessResult:
@@ -210,11 +223,22 @@ class DaskExecutor:
         text = str(exc).splitlines()[0] if str(exc) else name
         return _ended(start, EXIT_CANNOT_EXECUTE, "failed", f"dask task failed: {name}: {text}")
 
-    def _await_outputs(self, unit: Unit) -> None:
-        """Declared literal outputs of a remote job may show up late on a network file system."""
-        deadline = time.monotonic() + self.choice.fs_latency_seconds
-        while any(not os.path.lexists(p) for p in unit.abs_outputs) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    def _await_outputs(self, unit: Unit, worker: str) -> str:
+        """Declared literal outputs of a remote job may show up late on a network file system: wait up
+        to ``fs_latency_seconds`` for them. ``""``, or a warning naming those still not seen here."""
+        latency = self.choice.fs_latency_seconds
+        deadline = time.monotonic() + latency
+        while True:
+            absent = [p for p in unit.abs_outputs if not os.path.lexists(p)]
+            if not absent or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if not absent:
+            return ""
+        from orchastration.engine.units import display_path
+
+        shown = ", ".join(display_path(unit, p) for p in absent)
+        return f"not seen here {latency:g} s after the job ended on {worker} (executor.fs_latency_seconds): {shown}"
 
     # -- events (in the client's event loop) -------------------------------------------------------
     def _on_output(self, event: Any) -> None:
@@ -224,12 +248,10 @@ class DaskExecutor:
         live = self.live.get(str(msg.get("k")))
         if live is None:
             return
-        if "w" in msg:
-            worker = str(msg["w"])
-            if live.worker and worker != live.worker:  # dask ran it again elsewhere: its first worker was lost
-                live.lost = live.worker
-                live.done.set()
-            live.worker = worker
+        if "r" in msg:  # the job's last event: how it ended
+            live.result = dict(msg["r"])
+            live.worker = str(live.result.get("worker", ""))
+            live.done.set()
         elif "d" in msg:
             live.feed(int(msg.get("s", 1)), msg["d"])
 
@@ -239,7 +261,7 @@ class DaskExecutor:
             return
         worker, processing = str(msg.get("worker", "")), msg.get("processing-tasks") or ()
         for key, live in list(self.live.items()):
-            if live.worker == worker or (not live.worker and key in processing):
+            if key in processing and live.result is None:
                 live.lost = worker
                 live.done.set()
 
@@ -273,6 +295,7 @@ class _Live:
     def __init__(self, launch: Launch) -> None:
         self.worker = ""
         self.lost = ""
+        self.result: dict[str, Any] | None = None  # from the job's result event
         self.done = threading.Event()
         self.received = 0
         self.arrived = threading.Condition()  # its lock also keeps ``feed`` and ``close`` apart

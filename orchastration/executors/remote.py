@@ -2,18 +2,22 @@
 
 Workers import this module by name, so they need orchastration installed (docs/distributed.md). The
 command runs as it does locally (own process group, working dir, env, timeout, tree kill); what
-``run_process`` would show on a console is collected instead, and a shipper thread sends it every
-``SHIP_SECONDS`` to the CLI as dask events (topic: the CLI's client id). The CLI writes the job's log
-files and console from them (as UTF-8 text: bytes that are not UTF-8 arrive as U+FFFD). A cancel
-(Ctrl-C on the CLI, a lost worker) is pushed to every worker with ``Client.run(cancel, keys)``: it sets
-the job's cancel event, and ``run_process`` kills the tree; so does a worker closing, or dask no
-longer wanting the task (the CLI went away).
+``run_process`` would show on a console is collected instead and sent to the CLI as dask events
+(topic: the CLI's client id) by the worker process's one shipper thread, every ``SHIP_SECONDS``
+while jobs run. When the command ends, the task's own thread sends the rest of its output, then the
+result (``{"k": key, "r": {...}}``): the CLI takes the result from that event, in order after the
+output, and never fetches it from the worker. The CLI writes the job's log files and console (as
+UTF-8 text: bytes that are not UTF-8 arrive as U+FFFD). A cancel (Ctrl-C on the CLI, a lost worker)
+is pushed to every worker with ``Client.run(cancel, keys)``: it sets the job's cancel event, and
+``run_process`` kills the tree; so does a worker closing, or dask no longer wanting the task (the
+CLI went away).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, cast
@@ -22,38 +26,40 @@ SHIP_SECONDS = 0.1  # how often new output is sent: live enough, few messages
 CHUNK = 1 << 16  # bytes per event message
 END_WAIT_SECONDS = 10.0  # at worker shutdown: how long running commands get to be killed
 
-# Per worker process: the cancel event of each running job (by dask key), and keys cancelled
-# before they started (a cancel may overtake the task it is about).
-_RUNNING: dict[str, threading.Event] = {}
+# Per worker process: the running jobs (by dask key), and keys cancelled before they started (a
+# cancel may overtake the task it is about). ``_WAKE`` (on ``_LOCK``) wakes the shipper for a job.
+_RUNNING: dict[str, _Job] = {}
 _CANCELLED: set[str] = set()
 _LOCK = threading.Lock()
-_exit_hook = False
+_WAKE = threading.Condition(_LOCK)
+_shipper: threading.Thread | None = None
 
 
 def run_job(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Run one job's command on this worker; how it ended, as plain data (``ProcessResult`` fields,
-    ``worker``, ``messages``: how many output events were sent)."""
+    ``worker``, ``messages``: how many output events were sent before it), also sent as the job's
+    last event."""
     from distributed import get_worker
 
     worker = get_worker()
     key, topic = str(spec["key"]), str(spec["topic"])
-    cancel = _register(key)
-    if cancel is None:
-        return _ended(130, "interrupted", "interrupted", worker.address, 0)
-    worker.log_event(topic, {"k": key, "w": worker.address})
-    shipper = _Shipper(worker, topic, key, cancel)
-    try:
-        shipper.start()
-        result = _run(spec, cancel, shipper)
-    finally:
-        shipper.finish()
-        with _LOCK:
-            _RUNNING.pop(key, None)
-    return _ended(result.exit_code, result.status, result.message, worker.address, shipper.sent, result.warning,
-                  result.duration_ms)  # fmt: skip
+    job = _register(worker, topic, key)
+    if job is None:
+        data = _ended(130, "interrupted", "interrupted", worker.address, 0)
+    else:
+        try:
+            result = _run(spec, job)
+        finally:
+            with _LOCK:
+                _RUNNING.pop(key, None)
+            job.ship()
+        data = _ended(result.exit_code, result.status, result.message, worker.address, job.sent, result.warning,
+                      result.duration_ms)  # fmt: skip
+    worker.log_event(topic, {"k": key, "r": data})
+    return data
 
 
-def _run(spec: Mapping[str, Any], cancel: threading.Event, shipper: _Shipper) -> Any:
+def _run(spec: Mapping[str, Any], job: _Job) -> Any:
     from orchastration.process import run_process
 
     command = spec["command"]
@@ -65,9 +71,9 @@ def _run(spec: Mapping[str, Any], cancel: threading.Event, shipper: _Shipper) ->
         # The worker's environment (its PATH, its HOME) under the job's env, as a local job gets the CLI's.
         base_env=dict(os.environ),
         timeout=float(spec["timeout"]),
-        console=cast(IO[str], _Stream(shipper, 0)),
-        err_console=cast(IO[str], _Stream(shipper, 1)),
-        cancel=cancel,
+        console=cast(IO[str], _Stream(job, 0)),
+        err_console=cast(IO[str], _Stream(job, 1)),
+        cancel=job.cancel,
     )
 
 
@@ -78,20 +84,38 @@ def _ended(
             "worker": worker, "messages": sent}  # fmt: skip
 
 
-def _register(key: str) -> threading.Event | None:
-    """The job's cancel event; None if it was cancelled before it started."""
-    global _exit_hook
+def _register(worker: Any, topic: str, key: str) -> _Job | None:
+    """The running job; None if it was cancelled before it started. Starts the shipper (and the
+    exit hook) with the process's first job."""
+    global _shipper
     with _LOCK:
         if key in _CANCELLED:
             _CANCELLED.discard(key)
             return None
-        event = _RUNNING[key] = threading.Event()
-        if not _exit_hook:  # a worker shutting down (SIGTERM, scale-down) kills what it runs
+        job = _RUNNING[key] = _Job(worker, topic, key)
+        _WAKE.notify()
+        if _shipper is None:
             import atexit
 
-            atexit.register(_cancel_all)
-            _exit_hook = True
-    return event
+            atexit.register(_cancel_all)  # a worker shutting down (SIGTERM, scale-down) kills what it runs
+            _shipper = threading.Thread(target=_shipping, name="orchastration-shipper", daemon=True)
+            _shipper.start()
+    return job
+
+
+def _shipping() -> None:
+    """The worker process's shipper: while jobs run, every ``SHIP_SECONDS`` it sends their new output
+    and stops the commands of jobs dask abandoned. Asleep while none run."""
+    while True:
+        with _WAKE:
+            _WAKE.wait_for(lambda: bool(_RUNNING))
+        time.sleep(SHIP_SECONDS)
+        with _LOCK:
+            jobs = list(_RUNNING.values())
+        for job in jobs:
+            job.ship()
+            if not job.cancel.is_set() and _abandoned(job.worker, job.key):
+                job.cancel.set()
 
 
 def cancel(keys: Iterable[str]) -> int:
@@ -100,22 +124,20 @@ def cancel(keys: Iterable[str]) -> int:
     hit = 0
     with _LOCK:
         for key in keys:
-            event = _RUNNING.get(key)
-            if event is None:
+            job = _RUNNING.get(key)
+            if job is None:
                 _CANCELLED.add(key)
             else:
-                event.set()
+                job.cancel.set()
                 hit += 1
     return hit
 
 
 def _cancel_all() -> None:
     """At worker exit: cancel every running command and give the tree kills a moment."""
-    import time
-
     with _LOCK:
-        for event in _RUNNING.values():
-            event.set()
+        for job in _RUNNING.values():
+            job.cancel.set()
     deadline = time.monotonic() + END_WAIT_SECONDS
     while _RUNNING and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -144,54 +166,43 @@ def _abandoned(worker: Any, key: str) -> bool:
     return task is None or getattr(task, "state", "") in ("cancelled", "released", "forgotten")
 
 
+class _Job:
+    """A job running here: its cancel event, and the output written to its two ``_Stream``s until
+    shipped as ``{"k": key, "s": 1|2, "d": bytes}`` events (UTF-8)."""
+
+    def __init__(self, worker: Any, topic: str, key: str) -> None:
+        self.worker, self.topic, self.key = worker, topic, key
+        self.cancel = threading.Event()
+        self.pending: tuple[list[str], list[str]] = ([], [])
+        self.sent = 0
+        self.lock = threading.Lock()  # held while sending too: the shipper and the job's thread keep order
+
+    def ship(self) -> None:
+        """Send what was written since the last time."""
+        with self.lock:
+            if not (self.pending[0] or self.pending[1]):
+                return
+            texts = ["".join(p) for p in self.pending]
+            for p in self.pending:
+                p.clear()
+            for i, text in enumerate(texts):
+                data = text.encode("utf-8", "surrogateescape")
+                for at in range(0, len(data), CHUNK):
+                    self.worker.log_event(self.topic, {"k": self.key, "s": i + 1, "d": data[at : at + CHUNK]})
+                    self.sent += 1
+
+
 class _Stream:
     """The console ``run_process`` writes one stream of the command's output to (as it reads it):
     kept for the shipper."""
 
-    def __init__(self, shipper: _Shipper, index: int) -> None:
-        self.shipper, self.index = shipper, index
+    def __init__(self, job: _Job, index: int) -> None:
+        self.job, self.index = job, index
 
     def write(self, text: str) -> int:
-        with self.shipper.lock:
-            self.shipper.pending[self.index].append(text)
+        with self.job.lock:
+            self.job.pending[self.index].append(text)
         return len(text)
 
     def flush(self) -> None:
         """Nothing: the shipper sends every ``SHIP_SECONDS``."""
-
-
-class _Shipper(threading.Thread):
-    """Sends the output written to its two ``_Stream``s as ``{"k": key, "s": 1|2, "d": bytes}`` events
-    (UTF-8), every ``SHIP_SECONDS``; and stops the command when the job is abandoned."""
-
-    def __init__(self, worker: Any, topic: str, key: str, cancel: threading.Event) -> None:
-        super().__init__(daemon=True)
-        self.worker, self.topic, self.key, self.cancel = worker, topic, key, cancel
-        self.pending: tuple[list[str], list[str]] = ([], [])
-        self.sent = 0
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-
-    def run(self) -> None:
-        while not self.done.wait(SHIP_SECONDS):
-            self.ship()
-            if not self.cancel.is_set() and _abandoned(self.worker, self.key):
-                self.cancel.set()
-
-    def finish(self) -> None:
-        """Stop the thread and send the rest."""
-        self.done.set()
-        if self.is_alive():
-            self.join()
-        self.ship()
-
-    def ship(self) -> None:
-        with self.lock:
-            texts = ["".join(p) for p in self.pending]
-            for p in self.pending:
-                p.clear()
-        for i, text in enumerate(texts):
-            data = text.encode("utf-8", "surrogateescape")
-            for at in range(0, len(data), CHUNK):
-                self.worker.log_event(self.topic, {"k": self.key, "s": i + 1, "d": data[at : at + CHUNK]})
-                self.sent += 1
