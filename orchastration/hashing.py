@@ -32,14 +32,15 @@ def normalize_algorithm(name: str, source: str = "--algo") -> str:
 def hash_file(path: Path | str, algorithm: str = "sha256") -> str:
     """Hex digest of a file: read whole when it is under 1 MiB, else in 1 MiB blocks into one reused
     buffer (a run hashes thousands of small inputs: zero-filling a 1 MiB buffer for each was most of
-    the cost)."""
+    the cost, and so was a read of 1 MiB into a bytes object: an mmap, mremap and munmap per file)."""
     digest = hashlib.new(algorithm)
     try:
         with open(path, "rb", buffering=0) as fh:
-            if os.fstat(fh.fileno()).st_size < BLOCK_SIZE:
-                data = fh.read(BLOCK_SIZE)
+            size = os.fstat(fh.fileno()).st_size
+            if size < BLOCK_SIZE:
+                data = fh.read(size + 1)  # one byte more: end of file seen in this one read
                 digest.update(data)
-                if len(data) < BLOCK_SIZE:  # else the file grew past 1 MiB meanwhile: read on in blocks
+                if len(data) <= size:  # else the file grew meanwhile: read on in blocks
                     return digest.hexdigest()
             buf = bytearray(BLOCK_SIZE)
             view = memoryview(buf)
