@@ -98,7 +98,12 @@ class Flusher:
         if thread is not None:
             thread.join()
         with self._cond:
+            # Work submitted after the thread stopped (a unit still running after an interrupt) runs
+            # here; anything later runs at once in ``submit``. Nothing is left queued for ``drain``.
             self._closed = True
+            late, self._work = list(self._work), deque()
+        for work in late:
+            work()
         self._flush()
         self.drain()
 
