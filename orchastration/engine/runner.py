@@ -182,8 +182,8 @@ def run_unit(
     hashes = {p: None if s is None else str(s[2]) for p, s in states.items()}
     if on_start is not None:
         on_start(unit.name)
-    record_path = str(unit.record_dir / f"{run_id}.json")
-    log(_LOG, "debug", "unit started", unit=unit.name, record=record_path, reasons=list(reasons))
+    path = unit.record_dir / f"{run_id}.json"
+    log(_LOG, "debug", "unit started", unit=unit.name, record=str(path), reasons=list(reasons))
     out_log, err_log = log_paths(unit, run_id)
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
     restored = runner.store.restore(unit, hashes, launch)
@@ -196,19 +196,18 @@ def run_unit(
     made = {p: runner.cache.try_state(p) for p in files}
     outputs: dict[str, str | None] = {p: None if s is None else str(s[2]) for p, s in made.items()}
     outputs.update(dict.fromkeys(missing))
-    ending = _Ending(runner, unit, run_id, started, ended, res, restored, hashes, outputs, tuple(reasons))
+    ending = _Ending(runner, unit, run_id, path, started, ended, res, restored, hashes, outputs, tuple(reasons))
     good = status in (UnitStatus.RAN, UnitStatus.RESTORED)
     if good and runner.flusher is not None:
         # A good run under a flusher: its log line, record and cache entry are written by the
         # flusher's thread while the next command runs; the record is put in place once doit's
         # state holds the run (``Landing``).
         runner.flusher.submit(ending.write)
-        path = unit.record_dir / f"{run_id}.json"
         result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
         values = _saved_values(unit, run_id, made, missing, dep_runs)
-        return UnitRun(result, values, states, Landing(unit, path, ending, runner.flusher))
+        return UnitRun(result, values, states, Landing(ending, runner.flusher))
     try:
-        path = ending.write()
+        ending.write()
     except OSError as exc:
         return _unwritable(unit, exc, reasons, res)
     result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
@@ -224,6 +223,7 @@ class _Ending:
     runner: UnitRunner
     unit: Unit
     run_id: str
+    path: Path  # the record's
     started: datetime
     ended: datetime
     res: ProcessResult
@@ -233,13 +233,12 @@ class _Ending:
     reasons: tuple[str, ...]
     error: OSError | None = None  # a deferred record could not be written: the run is not kept
 
-    def write(self) -> Path:
+    def write(self) -> None:
         """Log the run's end, write its record (a good one as pending under a flusher) and keep a
-        run's outputs in the result store. Returns the record's path; raises OSError when the record
-        cannot be written (deferred: kept in ``error`` and logged instead)."""
-        runner, unit, res = self.runner, self.unit, self.res
+        run's outputs in the result store. Raises OSError when the record cannot be written
+        (deferred: kept in ``error`` and logged instead)."""
+        runner, unit, res, path = self.runner, self.unit, self.res, self.path
         status = STATUS_OF_PROCESS[res.status] if self.restored is None else UnitStatus.RESTORED.value
-        path = unit.record_dir / f"{self.run_id}.json"
         # Jobs are audited in the log file at info; task builds log their own "task build finished".
         level = "debug" if "task_name" in unit.extra_record else "info"
         log(_LOG, level, "job finished", job=unit.name, status=status, exit=res.exit_code, duration_ms=res.duration_ms,
@@ -263,10 +262,9 @@ class _Ending:
             self.error = exc
             message = f"{unit.name}: {write_error(unit.record_dir, exc)}; it runs again next time"
             log(_LOG, "warning", message, unit=unit.name)
-            return path
+            return
         if status == UnitStatus.RAN.value:
             runner.store.save(unit, record)
-        return path
 
 
 class Landing:
@@ -274,25 +272,26 @@ class Landing:
     the commit of that state (``commit(name, keep)``) and the record's settling behind the record's
     write; a run whose record could not be written is not kept (it runs again next time)."""
 
-    def __init__(self, unit: Unit, path: Path, ending: _Ending, flusher: Flusher) -> None:
-        self.unit, self.path, self.ending, self.flusher = unit, path, ending, flusher
+    def __init__(self, ending: _Ending, flusher: Flusher) -> None:
+        self.ending, self.flusher = ending, flusher
 
     def land(self, commit: Callable[[str, bool], None]) -> None:
         """Commit, then settle, in the flusher's order."""
         self.flusher.submit(lambda: self._land(commit))
 
     def _land(self, commit: Callable[[str, bool], None]) -> None:
-        name = self.unit.name
-        if self.ending.error is not None:
+        ending = self.ending
+        name = ending.unit.name
+        if ending.error is not None:
             commit(name, False)  # no record says it ran: doit must not say it is up to date
             return
         commit(name, True)
         try:
-            settle_run(self.unit, self.path.stem, self.path, sync=False, locked=True)
+            settle_run(ending.unit, ending.run_id, ending.path, sync=False, locked=True)
         except OSError as exc:
             log(_LOG, "warning", f"{name}: cannot update last.json: {exc}", unit=name)
             return
-        self.flusher.dirty(self.path)
+        self.flusher.dirty(ending.path)
 
 
 def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
