@@ -111,8 +111,7 @@ def test_lock_waiter_is_told(tmp_path: Path, paths: Paths) -> None:
             holder_ready.set()
             release.wait(10)
 
-    # filelock locks are per-process re-entrant on the same object only; a thread with its own lock object
-    # contends like another process would.
+    # each hold opens the lock file itself: a thread contends like another process would.
     t = threading.Thread(target=hold)
     t.start()
     holder_ready.wait(10)

@@ -153,9 +153,9 @@ def update_last(directory: Path, run_id: str, record_path: Path, *, sync: bool =
         with _LAST:
             _replace_last(directory, run_id, record_path, sync)
         return
-    from filelock import FileLock
+    from orchastration.locking import hold
 
-    with FileLock(str(directory / ".last.lock"), mode=PRIVATE_FILE):
+    with hold(directory / ".last.lock"):
         _replace_last(directory, run_id, record_path, sync)
 
 

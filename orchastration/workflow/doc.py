@@ -107,18 +107,15 @@ def readme_lock(readme: Path) -> Iterator[None]:
     writes this README, from any state dir and through any symlinked path, meets the same lock, and
     it needs nothing but the README's directory, which must be writable anyway. (A lock under a
     shared temp dir would depend on each process's TMPDIR and be open to other users' symlinks.)"""
-    from filelock import FileLock
+    from orchastration.locking import hold
 
     path = lock_path(readme)
-    try:
-        lock = FileLock(str(path))
-        lock.acquire()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot lock the README: {exc.strerror or exc}") from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(hold(path, mode=0o644))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot lock the README: {exc.strerror or exc}") from None
         yield
-    finally:
-        lock.release()
 
 
 def _target(path: Path) -> Path:

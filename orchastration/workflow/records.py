@@ -17,12 +17,10 @@ from orchastration.config import TaskConfig
 from orchastration.errors import ConfigError
 from orchastration.paths import Paths
 from orchastration.state import (
-    PRIVATE_FILE,
     SCHEMA_VERSION,
     atomic_write_json,
     host_info,
     iso,
-    make_private_dir,
     read_json,
     unique_now,
     write_new_record,
@@ -127,14 +125,12 @@ class TaskStore:
 
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+        from orchastration.locking import hold
 
-        make_private_dir(self.lock_dir)
-        lock = FileLock(str(self.lock_dir / f"task-{name}.lock"), mode=PRIVATE_FILE)
         try:
-            with lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            with hold(self.lock_dir / f"task-{name}.lock", timeout=LOCK_TIMEOUT_SECONDS):
                 yield
-        except Timeout:
+        except TimeoutError:
             raise ConfigError(f"{self.record_path(name)}: task record is locked by another process") from None
 
     def update(self, task: TaskConfig, change: Callable[[TaskRecord], TaskRecord], create: bool = True) -> TaskRecord:
