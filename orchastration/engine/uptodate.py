@@ -37,7 +37,7 @@ class HashCache:
         with self._lock:
             known = self._hashes.get(key)
         if known is None:
-            known = hash_file(path, self.algorithm)
+            known = hash_file(path, self.algorithm, st.st_size)
             with self._lock:
                 self._hashes[key] = known
         return [st.st_mtime_ns, st.st_size, known]
