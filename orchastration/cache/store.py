@@ -188,8 +188,12 @@ class CacheStore:
                 if not own(target):
                     raise BadEntry(f"names {rel}, not a declared output")
                 temps.append((self._write_temp(target, blob), target))
+            hashed = self.keys.cache
             for tmp, target in temps:
                 os.replace(tmp, target)
+            if hashed is not None:  # checked while written: the run need not read them back
+                for (_, target), blob in zip(temps, (b for _, b in sorted(manifest.outputs.items())), strict=True):
+                    hashed.seed(target, blob.sha256, "sha256")
             temps = []
             return True
         except (OSError, BadEntry, BlobMismatch) as exc:

@@ -4,6 +4,7 @@ env, working_dir, outputs, dependencies) and reasons in plain words. doit calls 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -41,6 +42,16 @@ class HashCache:
             with self._lock:
                 self._hashes[key] = known
         return [st.st_mtime_ns, st.st_size, known]
+
+    def seed(self, path: str, digest: str, algorithm: str) -> None:
+        """A file this process just wrote with content it knows the ``algorithm`` hash of (a restored
+        output): its hash is kept under its stat now, so it is not read back (other algorithms: no-op)."""
+        if algorithm != self.algorithm:
+            return
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            with self._lock:
+                self._hashes[(path, st.st_mtime_ns, st.st_size)] = digest
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
