@@ -114,3 +114,51 @@ def test_kill_9_keeps_every_finished_job(
     assert ran_again == {f"j{i}" for i in range(N)} - finished
     for name in finished:
         assert f"job={name} status=skipped" in rerun.stdout
+
+
+def test_a_kill_between_last_json_and_the_record_rename_keeps_the_run_and_repairs_both(
+    tmp_path: Path, env: dict[str, str], state_dir: Path
+) -> None:
+    """A good run's record becomes ``last.json`` (a hard link to the pending mark) just before the mark
+    is renamed into place. The state a kill between the two leaves (the mark *is* last.json, no record
+    under its stamp) is rebuilt here exactly; the crash harness found the window of the old order
+    (record renamed, then a kill before last.json: a stale last.json nothing ever updated)."""
+    root = tmp_path / "p"
+    _project(root)
+    first = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([*cli_command(), "run", "--force", "j0"], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    newest = records(state_dir, "j0")[-1]
+    run_dir = newest.parent
+    assert os.path.samefile(newest, run_dir / "last.json")
+    os.replace(newest, run_dir / ".incomplete")  # the kill came after last.json, before the rename
+    before = len(_journal(root))
+
+    plan = subprocess.run([*cli_command(), "run", "--dry-run", "--json"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    assert not any(item["would_run"] for item in json.loads(plan.stdout)), plan.stdout
+    assert (run_dir / ".incomplete").exists()  # a dry run changes nothing
+
+    rerun = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "job=j0 status=skipped" in rerun.stdout
+    assert len(_journal(root)) == before  # nothing ran again
+    assert newest.exists() and not (run_dir / ".incomplete").exists()
+    assert os.path.samefile(newest, run_dir / "last.json")
+
+
+def test_a_mark_that_is_not_last_json_is_still_an_interrupted_run(
+    tmp_path: Path, env: dict[str, str], state_dir: Path
+) -> None:
+    root = tmp_path / "p"
+    _project(root)
+    first = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    run_dir = records(state_dir, "j1")[-1].parent
+    (run_dir / ".incomplete").write_text("")  # a run of j1 started and was killed
+    rerun = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "job=j1 status=ran" in rerun.stdout and "job=j0 status=skipped" in rerun.stdout

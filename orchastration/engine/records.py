@@ -133,9 +133,17 @@ def settle_run(
     pending: bool = True,
 ) -> None:
     """Put a pending record (the incomplete mark) in place and point ``last.json`` at it; a record
-    written elsewhere (``pending=False``): clear the mark if the run was good."""
+    written elsewhere (``pending=False``): clear the mark if the run was good.
+
+    A pending record becomes ``last.json`` first (a hard link to the mark), then takes its name: a
+    crash between the two leaves a mark that *is* ``last.json``, which the next run recognises as a
+    finished run and renames into place (``uptodate.settled_mark``). The other order left, after a
+    crash between the two, a record in place and a ``last.json`` nothing would ever update."""
     if pending:
-        os.replace(unit.record_dir / INCOMPLETE, path)
+        mark = unit.record_dir / INCOMPLETE
+        update_last(unit.record_dir, run_id, mark, sync=sync, locked=locked)
+        os.replace(mark, path)
+        return
     update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
     if ran and not pending:
         with contextlib.suppress(FileNotFoundError):

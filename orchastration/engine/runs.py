@@ -112,7 +112,7 @@ def _dry_run(items: list[PlanItem], on_result: ResultCallback | None) -> list[Un
 
 def _session(graph: Graph, runner: UnitRunner, targets: Sequence[str], force: bool | Iterable[str]) -> Session:
     forced = set(targets) if force is True else set(force or ())
-    checks = {n: UnitCheck(graph.table[n], runner.cache, forced=n in forced) for n in graph.order}
+    checks = {n: UnitCheck(graph.table[n], runner.cache, forced=n in forced, settle=True) for n in graph.order}
     return Session(graph.table, graph.order, runner, checks, graph.inputs, graph.edges, forced)
 
 

@@ -98,8 +98,9 @@ class UnitCheck:
     always_run, never run, or when the command, env, working_dir, outputs (deleted or edited) or a
     dependency's last run changed. ``values_of`` reads another unit's saved values (set by doit)."""
 
-    def __init__(self, unit: Unit, cache: HashCache, forced: bool = False) -> None:
+    def __init__(self, unit: Unit, cache: HashCache, forced: bool = False, settle: bool = False) -> None:
         self.unit, self.cache, self.forced = unit, cache, forced
+        self.settle = settle  # under the state lock: a settled mark is renamed into place (``settled_mark``)
         self.values_of: Callable[[str], Any] | None = None
         self.reasons: list[str] = []
         self.dep_runs: dict[str, str | None] = {}  # dependency -> its last run id, for the values
@@ -114,7 +115,9 @@ class UnitCheck:
             reasons.append("always_run")
         if not values or "run" not in values:
             reasons.append(never_run_reason(unit))
-        elif os.path.exists(f"{unit.record_dir}{os.sep}{INCOMPLETE}"):  # str, not pathlib: hot for many units
+        elif os.path.exists(f"{unit.record_dir}{os.sep}{INCOMPLETE}") and not settled_mark(
+            unit, values["run"], self.settle
+        ):  # str, not pathlib: hot for many units
             reasons.append(never_run_reason(unit))  # a run that did not finish: "last run interrupted"
         else:
             saved_sig = values.get("sig", {})
@@ -156,6 +159,29 @@ class UnitCheck:
                 if pattern in unit.output_globs:
                     reasons.append(f"output missing: {display_path(unit, pattern)}")
         return reasons
+
+
+def settled_mark(unit: Unit, run_id: Any, settle: bool) -> bool:
+    """Whether the unit's incomplete mark is the record of its last committed run whose settling a
+    crash cut short: the mark is ``last.json`` (one file, two names: ``records.settle_run`` links it
+    there just before renaming it) and names the run the engine saved. ``settle`` (the caller holds
+    the state lock): rename it into place now. Anything else is a run that did not finish."""
+    directory = unit.record_dir
+    mark = directory / INCOMPLETE
+    try:
+        if not os.path.samefile(mark, directory / "last.json"):
+            return False
+    except OSError:
+        return False
+    record = read_json(mark)
+    if not isinstance(run_id, str) or os.path.basename(run_id) != run_id or not isinstance(record, dict):
+        return False
+    if record.get("run_id") != run_id:
+        return False
+    if settle:
+        with contextlib.suppress(OSError):
+            os.replace(mark, directory / f"{run_id}.json")
+    return True
 
 
 def never_run_reason(unit: Unit) -> str:
