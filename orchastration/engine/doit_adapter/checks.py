@@ -7,7 +7,7 @@ import inspect
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,17 +141,26 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
         self._conn.execute("pragma journal_mode=wal")
         self._conn.execute("pragma synchronous=normal")
         query = "select task_id, task_data from doit"
+        subset = 0 < len(only) <= _FEW
         rows = (
             self._conn.execute(f"{query} where task_id in ({','.join('?' * len(only))})", list(only))
-            if 0 < len(only) <= _FEW
+            if subset
             else self._conn.execute(query)
         )
         for row in rows:
             self._cache[row["task_id"]] = row["task_data"]
+        # Read whole (or these tasks): a task not found has no row, no query needed to learn it
+        # again (doit asks once per task; a first build asks for every one).
+        self._read: Collection[str] | None = frozenset(only) if subset else None
         self._path = name
         self._writer: sqlite3.Connection | None = None  # ``commit``'s, on the flusher's thread
         self._pending = threading.Lock()
         self._removed: set[str] = set()
+
+    def _get_task_data(self, task_id: str) -> Any:
+        if self._read is None or task_id in self._read:
+            return {}
+        return super()._get_task_data(task_id)
 
     def remove(self, task_id: str) -> None:
         """doit drops a failed task's state (main thread): the delete is written by ``commit``'s
