@@ -378,3 +378,32 @@ def test_a_record_dir_that_cannot_be_written_fails_that_job_only(tmp_path: Path,
     line = next(line for line in res.out.splitlines() if line.startswith("job=a "))
     assert f"cannot write {state / 'runs' / 'a'}" in line and "Permission denied" in line, line
     assert "Traceback" not in res.err and "internal error" not in res.err and "PythonAction" not in res.out + res.err
+
+
+SIGTERM_INSIDE_A_CLASS = """
+import dataclasses, os, signal, sys
+set_name = dataclasses.Field.__set_name__
+
+def term_here(self, owner, name):  # the signal lands while a dataclass of ours is being created
+    if owner.__name__ == "PreparedJobs":
+        os.kill(os.getpid(), signal.SIGTERM)
+    return set_name(self, owner, name)
+
+dataclasses.Field.__set_name__ = term_here
+from orchastration.cli import main
+sys.exit(main(["run"]))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM sent to itself: POSIX")
+def test_sigterm_while_a_module_is_imported_is_an_interrupt_not_an_internal_error(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Python wraps an exception raised in ``__set_name__`` (a KeyboardInterrupt from the SIGTERM
+    handler, mid-import) in a RuntimeError; ``scripts/crashtest.py`` hit it (doc scenario, seed 2028)."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    write_config(proj, {"a": {"command": [PY, "-c", "pass"]}})
+    done = subprocess.run([PY, "-c", SIGTERM_INSIDE_A_CLASS], cwd=proj, env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert (done.returncode, done.stderr) == (130, "orchastration: interrupted\n")

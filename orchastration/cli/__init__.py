@@ -88,7 +88,7 @@ def _guarded(
     args_list: list[str], out: IO[str], err: IO[str], env: Mapping[str, str], cwd: Path | None, summaries: Any
 ) -> int:
     """``_run`` with every way it can end turned into an exit code and at most one line on ``err``."""
-    from orchastration.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchastrationError
+    from orchastration.errors import EXIT_FAILED, OrchastrationError
 
     verbose = "-v" in args_list or "--verbose" in args_list
     try:
@@ -102,11 +102,7 @@ def _guarded(
             err.write(f"{PROG}: error: {one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        try:  # noqa: SIM105 - after SIGHUP the terminal may be gone
-            err.write(f"{PROG}: interrupted\n")
-        except OSError:
-            pass
-        return EXIT_INTERRUPTED
+        return _guarded_interrupt(err)
     except BrokenPipeError:
         # stdout closed early (e.g. piped to head): not an error of ours.
         try:  # noqa: SIM105 - contextlib is not imported on this path
@@ -115,12 +111,37 @@ def _guarded(
             pass
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+        if _interrupt_inside(exc):  # e.g. Ctrl-C or SIGTERM while a class was being created
+            return _guarded_interrupt(err)
         if verbose:
             import traceback
 
             traceback.print_exc(file=err)
         err.write(f"{PROG}: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --verbose)\n")
         return EXIT_FAILED
+
+
+def _guarded_interrupt(err: IO[str]) -> int:
+    from orchastration.errors import EXIT_INTERRUPTED
+
+    try:  # noqa: SIM105 - after SIGHUP the terminal may be gone
+        err.write(f"{PROG}: interrupted\n")
+    except OSError:
+        pass
+    return EXIT_INTERRUPTED
+
+
+def _interrupt_inside(exc: BaseException) -> bool:
+    """Whether ``exc`` wraps an interrupt: Python turns an exception raised while a class is created
+    (a dataclass field's ``__set_name__``, during an import) into a ``RuntimeError`` caused by it."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def entry() -> None:
