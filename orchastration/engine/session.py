@@ -42,6 +42,7 @@ class Session(UnitEvents):
     results: dict[str, UnitResult] = field(default_factory=dict)
     running: ActiveCount = field(default_factory=ActiveCount)
     landings: dict[str, Landing] = field(default_factory=dict)  # run_unit's UnitRun.landing
+    _position: dict[str, int] = field(default_factory=dict)  # each unit's place in ``order``
     # Commits (keep=True) or drops (False) the state doit saved for a unit (the adapter's; from the
     # flusher's thread).
     commit: Callable[[str, bool], None] = lambda name, keep: None
@@ -60,6 +61,7 @@ class Session(UnitEvents):
 
     def execute(self, name: str) -> Any:
         """Run a unit (in a worker thread when -j > 1); returns what doit saves, or a failure."""
+        self._prefetch_after(name)
         with self.running.active():
             reasons = tuple(self.reasons_of(name))
             if self.cancel.is_set():
@@ -81,6 +83,25 @@ class Session(UnitEvents):
             if run.landing is not None:
                 self.landings[name] = run.landing
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
+
+    def _prefetch_after(self, name: str) -> None:
+        """One at a time (no ``-j``), under a flusher: the flusher's thread hashes the inputs of the
+        unit after this one in run order while this one's command runs, so that unit finds them
+        hashed. Only a unit no other unit of the run feeds (no edges): its inputs cannot change
+        under it during the run. A unit doit then skips merely cost that thread the reads."""
+        flusher = self.runner.flusher
+        if flusher is None or self.threaded:
+            return
+        if not self._position:
+            self._position.update((n, i) for i, n in enumerate(self.order))
+        at = self._position.get(name)
+        if at is None or at + 1 >= len(self.order):
+            return
+        after = self.order[at + 1]
+        if after in self.results or self.edges.get(after):
+            return
+        paths, cache = self.inputs[after], self.runner.cache
+        flusher.submit(lambda: cache.prefetch(paths))
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:

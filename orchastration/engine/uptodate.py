@@ -9,9 +9,11 @@ import errno
 import os
 import stat
 import threading
-from collections.abc import Callable, Mapping, Set
+import time
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any
 
+from orchastration.engine.fastpath import RACY_SECONDS
 from orchastration.engine.units import INCOMPLETE, Unit, display_path, output_files
 from orchastration.hashing import hash_file
 from orchastration.patterns import NotRegularFile
@@ -52,6 +54,19 @@ class HashCache:
             st = os.stat(path)
             with self._lock:
                 self._hashes[(path, st.st_mtime_ns, st.st_size)] = digest
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Hash ``paths`` ahead of the unit that reads them (on another thread, while a command runs).
+        A file modified in the last ``RACY_SECONDS`` is left alone: an edit in the same timestamp tick
+        after this read, keeping its size, would go unseen until the unit's own hashing."""
+        now = time.time()
+        for path in paths:
+            try:
+                st = os.stat(path)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= RACY_SECONDS:
+                    self.state(path, st)
+            except Exception:  # missing or unreadable: the unit itself says so
+                continue
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
