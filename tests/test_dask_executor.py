@@ -427,8 +427,8 @@ def test_without_fs_latency_a_late_output_is_named_and_missing(
     cluster: Cluster, cli: Callable[..., Result], env: dict[str, str], tmp_path: Path
 ) -> None:
     # As locally, a declared output the job did not make is a warning, recorded null, and the job is
-    # due again while it stays missing; on the cluster the warning says how long the CLI waited and
-    # where the job ran.
+    # due again, even once the file has shown up (what that run made was never seen here); on the
+    # cluster the warning says how long the CLI waited and where the job ran.
     executor = {"kind": "dask", "address": cluster.address, "fs_latency_seconds": 0}
     project = write_project(tmp_path / "p", {"late": late_job(-1)}, executor=executor)
     ran = cli(["run"], cwd=project)
@@ -441,6 +441,14 @@ def test_without_fs_latency_a_late_output_is_named_and_missing(
     )
     assert "declared output not created: late.txt" in ran.err
     assert record["outputs"] == {"late.txt": None}
+    deadline = time.monotonic() + 30
+    while not (project / "late.txt").exists():
+        assert time.monotonic() < deadline, "the late writer never wrote late.txt"
+        time.sleep(0.05)
+    assert cli(["why", "late"], cwd=project).out.splitlines() == ["output missing at last run: late.txt"]
+    again = cli(["run"], cwd=project)
+    assert again.code == 0 and results(again) == {"late": "ran"}, (again.out, again.err)
+    assert results(cli(["run"], cwd=project)) == {"late": "skipped"}
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -252,3 +252,49 @@ def test_clean_deletes_what_output_globs_match_and_directory_outputs(cli: Cli, t
     assert res.out.splitlines() == ["job=wheel removed dist/a.whl", "job=site removed site/"]
     assert not (root / "site").exists() and (root / "dist" / "keep.txt").exists()
     assert statuses(cli(["run", "wheel", "site"], cwd=root).out) == {"wheel": "ran", "site": "ran"}
+
+
+def test_a_run_that_did_not_make_a_declared_output_is_not_trusted_when_it_appears_later(
+    cli: Cli, tmp_path: Path, state_dir: Path
+) -> None:
+    # make would rerun a rule whose recipe did not make its target, even once the file exists: the
+    # run that left it out never counts as up to date (a detached process, a slow NFS or a hand
+    # made the file later), for a literal file, a glob and a directory output alike.
+    root = tmp_path / "proj"
+    root.mkdir()
+    quiet = [PY, "-c", "pass"]
+    write_config(
+        root,
+        {
+            "lit": {"command": quiet, "outputs": ["out.txt"]},
+            "glob": {"command": quiet, "outputs": ["dist/*.whl"]},
+            "dir": {"command": quiet, "outputs": ["site/"]},
+            "ok": {"command": [PY, "-c", "open('ok.txt', 'w').write('ok')"], "outputs": ["ok.txt"]},
+        },
+    )
+    first = cli(["run"], cwd=root)
+    assert statuses(first.out) == dict.fromkeys(("lit", "glob", "dir", "ok"), "ran"), first.err
+    for shown in ("lit: declared output not created: out.txt", "glob: declared output not created: dist/*.whl"):
+        assert shown in first.err
+    shown = {"lit": "out.txt", "glob": "dist/*.whl", "dir": "site"}
+    for job, path in shown.items():
+        assert cli(["why", job], cwd=root).out.splitlines() == [f"output missing: {path}"]
+    (root / "out.txt").write_text("by hand\n")
+    (root / "dist").mkdir()
+    (root / "dist" / "a.whl").write_text("by hand\n")
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_text("by hand\n")
+    age(*[p for p in root.rglob("*")])  # old enough for the up-to-date summary to trust them
+    expected = {job: [f"output missing at last run: {path}"] for job, path in shown.items()}
+    assert {job: cli(["why", job], cwd=root).out.splitlines() for job in shown} == expected
+    plan = json.loads(cli(["run", "--dry-run", "--json"], cwd=root).out)
+    assert {item["job"]: item["reasons"] for item in plan if item["would_run"]} == expected
+    stale = {item["job"]: item["reasons"] for item in json.loads(cli(["status", "--json"], cwd=root).out)}
+    assert stale == {**expected, "ok": []}
+    second = cli(["run"], cwd=root)
+    assert statuses(second.out) == {"lit": "ran", "glob": "ran", "dir": "ran", "ok": "skipped"}, second.err
+    record = json.loads((state_dir / "runs" / "lit" / "last.json").read_text())
+    assert record["reasons"] == ["output missing at last run: out.txt"]
+    assert list(record["outputs"]) == ["out.txt"]  # there now, so this run counts
+    for _ in range(2):  # the second answer comes from the up-to-date summary
+        assert set(statuses(cli(["run"], cwd=root).out).values()) == {"skipped"}

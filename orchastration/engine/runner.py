@@ -322,8 +322,10 @@ def _saved_values(
     dep_runs: Mapping[str, str | None] | None,
 ) -> dict[str, Any]:
     """What doit saves after a successful run. A declared output the command did not make is left
-    out (and warned about): the next run reruns the unit (``output missing``). The declared list is
-    saved when the files differ from it (a directory, a glob, a missing output), for ``outputs changed``."""
+    out (and warned about) and listed in ``missing``: the run is not trusted, the next check reruns
+    the unit (``output missing``, or ``output missing at last run`` once the file has appeared). The
+    declared list is saved when the files differ from it (a directory, a glob, a missing output), for
+    ``outputs changed``."""
     for target in missing:
         shown = display_path(unit, target)
         log(_LOG, "warning", f"{unit.name}: declared output not created: {shown}", unit=unit.name, file=shown)
@@ -331,6 +333,8 @@ def _saved_values(
     values = {"run": run_id, "sig": dict(unit.signature), "outputs": saved_outputs, "deps": dict(dep_runs or {})}
     if sorted(saved_outputs) != unit.declared_outputs:
         values["declared"] = unit.declared_outputs
+    if missing:
+        values["missing"] = sorted(missing)
     return values
 
 

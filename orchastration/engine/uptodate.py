@@ -110,8 +110,9 @@ def checker_class(cache: HashCache) -> type:
 
 class UnitCheck:
     """A unit's up-to-date check, given the values its last successful run saved: false when forced,
-    always_run, never run, or when the command, env, working_dir, outputs (deleted or edited) or a
-    dependency's last run changed. ``values_of`` reads another unit's saved values (set by doit)."""
+    always_run, never run, when the command, env, working_dir, outputs (deleted or edited) or a
+    dependency's last run changed, or when that run did not make a declared output. ``values_of``
+    reads another unit's saved values (set by doit)."""
 
     def __init__(self, unit: Unit, cache: HashCache, forced: bool = False, settle: bool = False) -> None:
         self.unit, self.cache, self.forced = unit, cache, forced
@@ -153,7 +154,8 @@ class UnitCheck:
 
     def _output_reasons(self, values: Mapping[str, Any]) -> list[str]:
         """The declared outputs changed, or a file the last run made is missing or edited, or a glob
-        output matches nothing (a missing literal output is doit's ``missing_target``)."""
+        output matches nothing (a missing literal output is doit's ``missing_target``), or a declared
+        output the last run did not make has appeared since (its run never counts as up to date)."""
         unit, reasons = self.unit, []
         saved: Mapping[str, Any] = values.get("outputs") or {}
         declared = values.get("declared")
@@ -169,10 +171,15 @@ class UnitCheck:
                 continue
             if changed(self.cache, path, st, state):
                 reasons.append(f"output changed: {display_path(unit, path)}")
-        if unit.output_globs:
-            for pattern in output_files(unit)[1]:
+        not_made = values.get("missing") or ()  # saved only when the last run left one out
+        if unit.output_globs or not_made:
+            absent = output_files(unit)[1]
+            for pattern in absent:
                 if pattern in unit.output_globs:
                     reasons.append(f"output missing: {display_path(unit, pattern)}")
+            for path in not_made:  # still absent: "output missing" (above, or doit's missing_target)
+                if path in unit.declared_outputs and path not in absent:
+                    reasons.append(f"output missing at last run: {display_path(unit, path)}")
         return reasons
 
 
