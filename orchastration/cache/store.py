@@ -205,28 +205,34 @@ class CacheStore:
                     os.unlink(tmp)
 
     def _write_temp(self, target: str, blob: Blob) -> str:
-        directory = os.path.dirname(target)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, exist_ok=True)
         tmp = f"{target}.{os.getpid()}-{threading.get_ident()}.restore"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:  # its directory is not there (yet)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             fd = os.open(tmp, flags, 0o600)
         except FileExistsError:  # left by a killed run of this process id: never written through
             os.unlink(tmp)
             fd = os.open(tmp, flags, 0o600)
         try:
-            with os.fdopen(fd, "wb") as dst:
-                if blob.data is not None:  # checked against its hash when the manifest was read
-                    dst.write(blob.data)
-                    sha = blob.sha256
-                else:
-                    with self.local.open_blob(blob.sha256) as src:
-                        sha, _ = copy_hashing(src, dst)
+            if blob.data is not None:  # checked against its hash when the manifest was read
+                _write_all(fd, blob.data)
+                sha = blob.sha256
+            else:
+                with os.fdopen(os.dup(fd), "wb") as dst, self.local.open_blob(blob.sha256) as src:
+                    sha, _ = copy_hashing(src, dst)
             if sha != blob.sha256:
                 raise BlobMismatch(f"blob {blob.sha256[:12]} is corrupt")
-            os.chmod(tmp, blob.mode)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, blob.mode)
+            else:  # Windows: no fchmod (only the read-only bit means anything there)
+                os.chmod(tmp, blob.mode)
+            os.close(fd)
+            fd = -1
         except BaseException:
+            if fd >= 0:
+                os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
@@ -245,8 +251,11 @@ class CacheStore:
                     with self.local.open_blob(blob.sha256) as src:
                         data = src.read()
                 # 0600: a run's output is the user's alone (docs/reliability.md).
-                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-                    fh.write(data)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
             except OSError:
                 continue
             if console is not None and data:
@@ -308,6 +317,13 @@ def _inline(path: str, size: int, expected: str | None) -> Blob | None:
     if expected is not None and sha != expected:
         raise BlobMismatch(f"changed while being stored (expected {expected[:12]}, got {sha[:12]})")
     return Blob(sha, 0, len(data), data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` to a file descriptor, whole (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _echo(console: IO[str], text: str, prefix: str) -> None:
