@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -104,6 +104,7 @@ def run_process(
     cancel: threading.Event | None = None,
     err_console: IO[str] | None = None,
     base_env: Mapping[str, str],
+    on_running: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run one command to completion; never raises for the command's own failure.
 
@@ -113,6 +114,7 @@ def run_process(
     included; it, ``cancel`` being set, or a KeyboardInterrupt in the calling thread kill the whole
     process tree. The run is over when the command's process exits and its pipes close: processes
     it left holding them get ``LEFTOVER_GRACE_SECONDS``, then its process group is killed.
+    ``on_running``: called once the process has started, before this thread waits for it.
     """
     start = time.monotonic()
     child_env = merged_env(env, base_env)
@@ -130,6 +132,8 @@ def run_process(
             if held:
                 raise KeyboardInterrupt
             return _ended(start, *spawned)
+        if on_running is not None:
+            on_running()
         consoles = (console, err_console or console)
         sinks = [Sink(log, path, out, prefix) for log, path, out in zip(logs.files, logs.paths, consoles, strict=True)]
         deadline = start + timeout if timeout > 0 else None

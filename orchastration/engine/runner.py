@@ -46,6 +46,7 @@ class Launch:
     err_console: IO[str] | None = None
     prefix: str = ""  # before each console line ("[job] " when jobs run in parallel)
     cancel: threading.Event | None = None  # set: kill the command's process tree
+    on_running: Callable[[], None] | None = None  # the command has started (the caller now waits)
 
 
 class Executor(Protocol):
@@ -76,6 +77,7 @@ class LocalExecutor:
             err_console=launch.err_console,
             prefix=launch.prefix,
             cancel=launch.cancel,
+            on_running=launch.on_running,
         )
 
 
@@ -167,11 +169,35 @@ def run_unit(
     prefix: str = "",
     cancel: threading.Event | None = None,
     on_start: Callable[[str], None] | None = None,
+    ahead: Callable[[], None] | None = None,
 ) -> UnitRun:
     """Run ``unit`` (its expanded ``inputs`` hashed before, its outputs after) and write its record.
 
     ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
-    (saved so the next check sees whether one ran since)."""
+    (saved so the next check sees whether one ran since). Under a flusher its queued bookkeeping
+    waits while this thread works and runs while the command does (``Flusher.hold``); ``ahead`` is
+    called just before the command starts (work to queue for that time)."""
+    flusher = runner.flusher
+    if flusher is None:
+        return _run_unit(runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead)
+    flusher.hold()
+    try:
+        return _run_unit(runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead)
+    finally:
+        flusher.release()
+
+
+def _run_unit(
+    runner: UnitRunner,
+    unit: Unit,
+    inputs: Sequence[str],
+    reasons: Sequence[str],
+    dep_runs: Mapping[str, str | None] | None,
+    prefix: str,
+    cancel: threading.Event | None,
+    on_start: Callable[[str], None] | None,
+    ahead: Callable[[], None] | None,
+) -> UnitRun:
     try:
         run_id, started = start_run(unit)
     except OSError as exc:  # a read-only or full state dir: this unit fails, the run goes on
@@ -185,9 +211,10 @@ def run_unit(
     path = unit.record_dir / f"{run_id}.json"
     log(_LOG, "debug", "unit started", unit=unit.name, record=str(path), reasons=list(reasons))
     out_log, err_log = log_paths(unit, run_id)
-    launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel)
-    restored = runner.store.restore(unit, hashes, launch)
-    res = restored.result if restored is not None else runner.executor.run(unit, launch)
+    flusher = runner.flusher
+    launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel,
+                    None if flusher is None else flusher.release)  # fmt: skip
+    restored, res = _restore_or_run(runner, unit, hashes, launch, ahead)
     ended = utc_now()
     status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
     # The outputs are the files they name now: literal files, the files under a directory, what a
@@ -214,6 +241,29 @@ def run_unit(
     if not good:
         return UnitRun(result, None, states)
     return UnitRun(result, _saved_values(unit, run_id, made, missing, dep_runs), states)
+
+
+def _restore_or_run(
+    runner: UnitRunner,
+    unit: Unit,
+    hashes: Mapping[str, str | None],
+    launch: Launch,
+    ahead: Callable[[], None] | None,
+) -> tuple[Restored | None, ProcessResult]:
+    """The unit restored from the result store, or its command run (the flusher's queue released
+    while it runs, held again after)."""
+    flusher = runner.flusher
+    restored = runner.store.restore(unit, hashes, launch)
+    if restored is not None:
+        if flusher is not None:
+            flusher.release()  # no command to wait for: holding the queue would only delay it
+        return restored, restored.result
+    if ahead is not None:
+        ahead()
+    res = runner.executor.run(unit, launch)  # Launch.on_running releases the queue
+    if flusher is not None:
+        flusher.hold()
+    return None, res
 
 
 @dataclass

@@ -61,7 +61,6 @@ class Session(UnitEvents):
 
     def execute(self, name: str) -> Any:
         """Run a unit (in a worker thread when -j > 1); returns what doit saves, or a failure."""
-        self._prefetch_after(name)
         with self.running.active():
             reasons = tuple(self.reasons_of(name))
             if self.cancel.is_set():
@@ -76,6 +75,7 @@ class Session(UnitEvents):
                 prefix=f"[{name}] " if self.prefixed else "",
                 cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
                 on_start=self.on_start,
+                ahead=self._ahead_of(name),
             )
             if run.result.status == UnitStatus.INTERRUPTED:
                 self.cancel.set()
@@ -84,24 +84,25 @@ class Session(UnitEvents):
                 self.landings[name] = run.landing
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
-    def _prefetch_after(self, name: str) -> None:
-        """One at a time (no ``-j``), under a flusher: the flusher's thread hashes the inputs of the
-        unit after this one in run order while this one's command runs, so that unit finds them
-        hashed. Only a unit no other unit of the run feeds (no edges): its inputs cannot change
-        under it during the run. A unit doit then skips merely cost that thread the reads."""
+    def _ahead_of(self, name: str) -> Callable[[], None] | None:
+        """One at a time (no ``-j``), under a flusher: what queues the hashing of the inputs of the
+        unit after this one in run order, for the flusher's thread to do while this one's command
+        runs (``run_unit`` calls it then; not for a unit restored from the cache: no command, no
+        wait to fill). Only a unit no other unit of the run feeds (no edges): its inputs cannot
+        change under it during the run. A unit doit then skips merely cost that thread the reads."""
         flusher = self.runner.flusher
         if flusher is None or self.threaded:
-            return
+            return None
         if not self._position:
             self._position.update((n, i) for i, n in enumerate(self.order))
         at = self._position.get(name)
         if at is None or at + 1 >= len(self.order):
-            return
+            return None
         after = self.order[at + 1]
         if after in self.results or self.edges.get(after):
-            return
+            return None
         paths, cache = self.inputs[after], self.runner.cache
-        flusher.submit(lambda: cache.prefetch(paths))
+        return lambda: flusher.submit(lambda: cache.prefetch(paths))
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:
