@@ -391,12 +391,14 @@ def term_here(self, owner, name):  # the signal lands while a dataclass of ours 
 
 dataclasses.Field.__set_name__ = term_here
 from orchastration.cli import main
-sys.exit(main(["run"]))
+code = main(["run"])
+print("imported" if "orchastration.config_jobs" in sys.modules else "cut short")
+sys.exit(code)
 """
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM sent to itself: POSIX")
-def test_sigterm_while_a_module_is_imported_is_an_interrupt_not_an_internal_error(
+def test_sigterm_while_a_module_is_imported_waits_for_the_import_and_is_an_interrupt(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     """Python wraps an exception raised in ``__set_name__`` (a KeyboardInterrupt from the SIGTERM
@@ -406,4 +408,10 @@ def test_sigterm_while_a_module_is_imported_is_an_interrupt_not_an_internal_erro
     write_config(proj, {"a": {"command": [PY, "-c", "pass"]}})
     done = subprocess.run([PY, "-c", SIGTERM_INSIDE_A_CLASS], cwd=proj, env=env, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
-    assert (done.returncode, done.stderr) == (130, "orchastration: interrupted\n")
+    # An interrupt, wherever it then lands (before the job: "interrupted" on stderr; during it: the
+    # job's result says so), never an internal error.
+    assert done.returncode == 130, done.stderr
+    assert "internal error" not in done.stderr
+    # It waited for the import to end: one landing inside the import machinery can leave a module's
+    # lock held for good, and the next thread importing that module hangs (crashtest, seed 12).
+    assert done.stdout.endswith("imported\n")

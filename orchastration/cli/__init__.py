@@ -19,8 +19,39 @@ if TYPE_CHECKING:
 PROG = "orchastration"
 
 
+_IMPORT_MACHINERY = "<frozen importlib._bootstrap"
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGHUP (and Ctrl-C) as a KeyboardInterrupt where the main thread is, except inside the
+    import machinery: CPython's module locks are Python code, and an exception landing between taking
+    one and the ``with`` that releases it leaves that module locked for good; the next thread to import
+    it waits forever (``scripts/crashtest.py`` hung so, orchestration scenario). There the signal is
+    raised again 10 ms later, until the import is over."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_IMPORT_MACHINERY):
+            import threading
+
+            retry = threading.Timer(0.01, _raise_again, (signum,))
+            retry.daemon = True
+            retry.start()
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
+
+
+_ARMED: list[Any] = []  # [a lock] while ``_raise_interrupt`` handles the stop signals
+
+
+def _raise_again(signum: int) -> None:
+    import signal
+
+    held = list(_ARMED)
+    if not held:
+        return
+    with held[0]:  # never once the handlers are restored: the default one would kill the process
+        if _ARMED:
+            signal.raise_signal(signum)
 
 
 def one_line(text: str) -> str:
@@ -74,14 +105,21 @@ def _stop_signals_interrupt() -> dict[int, Any]:
     stops = [signal.SIGTERM]
     if os.name == "posix":
         stops.append(signal.SIGHUP)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        stops.append(signal.SIGINT)  # the same, and the same care about imports
+    _ARMED.append(threading.Lock())
     return {sig: signal.signal(sig, _raise_interrupt) for sig in stops}
 
 
 def _restore_signals(previous: dict[int, Any]) -> None:
     import signal
 
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    if not previous or not _ARMED:
+        return
+    with _ARMED[0]:  # a deferred interrupt is raised before this, or not at all
+        _ARMED.clear()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _guarded(
