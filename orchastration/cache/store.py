@@ -178,7 +178,7 @@ class CacheStore:
         from orchastration.patterns import own_outputs
 
         own = own_outputs(unit.abs_outputs, unit.output_globs)
-        temps: list[tuple[str, str]] = []
+        temps: list[tuple[str, str, Blob]] = []
         try:
             missing = [b.sha256[:12] for b in manifest.blobs() if not self.local.has_blob(b.sha256)]
             if missing:
@@ -187,20 +187,19 @@ class CacheStore:
                 target = os.path.join(unit.working_dir, *rel.split("/"))
                 if not own(target):
                     raise BadEntry(f"names {rel}, not a declared output")
-                temps.append((self._write_temp(target, blob), target))
-            hashed = self.keys.cache
-            for tmp, target in temps:
+                temps.append((self._write_temp(target, blob), target, blob))
+            for tmp, target, _ in temps:
                 os.replace(tmp, target)
-            if hashed is not None:  # checked while written: the run need not read them back
-                for (_, target), blob in zip(temps, (b for _, b in sorted(manifest.outputs.items())), strict=True):
-                    hashed.seed(target, blob.sha256, "sha256")
+            if self.keys.cache is not None:  # checked while written: the run need not read them back
+                for _, target, blob in temps:
+                    self.keys.cache.seed(target, blob.sha256, "sha256")
             temps = []
             return True
         except (OSError, BadEntry, BlobMismatch) as exc:
             log(_LOG, "warning", f"{unit.name}: cache entry not restored: {exc}: running it", unit=unit.name)
             return False
         finally:
-            for tmp, _ in temps:
+            for tmp, _, _ in temps:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
 

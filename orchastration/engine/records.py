@@ -145,7 +145,7 @@ def settle_run(
         os.replace(mark, path)
         return
     update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
-    if ran and not pending:
+    if ran:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(unit.record_dir / INCOMPLETE)
 

@@ -127,11 +127,12 @@ class TaskStore:
     def _locked(self, name: str) -> Iterator[None]:
         from orchastration.locking import hold
 
-        try:
-            with hold(self.lock_dir / f"task-{name}.lock", timeout=LOCK_TIMEOUT_SECONDS):
-                yield
-        except TimeoutError:
-            raise ConfigError(f"{self.record_path(name)}: task record is locked by another process") from None
+        with contextlib.ExitStack() as stack:
+            try:  # only the wait for the lock: a TimeoutError of the body is not "locked"
+                stack.enter_context(hold(self.lock_dir / f"task-{name}.lock", timeout=LOCK_TIMEOUT_SECONDS))
+            except TimeoutError:
+                raise ConfigError(f"{self.record_path(name)}: task record is locked by another process") from None
+            yield
 
     def update(self, task: TaskConfig, change: Callable[[TaskRecord], TaskRecord], create: bool = True) -> TaskRecord:
         """Apply ``change`` to the stored record (created from config if absent) and save it."""
