@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from orchastration.empty_logs import link_empty, open_for_write
+
 CHUNK = 1 << 16  # 64 KiB reads: few syscalls, small constant memory
 MAX_PARTIAL_LINE = 1 << 16  # a line longer than this is written to the console in pieces
 POLL_MS = 100  # how often a pump with nothing to read checks whether it was stopped
@@ -34,7 +36,9 @@ class Sink:
     so the reader keeps draining the pipe and the child never blocks on a full one.
     """
 
-    def __init__(self, log: BinaryIO | None, log_path: Path | None, console: IO[str] | None, prefix: str) -> None:
+    def __init__(
+        self, log: BinaryIO | _LazyLog | None, log_path: Path | None, console: IO[str] | None, prefix: str
+    ) -> None:
         self.log, self.log_path, self.console, self.prefix = log, log_path, console, prefix
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.partial = ""
@@ -198,18 +202,28 @@ def write_error(path: Path | str | None, exc: OSError) -> str:
 
 class LogFiles:
     """A run's two log files (a None path: not kept). A file that cannot be opened, written or
-    closed fails the run with ``error`` naming it; the command's output is still read to the end."""
+    closed fails the run with ``error`` naming it; the command's output is still read to the end.
 
-    def __init__(self, paths: tuple[Path | None, Path | None]) -> None:
+    ``empty``: the runs directory's shared empty file (empty_logs.py). Each file is then made at its
+    first byte (never written through a link the run's slot was reserved with), and one that got
+    nothing is left, or made, a link to ``empty``: most commands print nothing, and those logs cost
+    no inode."""
+
+    def __init__(self, paths: tuple[Path | None, Path | None], empty: Path | None = None) -> None:
         self.paths = paths
-        self.files: list[BinaryIO | None] = [None, None]
+        self.empty = empty
+        self.files: list[BinaryIO | _LazyLog | None] = [None, None]
         self.error = ""
 
     def open(self) -> str:
-        """Open both files; ``""``, or the error naming the one that cannot be opened."""
+        """Open both files (or prepare them to be made at their first byte); ``""``, or the error
+        naming the one that cannot be opened."""
         for i, path in enumerate(self.paths):
+            if path is not None and self.empty is not None:
+                self.files[i] = _LazyLog(path)
+                continue
             try:
-                self.files[i] = _open_log(path)
+                self.files[i] = None if path is None else _open_log(path)
             except OSError as exc:
                 self.error = write_error(path, exc)
                 return self.error
@@ -218,26 +232,46 @@ class LogFiles:
     def close(self) -> None:
         """Close both files; a failed final write sets ``error`` (unless one is already set)."""
         for fh, path in zip(self.files, self.paths, strict=True):
-            if fh is None:
+            if fh is None or path is None:
                 continue
             try:
+                if isinstance(fh, _LazyLog) and not fh.made and self.empty is not None:
+                    with contextlib.suppress(FileExistsError):  # the slot's stdout.log: already one
+                        link_empty(path, self.empty)
                 fh.close()
             except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
                 if isinstance(exc, OSError) and not self.error:
                     self.error = write_error(path, exc)
 
 
-def _open_log(path: Path | None) -> BinaryIO | None:
-    if path is None:
-        return None
-    # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode.
-    # Its directory is made only when missing (the common case: one system call).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+class _LazyLog:
+    """A log file made at its first write (``empty_logs.open_for_write``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file: BinaryIO | None = None
+        self.made = False
+
+    def write(self, data: bytes) -> int:
+        if self.file is None:
+            self.made = True
+            self.file = _open_log(self.path)
+        return self.file.write(data)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _open_log(path: Path) -> BinaryIO:
+    # 0600: a run's output is the user's alone (docs/reliability.md); an existing file keeps its mode,
+    # a link to the shared empty file is replaced, never written through (empty_logs.py). Its
+    # directory is made only when missing (the common case: one system call).
     try:
-        return os.fdopen(os.open(path, flags, 0o600), "wb")
+        return os.fdopen(open_for_write(path), "wb")
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.fdopen(os.open(path, flags, 0o600), "wb")
+        return os.fdopen(open_for_write(path), "wb")
 
 
 def join(pumps: list[Pump], until: float, cancel: threading.Event | None = None) -> bool:

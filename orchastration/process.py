@@ -105,6 +105,7 @@ def run_process(
     err_console: IO[str] | None = None,
     base_env: Mapping[str, str],
     on_running: Callable[[], None] | None = None,
+    empty_log: Path | None = None,
 ) -> ProcessResult:
     """Run one command to completion; never raises for the command's own failure.
 
@@ -115,13 +116,14 @@ def run_process(
     process tree. The run is over when the command's process exits and its pipes close: processes
     it left holding them get ``LEFTOVER_GRACE_SECONDS``, then its process group is killed.
     ``on_running``: called once the process has started, before this thread waits for it.
+    ``empty_log``: the shared empty file a log that gets no output is linked to (pipes.LogFiles).
     """
     start = time.monotonic()
     child_env = merged_env(env, base_env)
     argv = _argv(command, shell, cwd, child_env)
     if isinstance(argv, tuple):
         return _ended(start, *argv)
-    logs = LogFiles((stdout_path, stderr_path))
+    logs = LogFiles((stdout_path, stderr_path), empty_log)
     try:
         unwritable = logs.open()
         if unwritable:

@@ -190,8 +190,10 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, datetime]:
-    """Reserve a unique ``<timestamp>`` in ``directory`` by creating its empty ``.stdout.log``.
+def claim_run_slot(directory: Path, when: datetime | None = None, empty: Path | None = None) -> tuple[str, datetime]:
+    """Reserve a unique ``<timestamp>`` in ``directory`` by creating its empty ``.stdout.log``
+    (``empty``: as a link to that shared empty file, see empty_logs.py; its writer must then use
+    ``empty_logs.open_for_write``).
 
     Returns the timestamp string and time. The run then writes its logs to
     ``<timestamp>.stdout.log`` / ``.stderr.log`` and its record with ``write_record``.
@@ -201,6 +203,11 @@ def claim_run_slot(directory: Path, when: datetime | None = None) -> tuple[str, 
     while True:
         name = stamp(moment)
         try:
+            if empty is not None:
+                from orchastration.empty_logs import link_empty
+
+                link_empty(directory / f"{name}.stdout.log", empty)
+                return name, moment
             fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
         except FileExistsError:
             moment += timedelta(microseconds=1)

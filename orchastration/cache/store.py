@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
 from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
+from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.logs import get_logger, log
 
 if TYPE_CHECKING:
@@ -249,8 +250,13 @@ class CacheStore:
                 else:
                     with self.local.open_blob(blob.sha256) as src:
                         data = src.read()
-                # 0600: a run's output is the user's alone (docs/reliability.md).
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+                if not data and launch.empty_log is not None:  # no inode: a link (empty_logs.py)
+                    with contextlib.suppress(FileExistsError):  # the slot's stdout.log: already one
+                        link_empty(path, launch.empty_log)
+                    continue
+                # 0600: a run's output is the user's alone (docs/reliability.md); never written
+                # through the link its slot was reserved with.
+                fd = open_for_write(path)
                 try:
                     _write_all(fd, data)
                 finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
+from orchastration.empty_logs import shared_empty
 from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
 from orchastration.state import (
     PRIVATE_FILE,
@@ -32,8 +33,9 @@ from orchastration.state import (
 
 def start_run(unit: Unit) -> tuple[str, datetime]:
     """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
-    run_id, started = claim_run_slot(unit.record_dir, unique_now())
-    # The logs are created 0600 by whoever writes them (pipes.LogFiles, the output cache's replay).
+    run_id, started = claim_run_slot(unit.record_dir, unique_now(), shared_empty(unit.record_dir))
+    # The logs are links to the shared empty file until written (empty_logs.py): a log with output
+    # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay).
     make_private_file(unit.record_dir / INCOMPLETE)
     return run_id, started
 

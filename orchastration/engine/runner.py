@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from orchastration.empty_logs import shared_empty
 from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
 from orchastration.engine.units import STATUS_OF_PROCESS, Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
@@ -47,6 +48,7 @@ class Launch:
     prefix: str = ""  # before each console line ("[job] " when jobs run in parallel)
     cancel: threading.Event | None = None  # set: kill the command's process tree
     on_running: Callable[[], None] | None = None  # the command has started (the caller now waits)
+    empty_log: Path | None = None  # a log that gets nothing is a link to this file (empty_logs.py)
 
 
 class Executor(Protocol):
@@ -78,6 +80,7 @@ class LocalExecutor:
             prefix=launch.prefix,
             cancel=launch.cancel,
             on_running=launch.on_running,
+            empty_log=launch.empty_log,
         )
 
 
@@ -213,7 +216,7 @@ def _run_unit(
     out_log, err_log = log_paths(unit, run_id)
     flusher = runner.flusher
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel,
-                    None if flusher is None else flusher.release)  # fmt: skip
+                    None if flusher is None else flusher.release, shared_empty(unit.record_dir))  # fmt: skip
     restored, res = _restore_or_run(runner, unit, hashes, launch, ahead)
     ended = utc_now()
     status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
@@ -330,8 +333,7 @@ class Landing:
         self.flusher.submit(lambda: self._land(commit))
 
     def _land(self, commit: Callable[[str, bool], None]) -> None:
-        ending = self.ending
-        name = ending.unit.name
+        ending, name = self.ending, self.ending.unit.name
         if ending.error is not None:
             commit(name, False)  # no record says it ran: doit must not say it is up to date
             return

@@ -301,7 +301,7 @@ class _Live:
         self.arrived = threading.Condition()  # its lock also keeps ``feed`` and ``close`` apart
         self.consoles = (launch.console, launch.err_console or launch.console)
         self.prefix = launch.prefix
-        self.logs = LogFiles((launch.stdout_path, launch.stderr_path))
+        self.logs = LogFiles((launch.stdout_path, launch.stderr_path), launch.empty_log)
         self.error = self.logs.open()
         self.open = not self.error
         self.sinks = [

@@ -1,0 +1,136 @@
+"""Empty logs cost no inode (orchastration/empty_logs.py): a run's log that gets nothing is a hard link to
+the runs directory's shared empty file; a log that gets output is a file of its own, and the shared file
+stays empty. Real CLI runs, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Result
+from jobs_helpers import PY, statuses, write_config
+
+from orchastration.empty_logs import EMPTY_LOG, link_empty, open_for_write
+
+Cli = Callable[..., Result]
+POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="the shared file is read-only on POSIX only")
+
+
+def _run(cli: Cli, root: Path, state: Path, *args: str) -> Result:
+    result = cli(["--state-dir", str(state), "run", *args], cwd=root)
+    assert result.code == 0, (result.out, result.err)
+    return result
+
+
+def _logs(state: Path, job: str) -> tuple[Path, Path]:
+    record = json.loads((state / "runs" / job / "last.json").read_text(encoding="utf-8"))
+    return Path(record["stdout_path"]), Path(record["stderr_path"])
+
+
+def _project(tmp_path: Path, cache: Path | None = None) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir(parents=True)
+    (root / "in.txt").write_text("in\n")
+    write_config(
+        root,
+        {
+            "quiet": {"command": [PY, "-c", "open('q.txt', 'w').write('q')"], "inputs": ["in.txt"],
+                      "outputs": ["q.txt"]},
+            "talks": {"command": [PY, "-c", "print('hello out'); open('t.txt', 'w').write('t')"],
+                      "inputs": ["in.txt"], "outputs": ["t.txt"]},
+            "warns": {"command": [PY, "-c", "import sys; print('careful', file=sys.stderr)"], "always_run": True},
+        },
+        "" if cache is None else f'[cache]\ndir = "{cache.as_posix()}"\n',
+    )  # fmt: skip
+    return root
+
+
+def test_empty_logs_are_links_to_one_empty_file_and_logs_with_output_are_their_own(cli: Cli, tmp_path: Path) -> None:
+    root, state = _project(tmp_path), tmp_path / "state"
+    result = _run(cli, root, state)
+    assert statuses(result.out) == {"quiet": "ran", "talks": "ran", "warns": "ran"}
+    shared = state / "runs" / EMPTY_LOG
+    assert shared.is_file() and shared.stat().st_size == 0
+    q_out, q_err = _logs(state, "quiet")
+    t_out, t_err = _logs(state, "talks")
+    w_out, w_err = _logs(state, "warns")
+    for empty in (q_out, q_err, t_err, w_out):
+        assert empty.is_file() and empty.read_bytes() == b"", empty
+        assert os.path.samefile(empty, shared), empty
+    assert t_out.read_text() == "hello out\n" and t_out.stat().st_nlink == 1
+    assert w_err.read_text() == "careful\n" and w_err.stat().st_nlink == 1
+    assert shared.stat().st_size == 0  # nothing was written through a link
+    assert shared.stat().st_nlink >= 5
+    # The logs command reads either kind.
+    shown = cli(["--state-dir", str(state), "logs", "talks"], cwd=root)
+    assert shown.code == 0 and "hello out" in shown.out, shown
+    # A second run of the job that prints: new logs, the shared file still empty.
+    again = _run(cli, root, state, "--force", "talks")
+    assert statuses(again.out)["talks"] == "ran"
+    assert shared.stat().st_size == 0 and _logs(state, "talks")[0].read_text() == "hello out\n"
+
+
+def test_restored_empty_logs_are_links_too(cli: Cli, tmp_path: Path, env: dict[str, str]) -> None:
+    env.pop("ORCHASTRATION_NO_CACHE", None)  # the isolated environment turns the cache off
+    cache = tmp_path / "cache"
+    first = _project(tmp_path / "one", cache)
+    _run(cli, first, tmp_path / "state-one")
+    second = tmp_path / "two"
+    second.mkdir()
+    (second / "proj").mkdir()
+    for name in ("in.txt", "orchastration.toml"):
+        (second / "proj" / name).write_bytes((first / name).read_bytes())
+    state = tmp_path / "state-two"
+    result = _run(cli, second / "proj", state)
+    assert statuses(result.out) == {"quiet": "restored", "talks": "restored", "warns": "ran"}
+    shared = state / "runs" / EMPTY_LOG
+    q_out, q_err = _logs(state, "quiet")
+    t_out, t_err = _logs(state, "talks")
+    assert os.path.samefile(q_out, shared) and os.path.samefile(q_err, shared) and os.path.samefile(t_err, shared)
+    assert t_out.read_text() == "hello out\n" and t_out.stat().st_nlink == 1
+    assert shared.stat().st_size == 0
+
+
+@POSIX_ONLY
+def test_the_shared_file_is_read_only_and_prune_leaves_it(cli: Cli, tmp_path: Path) -> None:
+    root, state = _project(tmp_path), tmp_path / "state"
+    for _ in range(3):
+        _run(cli, root, state, "--force", "quiet")
+    shared = state / "runs" / EMPTY_LOG
+    assert shared.stat().st_mode & 0o777 == 0o400
+    pruned = cli(["--state-dir", str(state), "prune", "--keep", "1"], cwd=root)
+    assert pruned.code == 0, pruned
+    assert shared.is_file() and shared.stat().st_size == 0
+    assert len([p for p in (state / "runs" / "quiet").glob("*.json") if p.name != "last.json"]) == 1
+
+
+def test_open_for_write_never_writes_through_a_link(tmp_path: Path) -> None:
+    shared = tmp_path / EMPTY_LOG
+    log = tmp_path / "run.stdout.log"
+    link_empty(log, shared)  # the shared file is made on first use
+    assert os.path.samefile(log, shared)
+    with pytest.raises(FileExistsError):
+        link_empty(log, shared)  # a reservation: a taken name is refused
+    fd = open_for_write(log)
+    try:
+        os.write(fd, b"output")
+    finally:
+        os.close(fd)
+    assert log.read_bytes() == b"output" and shared.read_bytes() == b""
+    assert not os.path.samefile(log, shared)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [EMPTY_LOG, "run.stdout.log"]  # no temp left
+
+
+def test_without_hard_links_an_empty_log_is_a_file_of_its_own(tmp_path: Path) -> None:
+    """A shared path that cannot be linked to (here a directory; on some file systems, any file) and
+    cannot be renewed: the log is still made, as a plain empty file."""
+    shared = tmp_path / EMPTY_LOG
+    shared.mkdir()
+    log = tmp_path / "run.stderr.log"
+    link_empty(log, shared)
+    assert log.is_file() and log.read_bytes() == b"" and log.stat().st_nlink == 1
+    with pytest.raises(FileNotFoundError):
+        link_empty(tmp_path / "missing" / "x.log", shared)  # a missing directory is the caller's to make
