@@ -343,3 +343,81 @@ def test_two_runs_storing_the_same_keys_at_once(cli: Cli, tmp_path: Path, env: d
     result = run(cli, third)
     assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
     assert not list((cache / "v1").rglob(".tmp-*")), "no temp file left behind"
+
+
+def _restored_first(env: dict[str, str]) -> list[int]:
+    """``units`` of every run's restore-first pass so far, from the JSON-lines log file."""
+    log_file = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "orchastration.log"
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    return [e["units"] for e in events if e["msg"] == "restored first"]
+
+
+def test_a_fresh_clone_is_restored_before_doit_is_asked(
+    cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
+) -> None:
+    """Every unit of a fresh clone is restored by the restore-first pass (engine/restore_first.py),
+    doit left nothing to decide; the state saved is doit's own: the next run is a no-op."""
+    first, second, _ = clones
+    run(cli, first)
+    assert _restored_first(env) == []  # a first build: nothing held, nothing said
+    result = run(cli, second)
+    assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
+    assert _restored_first(env)[-1] == 3
+    assert last_record(second, "use")["reasons"] == ["never run"]
+    assert statuses(run(cli, second).out) == {"gen": "skipped", "use": "skipped", "side": "skipped"}
+    why = cli(["--state-dir", str(second.parent / "state-clone"), "why", "use"], cwd=second)
+    assert why.code == 0 and "up-to-date" in why.out, why
+
+
+def test_a_unit_that_misses_runs_after_its_dependency_restored_first(
+    cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
+) -> None:
+    first, second, cache = clones
+    run(cli, first)
+    for path in _entries(cache):  # use's entry is gone: it must run, after gen is restored
+        if "dist/use.txt" in json.loads(path.read_text())["outputs"]:
+            path.unlink()
+    result = run(cli, second)
+    assert statuses(result.out) == {"gen": "restored", "use": "ran", "side": "restored"}
+    assert _restored_first(env)[-1] == 2
+    assert markers(second) == {"m-use"}
+    state = second.parent / "state-clone"
+    assert len(list((state / "runs" / "gen").glob("2*.json"))) == 1  # restored once, not again by doit
+    stats = cli(["--state-dir", str(state), "cache", "stats", "--json"], cwd=second)
+    assert json.loads(stats.out)["last_run"]["hits"] == 2, stats.out
+    assert (second / "dist" / "use.txt").read_bytes() == (first / "dist" / "use.txt").read_bytes()
+    assert statuses(run(cli, second).out) == {"gen": "skipped", "use": "skipped", "side": "skipped"}
+
+
+# gen fails when FAIL exists in its working dir (not an input: the key stays the same).
+FAILING = (
+    "import os,sys,pathlib; o,m,*i=sys.argv[1:]; os.path.exists('FAIL') and sys.exit(3); " + MAKE.split("; ", 1)[1]
+)
+
+
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_an_entry_that_goes_bad_after_the_lookup_runs_the_command(
+    cli: Cli, clones: tuple[Path, Path, Path], keep_going: bool
+) -> None:
+    """The restore-first lookup found gen's entry, then its blob did not hash right: its command runs
+    (and fails here); without --keep-going the run stops, with it the dependents are not run and
+    the rest is restored."""
+    first, second, cache = clones
+    for root in (first, second):
+        (root / "src" / "a.txt").write_text("alpha\n" * 5000)  # gen's output: in the blob store
+        text = (root / "orchastration.toml").read_text()
+        (root / "orchastration.toml").write_text(text.replace(json.dumps(MAKE), json.dumps(FAILING), 1))
+    run(cli, first)
+    gen = next(p for p in _entries(cache) if "dist/gen.txt" in json.loads(p.read_text())["outputs"])
+    blob = json.loads(gen.read_text())["outputs"]["dist/gen.txt"]["sha256"]
+    (cache / "v1" / "blobs" / blob[:2] / blob).write_bytes(b"bit rot")
+    (second / "FAIL").write_text("")
+    args = ["--state-dir", str(second.parent / "state-clone"), "run", *(["--keep-going"] if keep_going else [])]
+    result = cli(args, cwd=second)
+    assert result.code == 1, (result.out, result.err)
+    found = statuses(result.out)
+    assert found["gen"] == "failed" and found["use"] == "not_run", result.out
+    assert "gen: cache entry not restored" in result.err
+    if keep_going:
+        assert found["side"] == "restored"
+        assert "job=use status=not_run" in result.out and "dependency failed: gen" in result.out

@@ -104,6 +104,8 @@ class Keys:
 
     def _missing(self, names: Sequence[str]) -> list[str]:
         """The unkeyed units among ``names`` and their dependencies, dependencies first."""
+        if not names:  # most units: nothing to copy (the known keys grow with the run)
+            return []
         with self._lock:
             known = set(self._keys)
         order: list[str] = []

@@ -21,7 +21,8 @@ from orchastration.logs import get_logger, log
 
 if TYPE_CHECKING:
     from orchastration.cache.remote import RemoteCache
-    from orchastration.engine.runner import Launch, Restored
+    from orchastration.engine.result_store import Restored
+    from orchastration.engine.runner import Launch
     from orchastration.engine.units import Unit
     from orchastration.engine.uptodate import HashCache
 
@@ -70,6 +71,8 @@ class CacheStore:
         self.forced = frozenset(forced)
         self.stats = RunStats()
         self._remote_lock = threading.Lock()
+        # ``find``'s lookups (inputs, key, source, entry), for the ``restore`` after it
+        self._found: dict[str, tuple[dict[str, str | None], str, str, Manifest]] = {}
 
     # -- ResultStore ---------------------------------------------------------------------------
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
@@ -80,21 +83,43 @@ class CacheStore:
         """``cache = true|false`` on the job or task; by default: it has outputs and is not always_run."""
         return self.policy.get(unit.name, bool(unit.outputs) and not unit.always_run)
 
+    def find(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
+        """Whether an entry for ``unit`` run on these inputs is held (locally, or in the shared store:
+        then copied into the local one); ``restore`` with the same inputs uses what was found."""
+        if not self.cacheable(unit) or not self.read or unit.name in self.forced:
+            return False
+        key = self.keys.key(unit, inputs)
+        if key is None:
+            return False
+        source, manifest = self._find(unit, key)
+        if manifest is None or not all(self.local.has_blob(b.sha256) for b in manifest.blobs()):
+            return False
+        with self._remote_lock:
+            self._found[unit.name] = (dict(inputs), key, source, manifest)
+        return True
+
     def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
         """Restore ``unit`` from the cache if an entry for its key exists and is sound."""
         if not self.cacheable(unit):
             return None
-        key = self.keys.key(unit, inputs)
-        if key is None or not self.read or unit.name in self.forced:
-            return None
         started = time.monotonic()
-        source, manifest = self._find(unit, key)
+        with self._remote_lock:
+            found = self._found.pop(unit.name, None)
+        key: str | None
+        manifest: Manifest | None
+        if found is not None and found[0] == inputs:  # what ``find`` found for these inputs
+            key, source, manifest = found[1], found[2], found[3]
+        else:
+            key = self.keys.key(unit, inputs)
+            if key is None or not self.read or unit.name in self.forced:
+                return None
+            source, manifest = self._find(unit, key)
         if manifest is None or not self._restore_files(unit, manifest):
             self.stats.add(misses=1)
             return None
         self.local.touch(key)
         self._replay(manifest, launch)
-        from orchastration.engine.runner import Restored
+        from orchastration.engine.result_store import Restored
         from orchastration.process import ProcessResult
 
         self.stats.add(hits=1, remote_hits=int(source == "remote"))

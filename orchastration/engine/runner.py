@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from orchastration.empty_logs import shared_empty
 from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
+from orchastration.engine.result_store import NO_STORE, Restored, ResultStore
 from orchastration.engine.units import STATUS_OF_PROCESS, Unit, UnitResult, display_path, output_files
 from orchastration.engine.uptodate import HashCache
 from orchastration.logs import get_logger, log
@@ -84,53 +85,7 @@ class LocalExecutor:
         )
 
 
-@dataclass(frozen=True)
-class Restored:
-    """A result a store restored: how that run ended, and where it came from (for the record)."""
-
-    result: ProcessResult
-    cache: Mapping[str, str]  # {"key": ..., "source": "local" | "remote"}
-
-
-class ResultStore(Protocol):
-    """Results of work done before, by content: a unit doit must run may be restored instead."""
-
-    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
-        """Restore the unit's outputs and logs for these inputs (and replay the logs); None: not held."""
-        ...
-
-    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
-        """Keep a successful run's outputs and logs (its record names them)."""
-        ...
-
-    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
-        """A run begins: its units by name and their input files (a unit's key covers its dependencies')."""
-        ...
-
-    def close(self) -> None:
-        """The run ended (keep statistics, evict past the size limit)."""
-        ...
-
-
-class NoStore:
-    """The default result store: holds nothing, so every unit doit must run runs."""
-
-    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
-        """Nothing to restore."""
-        return None
-
-    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
-        """Nothing kept."""
-
-    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
-        """Nothing to prepare."""
-
-    def close(self) -> None:
-        """Nothing to finish."""
-
-
 LOCAL = LocalExecutor()
-NO_STORE = NoStore()
 
 
 @dataclass(frozen=True)

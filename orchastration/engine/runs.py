@@ -16,7 +16,9 @@ from orchastration.engine.durable import Flusher
 from orchastration.engine.fastpath import Summaries
 from orchastration.engine.graph import Graph, build, for_doit
 from orchastration.engine.lock import state_dir_error, state_lock
-from orchastration.engine.runner import LOCAL, NO_STORE, Executor, ResultStore, UnitRunner
+from orchastration.engine.restore_first import restore_first
+from orchastration.engine.result_store import NO_STORE, ResultStore
+from orchastration.engine.runner import LOCAL, Executor, UnitRunner
 from orchastration.engine.session import ResultCallback, Session
 from orchastration.engine.units import PlanItem, Unit, UnitResult, input_patterns
 from orchastration.engine.uptodate import HashCache, UnitCheck, checker_class, describe
@@ -178,7 +180,10 @@ def _run_doit(
     session.reasons_of, session.commit = graph.reasons, graph.commit
     loaded()
     try:
-        errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)
+        if _for_doit(session, graph, names, keep_going):
+            errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)
+        else:
+            errors = graph.finish(session)
     except sqlite3.OperationalError as exc:  # doit saves its database at the end: the disk filled up
         raise state_dir_error(db_path.parent, exc, db_path) from None
     except KeyboardInterrupt:
@@ -188,6 +193,44 @@ def _run_doit(
             session.report(outcome)
         return True, []
     return False, errors
+
+
+def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: bool) -> bool:
+    """Restore first what never ran and the result store holds (``engine/restore_first.py``), then
+    narrow doit's graph to the rest and what it depends on; False: nothing is left for doit."""
+    if session.runner.store is NO_STORE:
+        return True
+    first = restore_first(session, graph, names)
+    if not first.done and first.failed is None:
+        return True
+    settled = set(first.done)
+    if first.failed is not None:
+        if not keep_going:
+            return False  # the rest is reported not run: the run stopped after a failure
+        settled |= _report_dependents(session, names, first.failed)
+    rest = [n for n in names if n not in settled]
+    if not rest:
+        return False
+    chosen, needed = set(names), set[str]()
+    stack = list(rest)
+    while stack:  # the rest and what doit needs to order them (restored units among them: up to date)
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack += [*session.edges[name], *(a for a in session.table[name].after if a in chosen)]
+    graph.narrow([n for n in names if n in needed], rest)
+    return True
+
+
+def _report_dependents(session: Session, names: list[str], failed: str) -> set[str]:
+    """The units downstream of ``failed`` (reported not run) and ``failed`` itself."""
+    out = {failed}
+    for name in names:  # run order: dependencies first
+        if name not in out and any(d in out for d in session.edges[name]):
+            out.add(name)
+            why = f"not run: dependency failed: {failed}"
+            session.report(UnitResult(name, UnitStatus.NOT_RUN, None, 0, None, (), why))
+    return out
 
 
 def _write_summary(

@@ -120,8 +120,14 @@ class UnitCheck:
         self.values_of: Callable[[str], Any] | None = None
         self.reasons: list[str] = []
         self.dep_runs: dict[str, str | None] = {}  # dependency -> its last run id, for the values
+        # Restored by this run before doit was asked (engine/restore_first.py): up to date, whether or
+        # not its record has been put in place yet (the run's flusher does that in its own time).
+        self.done_in_run = False
 
     def __call__(self, values: Mapping[str, Any]) -> bool:
+        if self.done_in_run:
+            self.reasons = []
+            return True
         unit = self.unit
         reasons: list[str] = []
         self.dep_runs = {dep: self._run_of(dep) for dep in unit.depends_on}

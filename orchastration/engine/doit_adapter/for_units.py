@@ -175,8 +175,26 @@ class UnitGraph:
         only: Sequence[str] = (),
     ) -> None:
         self.tasks = {t.name: t for t in _doit_tasks(tasks)}
-        self.control = control(list(self.tasks.values()), start)
+        self.start = start
+        self.control = control(list(self.tasks.values()), start) if read_only else None  # run: at `run()`
         self.dep = dependency(db_path, checker, explain, read_only=read_only, only=only)
+
+    def never_run(self, name: str) -> bool:
+        """No state saved for ``name``: it never ran (or its state was dropped)."""
+        return "run" not in (self.dep.get_values(name) or {})
+
+    def save(self, name: str, values: Mapping[str, Any]) -> None:
+        """Save what ``name``'s action returned as doit does after a success (in memory until
+        ``commit``), for a unit done without doit's runner."""
+        task = self.tasks[name]
+        task.values = dict(values)
+        self.dep.save_success(task)
+
+    def narrow(self, names: Sequence[str], start: Sequence[str]) -> None:
+        """doit runs ``names`` only (from ``start``), the others being done already."""
+        keep = set(names)
+        self.tasks = {n: t for n, t in self.tasks.items() if n in keep}
+        self.start, self.control = start, None
 
     def reasons(self, name: str) -> list[str]:
         """Our words for why doit judged ``name`` not up to date (after it checked it)."""
@@ -202,8 +220,16 @@ class UnitGraph:
             if parallel > 1
             else _SerialRunner(events, self.dep, reporter, continue_=keep_going)
         )
+        if self.control is None:
+            self.control = control(list(self.tasks.values()), self.start)
         runner.run_all(self.control.task_dispatcher())
         return reporter.errors
+
+    def finish(self, events: UnitEvents) -> list[str]:
+        """Nothing left for doit to run: save its database as its runner does at the end."""
+        events.finishing()
+        self.dep.close()
+        return []
 
 
 def forget(db_path: Path, names: Iterable[str] | None) -> None:

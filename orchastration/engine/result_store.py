@@ -1,0 +1,71 @@
+"""The result-store seam of the unit runner (``engine/runner.py``): whether a unit needs to run at all.
+A ``ResultStore`` that already holds the result of this exact work restores it instead of running the
+command (``NO_STORE``: none; the output cache, ``cache/store.py``, plugs in here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from orchastration.engine.runner import Launch
+    from orchastration.engine.units import Unit
+    from orchastration.engine.uptodate import HashCache
+    from orchastration.process import ProcessResult
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A result a store restored: how that run ended, and where it came from (for the record)."""
+
+    result: ProcessResult
+    cache: Mapping[str, str]  # {"key": ..., "source": "local" | "remote"}
+
+
+class ResultStore(Protocol):
+    """Results of work done before, by content: a unit doit must run may be restored instead."""
+
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
+        """Restore the unit's outputs and logs for these inputs (and replay the logs); None: not held."""
+        ...
+
+    def find(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
+        """Whether ``restore`` with these inputs would find the unit's work (looked up now)."""
+        ...
+
+    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
+        """Keep a successful run's outputs and logs (its record names them)."""
+        ...
+
+    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
+        """A run begins: its units by name and their input files (a unit's key covers its dependencies')."""
+        ...
+
+    def close(self) -> None:
+        """The run ended (keep statistics, evict past the size limit)."""
+        ...
+
+
+class NoStore:
+    """The default result store: holds nothing, so every unit doit must run runs."""
+
+    def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
+        """Nothing to restore."""
+        return None
+
+    def find(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
+        """Nothing held."""
+        return False
+
+    def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
+        """Nothing kept."""
+
+    def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
+        """Nothing to prepare."""
+
+    def close(self) -> None:
+        """Nothing to finish."""
+
+
+NO_STORE = NoStore()
