@@ -162,3 +162,62 @@ def test_a_mark_that_is_not_last_json_is_still_an_interrupted_run(
     rerun = subprocess.run([*cli_command(), "run"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert rerun.returncode == 0, rerun.stderr
     assert "job=j1 status=ran" in rerun.stdout and "job=j0 status=skipped" in rerun.stdout
+
+
+def _restored_by_record(state_dir: Path) -> set[str]:
+    done = set()
+    for path in (state_dir / "runs").glob("*/2*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("status") == "restored":
+                done.add(path.parent.name)
+    return done
+
+
+def test_kill_9_while_a_fresh_clone_restores_keeps_every_restored_job(tmp_path: Path, env: dict[str, str]) -> None:
+    """A fresh clone restores its jobs from the output cache before doit is asked (engine/restore_first.py);
+    a SIGKILL in the middle of it keeps every job whose record says it was restored, and the next run
+    restores the rest: no command runs in the clone, every output is byte-identical."""
+    n = 300
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in env.items() if k != "ORCHASTRATION_NO_CACHE"}
+    first, clone = tmp_path / "one" / "p", tmp_path / "two" / "p"
+    for root in (first, clone):
+        (root / "out").mkdir(parents=True)
+        (root / "job.py").write_text(JOB)
+        jobs = {f"j{i}": {"command": [sys.executable, "job.py", f"j{i}", "0"], "inputs": ["job.py"],
+                          "outputs": [f"out/j{i}.txt"]} for i in range(n)}  # fmt: skip
+        write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
+    built = subprocess.run([*cli_command(), "--state-dir", str(tmp_path / "s1"), "run"], cwd=first, env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    state = tmp_path / "s2"
+    proc = subprocess.Popen([*cli_command(), "--state-dir", str(state), "run"], cwd=clone, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(_restored_by_record(state)) < 20:
+            assert proc.poll() is None, "the run ended before the kill point"
+            assert time.monotonic() < deadline, "nothing was restored"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    restored = _restored_by_record(state)
+    assert 20 <= len(restored) < n, len(restored)
+    plan = subprocess.run([*cli_command(), "--state-dir", str(state), "run", "--dry-run", "--json"], cwd=clone,
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    items = {item["job"]: item for item in json.loads(plan.stdout)}
+    for name in sorted(restored):
+        assert not items[name]["would_run"], (name, items[name]["reasons"])
+    for name in sorted(set(items) - restored):
+        assert items[name]["reasons"][0] in ("never run", "last run interrupted"), (name, items[name]["reasons"])
+    rerun = subprocess.run([*cli_command(), "--state-dir", str(state), "run"], cwd=clone, env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    for i in range(n):
+        status = "skipped" if f"j{i}" in restored else "restored"
+        assert f"job=j{i} status={status} " in rerun.stdout + " ", (i, status)
+        assert (clone / "out" / f"j{i}.txt").read_text() == f"j{i}"
+    assert not (clone / "journal.log").exists()  # no command ran in the clone
