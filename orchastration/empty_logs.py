@@ -38,8 +38,10 @@ def link_empty(path: Path, empty: Path) -> None:
         except FileExistsError:
             raise
         except FileNotFoundError:
-            if os.path.exists(empty) or not os.path.isdir(empty.parent):
-                raise  # the directory of ``path`` is missing
+            if not os.path.isdir(os.path.dirname(path)):
+                raise  # the directory of ``path`` is missing: the caller makes it
+            if os.path.exists(empty):
+                continue  # made since the link failed (another thread's first run): link again
         except OSError:  # too many links, or no hard links here: a new shared file, then a file of its own
             if attempt:
                 break

@@ -134,3 +134,35 @@ def test_without_hard_links_an_empty_log_is_a_file_of_its_own(tmp_path: Path) ->
     assert log.is_file() and log.read_bytes() == b"" and log.stat().st_nlink == 1
     with pytest.raises(FileNotFoundError):
         link_empty(tmp_path / "missing" / "x.log", shared)  # a missing directory is the caller's to make
+
+
+def test_many_threads_claiming_first_runs_at_once_all_get_their_slot(tmp_path: Path) -> None:
+    """The first runs of many jobs at ``-j 8``: each thread finds neither its run directory nor the
+    shared file; one makes the shared file while another has just failed to link to it. That one
+    took the missing file for a missing directory and failed its job (``cannot write
+    runs/.empty.log: No such file or directory``, seen by scripts/bench.py's 16 x sleep at -j 8)."""
+    import threading
+
+    from orchastration.state import claim_run_slot
+
+    for attempt in range(40):
+        runs = tmp_path / f"state{attempt}" / "runs"
+        gate = threading.Barrier(16)
+        errors: list[BaseException] = []
+
+        def claim(
+            i: int, runs: Path = runs, gate: threading.Barrier = gate, errors: list[BaseException] = errors
+        ) -> None:
+            gate.wait()
+            try:
+                claim_run_slot(runs / f"s{i}", empty=runs / EMPTY_LOG)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert len(list(runs.glob("s*/*.stdout.log"))) == 16
