@@ -20,7 +20,7 @@ SEED = int(os.environ.get("ORCH_CRASH_SEED", str(random.randrange(1_000_000))))
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process groups: POSIX")
 
 
-@pytest.mark.parametrize("kind", ["jobs", "orchestration", "doc"])
+@pytest.mark.parametrize("kind", ["jobs", "restore", "orchestration", "doc"])
 def test_killed_at_random_points_state_stays_sound(kind: str, tmp_path: Path) -> None:
     summary = run_scenario(kind, tmp_path, POINTS, SEED)
     assert summary.points == POINTS

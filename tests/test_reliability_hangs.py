@@ -415,3 +415,54 @@ def test_sigterm_while_a_module_is_imported_waits_for_the_import_and_is_an_inter
     # It waited for the import to end: one landing inside the import machinery can leave a module's
     # lock held for good, and the next thread importing that module hangs (crashtest, seed 12).
     assert done.stdout.endswith("imported\n")
+
+
+SIGTERM_INSIDE_A_CONDITION = """
+import os, random, signal, sys, threading, time
+from orchastration import cli
+
+cli._stop_signals_interrupt()
+cond = threading.Condition()
+go, done = threading.Event(), threading.Event()
+
+def killer():
+    rng = random.Random(7)
+    while True:
+        go.wait()
+        go.clear()
+        if done.is_set():
+            return
+        time.sleep(rng.uniform(0, 0.0003))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+def spin():
+    while True:
+        with cond:
+            pass
+        for _ in range(3):  # time outside threading.py, where a deferred interrupt lands
+            pass
+
+threading.Thread(target=killer, daemon=True).start()
+for round in range(200):
+    try:
+        go.set()
+        spin()
+    except KeyboardInterrupt:
+        pass
+    if cond._is_owned():
+        print(f"round {round}: the lock stayed held")
+        sys.exit(1)
+done.set()
+go.set()
+print("never held")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM sent to itself: POSIX")
+def test_sigterm_never_leaves_a_condition_locked() -> None:
+    """A stop signal landing inside ``Condition.__enter__`` just after it took its lock raised there,
+    before the ``with`` could release it: the run's bookkeeping thread then waited for that lock
+    forever and the CLI hung at exit (crashtest, restore scenario, SIGTERM at -j 2). The handler now
+    raises it again 10 ms later there; 200 SIGTERMs into a loop of ``with condition:`` leave it free."""
+    done = subprocess.run([PY, "-c", SIGTERM_INSIDE_A_CONDITION], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == "never held\n", (done.stdout, done.stderr)

@@ -20,16 +20,27 @@ PROG = "orchastration"
 
 
 _IMPORT_MACHINERY = "<frozen importlib._bootstrap"
+# threading.py's blocking waits: an interrupt must land there (it is what ends a wait for a job).
+_WAITS = frozenset({"wait", "wait_for", "join", "_wait_for_tstate_lock"})
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM/SIGHUP (and Ctrl-C) as a KeyboardInterrupt where the main thread is, except inside the
-    import machinery: CPython's module locks are Python code, and an exception landing between taking
-    one and the ``with`` that releases it leaves that module locked for good; the next thread to import
-    it waits forever (``scripts/crashtest.py`` hung so, orchestration scenario). There the signal is
-    raised again 10 ms later, until the import is over."""
+    """SIGTERM/SIGHUP (and Ctrl-C) as a KeyboardInterrupt where the main thread is, except where an
+    exception would leave a lock held for good, raised again 10 ms later, until that code is over:
+
+    - inside the import machinery: CPython's module locks are Python code, and an exception landing
+      between taking one and the ``with`` that releases it leaves that module locked; the next thread
+      to import it waits forever (``scripts/crashtest.py`` hung so, orchestration scenario);
+    - inside threading.py, but for its blocking waits: ``with condition:`` takes the lock inside
+      ``Condition.__enter__``, Python code, and an exception at its return never reaches the ``with``;
+      the run's bookkeeping thread then waited for that lock forever (crashtest, restore scenario:
+      SIGTERM at -j 2)."""
+    innermost = frame
     while frame is not None:
-        if frame.f_code.co_filename.startswith(_IMPORT_MACHINERY):
+        code = frame.f_code
+        if code.co_filename.startswith(_IMPORT_MACHINERY) or (
+            frame is innermost and code.co_filename == _threading_file() and code.co_name not in _WAITS
+        ):
             import threading
 
             retry = threading.Timer(0.01, _raise_again, (signum,))
@@ -38,6 +49,12 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
             return
         frame = frame.f_back
     raise KeyboardInterrupt
+
+
+def _threading_file() -> str:
+    import threading
+
+    return threading.__file__
 
 
 _ARMED: list[Any] = []  # [a lock] while ``_raise_interrupt`` handles the stop signals

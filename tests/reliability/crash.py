@@ -423,8 +423,74 @@ command = ["echo", "other"]
         return outcome
 
 
+class RestoreScenario(JobsScenario):
+    """Fresh clones of the jobs project restoring from a warm output cache (``engine/restore_first.py``),
+    killed mid-``run``: what a record says was restored is up to date and right, nothing restored runs
+    again for lack of state, and a rerun restores the rest without running a single command."""
+
+    name = "restore"
+
+    def setup(self) -> None:
+        self.env.pop("ORCHASTRATION_NO_CACHE", None)
+        self.source, self.source_env = self.root, dict(self.env)
+        super().setup()
+        text = (self.root / "orchastration.toml").read_text(encoding="utf-8")
+        cache = (self.base / "cache").as_posix()
+        (self.root / "orchastration.toml").write_text(f'[cache]\ndir = "{cache}"\n\n{text}', encoding="utf-8")
+        assert self.cli("run", "--force", *JOBS).code == 0  # fills the cache
+        self.clone()  # how long a clone's whole restore takes: the kills are spread over it
+        self.full_seconds = max(self.cli("run").seconds, 0.1)
+        self.root, self.env = self.source, dict(self.source_env)
+
+    def clone(self) -> None:
+        """A new checkout of the source project with its own state dir (the cache stays warm)."""
+        self.root, self.env = self.source, dict(self.source_env)
+        self.mutate(random.Random(self.iterations))
+        built = self.cli("run")
+        assert built.code == 0, built.err
+        root = self.base / f"clone{self.iterations}"
+        for path in [self.root / "work.py", self.root / "orchastration.toml", *sorted(self.root.glob("src/**/*"))]:
+            target = root / path.relative_to(self.root)
+            if path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+        self.root, self.state = root, self.base / f"state-clone{self.iterations}"
+        self.env["ORCHASTRATION_STATE_DIR"] = str(self.state)
+
+    def iteration(self, rng: random.Random) -> Outcome:
+        self.iterations += 1
+        self.clone()
+        done, lines = self.kill_at(["run", *(["-j", "2"] if rng.random() < 0.3 else [])], rng)
+        outcome = Outcome(done.killed, self.check_codes(done), done.signal)
+        outcome.problems += [f"a command ran in a clone: {line}" for line in lines]
+        outcome.problems += state_problems(self.state)
+        restored = set()
+        for name in JOBS:
+            if any(r.get("status") == "restored" for r in _new_records(self.state / "runs" / name, "")):
+                restored.add(name)
+        outcome.problems += self.uptodate_problems(set())
+        outcome.problems += self.lost_work_problems(restored)
+        rerun = self.cli("run")
+        if rerun.code != 0 or "status=ran" in rerun.out:
+            outcome.problems.append(f"the rerun ran a command or failed: {rerun.code} {rerun.out.strip()}")
+        outcome.problems += [f"job {n}: restored before, restored again" for n in restored
+                             if f"job={n} status=restored" in rerun.out]  # fmt: skip
+        outcome.problems += state_problems(self.state) + last_json_problems(self.state / "runs")
+        status, problems = self.status()
+        outcome.problems += problems
+        outcome.problems += [f"job {n}: stale after the rerun: {i['reasons']}" for n, i in status.items()
+                             if not i["up_to_date"]]  # fmt: skip
+        outcome.problems += self.uptodate_problems(set())
+        if self.journal():
+            outcome.problems.append(f"commands ran in the clone: {self.journal()}")
+        return outcome
+
+
 SCENARIOS: dict[str, type[Scenario]] = {
     "jobs": JobsScenario,
+    "restore": RestoreScenario,
     "orchestration": OrchestrationScenario,
     "doc": DocScenario,
 }
