@@ -110,15 +110,34 @@ def state_problems(state_dir: Path) -> list[str]:
             except (OSError, ValueError) as exc:
                 problems.append(f"{path}: does not parse: {exc}")
         elif path.suffix == ".sqlite3":
-            try:
-                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                    verdict = conn.execute("pragma integrity_check").fetchone()[0]
-                    conn.execute("select count(*) from doit").fetchone()
-            except sqlite3.Error as exc:
-                verdict = str(exc)
+            verdict = _database_verdict(path)
             if verdict != "ok":
                 problems.append(f"{path}: integrity_check: {verdict}")
     return problems
+
+
+def _database_verdict(path: Path) -> str:
+    """``ok``, or what is wrong with doit's database, read as the next run will: a copy of it with its
+    write-ahead log (a read-only connection may not see what the log holds). A database with no table
+    at all is sound: the kill came after the file was made, before doit's first commit."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for suffix in ("", "-wal"):
+            if Path(f"{path}{suffix}").exists():
+                shutil.copyfile(f"{path}{suffix}", Path(tmp) / f"db{suffix}")
+        try:
+            conn = sqlite3.connect(Path(tmp) / "db")
+            try:
+                verdict = str(conn.execute("pragma integrity_check").fetchone()[0])
+                if conn.execute("select count(*) from sqlite_master").fetchone()[0]:
+                    conn.execute("select count(*) from doit").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            verdict = str(exc)
+    return verdict
 
 
 def last_json_problems(runs_dir: Path) -> list[str]:
