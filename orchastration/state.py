@@ -215,7 +215,12 @@ def claim_run_slot(directory: Path, when: datetime | None = None, empty: Path | 
         except FileNotFoundError:  # the first run of this unit: make its directory (0700), then claim
             if made:
                 raise
-            make_private_dir(directory)
+            try:
+                os.mkdir(directory, PRIVATE_DIR)  # one call when only it is missing (a fresh clone's every unit)
+            except FileNotFoundError:
+                make_private_dir(directory)
+            except FileExistsError:
+                pass
             made = True
             continue
         os.close(fd)
