@@ -58,7 +58,9 @@ def _restore(session: Session, graph: UnitGraph, names: Sequence[str], out: Rest
     runs: dict[str, str | None] = {}  # the run id each restored unit saved (its dependents' ``deps``)
     for name in names:
         unit = session.table[name]
-        if name in session.forced or unit.always_run or session.cancel.is_set():
+        if session.cancel.is_set():
+            return
+        if name in session.forced or unit.always_run:
             continue
         if any(d not in done for d in session.edges[name]) or any(a in chosen and a not in done for a in unit.after):
             continue
@@ -74,6 +76,8 @@ def _restore(session: Session, graph: UnitGraph, names: Sequence[str], out: Rest
                        ahead=None)  # fmt: skip
         session.outcomes[name] = run.result
         if run.values is None or run.result.status not in (UnitStatus.RESTORED, UnitStatus.RAN):
+            if run.result.status == UnitStatus.INTERRUPTED:
+                session.cancel.set()  # as when doit runs it: nothing more starts
             session.failed(name, run.result.message, False)
             out.failed = name
             return
