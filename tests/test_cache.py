@@ -421,3 +421,25 @@ def test_an_entry_that_goes_bad_after_the_lookup_runs_the_command(
     if keep_going:
         assert found["side"] == "restored"
         assert "job=use status=not_run" in result.out and "dependency failed: gen" in result.out
+
+
+def test_a_cold_cache_is_left_to_the_run_after_a_few_misses(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    """The restore-first pass hashes each unit's inputs on the main thread before anything runs; after
+    8 misses in a row it stops (a cold cache would only move that work off the commands' wait). A hit
+    after them is still restored, by the runner's own lookup."""
+    cache = tmp_path / "cache"
+    roots = [tmp_path / "one" / "p", tmp_path / "two" / "p"]
+    for root in roots:
+        (root / "src").mkdir(parents=True)
+        jobs = {}
+        for i in range(12):
+            (root / "src" / f"{i:02d}.txt").write_text(f"input {i}\n")
+            jobs[f"a{i:02d}"] = job(f"dist/{i:02d}.txt", f"m-{i:02d}", f"src/{i:02d}.txt")
+        write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
+    run(cli, roots[0])
+    for i in range(9):  # the first nine miss in the clone
+        (roots[1] / "src" / f"{i:02d}.txt").write_text(f"edited {i}\n")
+    result = run(cli, roots[1])
+    found = statuses(result.out)
+    assert [found[f"a{i:02d}"] for i in range(12)] == ["ran"] * 9 + ["restored"] * 3, found
+    assert _restored_first(env) == []  # the pass gave up before the hits: the runner restored them

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from orchastration.engine.session import Session
 
 _LOG = get_logger("engine")
+# Lookups that find nothing, one after another, before the pass stops: on a cold cache it would only
+# hash, on the main thread and before anything runs, the inputs the run hashes anyway (meanwhile, on
+# its bookkeeping thread, while each command runs).
+GIVE_UP_AFTER = 8
 
 
 @dataclass
@@ -56,7 +60,10 @@ def _restore(session: Session, graph: UnitGraph, names: Sequence[str], out: Rest
     store, cache = runner.store, runner.cache
     chosen, done = set(names), set[str]()
     runs: dict[str, str | None] = {}  # the run id each restored unit saved (its dependents' ``deps``)
+    misses = 0
     for name in names:
+        if misses >= GIVE_UP_AFTER:
+            return  # a cold cache: the rest is doit's (and the runner's own lookup), as without this pass
         unit = session.table[name]
         if session.cancel.is_set():
             return
@@ -68,7 +75,9 @@ def _restore(session: Session, graph: UnitGraph, names: Sequence[str], out: Rest
             continue
         states = {p: cache.try_state(p) for p in session.inputs[name]}
         if not store.find(unit, {p: None if s is None else str(s[2]) for p, s in states.items()}):
+            misses += 1
             continue
+        misses = 0
         check = session.checks[name]
         check.dep_runs = {dep: runs.get(dep) for dep in unit.depends_on}
         run = run_unit(runner, unit, session.inputs[name], reasons=(never_run_reason(unit),), dep_runs=check.dep_runs,
