@@ -44,3 +44,24 @@ def test_doit_is_imported_only_by_the_adapter() -> None:
             if any(n == "doit" or n.startswith("doit.") for n in names):
                 importers.add(path.relative_to(package).as_posix())
     assert importers and all(p.startswith("engine/doit_adapter/") for p in importers), importers
+
+
+LIGHT_RUNNER = """
+import sys
+from orchastration.engine.doit_adapter import for_units
+import doit.runner
+loaded = [m for m in ("multiprocessing", "cloudpickle") if m in sys.modules]
+import multiprocessing
+print(loaded, doit.runner.MThreadRunner.Child is not doit.runner.Process, multiprocessing.cpu_count() > 0)
+"""
+
+
+def test_doit_runner_loads_without_the_process_runner_modules() -> None:
+    """``multiprocessing`` and ``cloudpickle`` (~9 ms) serve only doit's process runner: they are not
+    loaded by the adapter, and a later import of ``multiprocessing`` gets the real module."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LIGHT_RUNNER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True", "True"], done.stdout
