@@ -194,8 +194,9 @@ class PolledPipes:
 
 
 def write_error(path: Path | str | None, exc: OSError) -> str:
-    """``cannot write <path>: <reason>``: one line for a failed write (a full disk, a read-only dir)."""
-    where = exc.filename if exc.filename is not None else path
+    """``cannot write <path>: <reason>``: one line for a failed write (a full disk, a read-only dir). A
+    failed link or rename names its target (the log), not its source (a temp or the shared empty file)."""
+    where = next((f for f in (exc.filename2, exc.filename) if f is not None), path)
     reason = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc  # mkdir of a file
     return f"cannot write {where}: {reason}"
 

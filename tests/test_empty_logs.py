@@ -166,3 +166,15 @@ def test_many_threads_claiming_first_runs_at_once_all_get_their_slot(tmp_path: P
             t.join(30)
         assert not errors, errors
         assert len(list(runs.glob("s*/*.stdout.log"))) == 16
+
+
+def test_a_failed_link_is_reported_naming_the_log(tmp_path: Path) -> None:
+    """A log whose directory went away: the error names the log, not the shared file it linked to."""
+    from orchastration.pipes import write_error
+
+    shared = tmp_path / EMPTY_LOG
+    shared.write_text("")
+    log = tmp_path / "gone" / "run.stderr.log"
+    with pytest.raises(FileNotFoundError) as caught:
+        link_empty(log, shared)
+    assert write_error(None, caught.value) == f"cannot write {log}: No such file or directory"
