@@ -443,3 +443,16 @@ def test_a_cold_cache_is_left_to_the_run_after_a_few_misses(cli: Cli, env: dict[
     found = statuses(result.out)
     assert [found[f"a{i:02d}"] for i in range(12)] == ["ran"] * 9 + ["restored"] * 3, found
     assert _restored_first(env) == []  # the pass gave up before the hits: the runner restored them
+
+
+def test_with_jobs_in_parallel_each_job_is_restored_as_it_comes_to_run(
+    cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
+) -> None:
+    """``-j 2``: doit's threads restore side by side (large outputs, shared-cache round trips); the
+    one-by-one restore-first pass is for one job at a time."""
+    first, second, _ = clones
+    run(cli, first)
+    result = run(cli, second, "-j", "2")
+    assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
+    assert _restored_first(env) == []
+    assert markers(second) == set()

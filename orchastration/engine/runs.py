@@ -197,8 +197,10 @@ def _run_doit(
 
 def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: bool) -> bool:
     """Restore first what never ran and the result store holds (``engine/restore_first.py``), then
-    narrow doit's graph to the rest and what it depends on; False: nothing is left for doit."""
-    if session.runner.store is NO_STORE:
+    narrow doit's graph to the rest and what it depends on; False: nothing is left for doit. Only one
+    job at a time: with ``-j`` doit's threads restore side by side (large outputs copied, shared-cache
+    round trips waited for, at once), where the pass would take them one by one."""
+    if session.runner.store is NO_STORE or session.threaded:
         return True
     first = restore_first(session, graph, names)
     if not first.done and first.failed is None:
