@@ -5,7 +5,7 @@ must decide when a summary vouches for the rest."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from typing import NamedTuple
 
 from orchastration.engine import fastpath
@@ -114,11 +114,17 @@ def for_doit(graph: Graph, trusted: Set[str], forced: Set[str]) -> list[str]:
     for name in graph.order:  # dependencies come first in run order: one pass finds every dependent
         if name in changed or any(dep in affected for dep in edges[name]):
             affected.add(name)
-    needed: set[str] = set()
-    stack = list(affected)
+    needed = upstream(affected, edges.__getitem__)
+    return [n for n in graph.order if n in needed]
+
+
+def upstream(starts: Iterable[str], deps: Callable[[str], Iterable[str]]) -> set[str]:
+    """``starts`` and everything they depend on (``deps``: a unit's dependencies), transitively."""
+    found: set[str] = set()
+    stack = list(starts)
     while stack:
         name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(edges[name])
-    return [n for n in graph.order if n in needed]
+        if name not in found:
+            found.add(name)
+            stack.extend(deps(name))
+    return found

@@ -14,7 +14,7 @@ from orchastration.engine.doit_adapter import Explain, UnitGraph, UnitTask
 from orchastration.engine.doit_adapter import forget as forget_in_db
 from orchastration.engine.durable import Flusher
 from orchastration.engine.fastpath import Summaries
-from orchastration.engine.graph import Graph, build, for_doit
+from orchastration.engine.graph import Graph, build, for_doit, upstream
 from orchastration.engine.lock import state_dir_error, state_lock
 from orchastration.engine.restore_first import restore_first
 from orchastration.engine.result_store import NO_STORE, ResultStore
@@ -213,13 +213,9 @@ def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: 
     rest = [n for n in names if n not in settled]
     if not rest:
         return False
-    chosen, needed = set(names), set[str]()
-    stack = list(rest)
-    while stack:  # the rest and what doit needs to order them (restored units among them: up to date)
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack += [*session.edges[name], *(a for a in session.table[name].after if a in chosen)]
+    chosen = set(names)
+    # The rest and what doit needs to order them (their task_dep: restored units among them, up to date).
+    needed = upstream(rest, lambda n: [*session.edges[n], *(a for a in session.table[n].after if a in chosen)])
     graph.narrow([n for n in names if n in needed], rest)
     return True
 

@@ -107,8 +107,12 @@ class _ExplainingDependency(Dependency):  # type: ignore[misc]
                 self._set(task.name, dep, state)
         self._set(task.name, "deps:", tuple(deps))
 
+    def never_run(self, name: str) -> bool:
+        """No state saved for ``name``: it never ran (or its state was dropped). One cached read."""
+        return "run" not in (self.get_values(name) or {})
+
     def get_status(self, task: Any, tasks_dict: Any, get_log: bool = False) -> Any:
-        never_run = "run" not in (self.get_values(task.name) or {})  # one cached read, no extra query
+        never_run = self.never_run(task.name)
         # Two doit quirks around a missing input: its name is passed through str.format twice (a
         # brace in it raises ValueError), and, collecting every reason (get_log), a later "changed"
         # reason turns the missing input's "error" back into "run". Braced names are checked here,

@@ -181,7 +181,7 @@ class UnitGraph:
 
     def never_run(self, name: str) -> bool:
         """No state saved for ``name``: it never ran (or its state was dropped)."""
-        return "run" not in (self.dep.get_values(name) or {})
+        return self.dep.never_run(name)
 
     def save(self, name: str, values: Mapping[str, Any]) -> None:
         """Save what ``name``'s action returned as doit does after a success (in memory until
