@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from orchastration.config_model import GroupConfig, JobConfig, suggest
 from orchastration.config_vars import Expander, dotenv_paths, read_dotenv, read_vars
+from orchastration.dataclass_code import dataclass, field
 from orchastration.errors import ConfigError, InputError
 
 Fail = Callable[[str, str], ConfigError]

@@ -7,9 +7,10 @@ both import this module, never the other way round.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from orchastration.dataclass_code import dataclass, field
 
 __all__ = [
     "BUILTIN_AGENTS",

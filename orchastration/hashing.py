@@ -6,10 +6,10 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from orchastration.config import HASH_ALGORITHMS
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import InputError, UsageError
 from orchastration.outcomes import CheckStatus
 

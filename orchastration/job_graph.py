@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from orchastration.dataclass_code import dataclass
 
 if TYPE_CHECKING:
     from orchastration.config import Config, JobConfig

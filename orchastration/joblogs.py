@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import InputError, UsageError
 from orchastration.state import read_json
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from orchastration.dataclass_code import dataclass
 
 if TYPE_CHECKING:
     from orchastration.config import Config, JobConfig

@@ -16,10 +16,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.pipes import LogFiles, Sink, write_error
 from orchastration.supervision import supervise
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.parallel import ordered_map
 from orchastration.state import is_stamp, read_json
 

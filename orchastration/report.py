@@ -10,9 +10,10 @@ user may override) only lays it out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orchastration.dataclass_code import dataclass
 
 TAIL_LINES = 20
 TAIL_BYTES = 16384  # read at most this much of each log's end

@@ -13,10 +13,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import GitError
 
 DEFAULT_BRANCH = "task"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchastration.dataclass_code import dataclass
 from orchastration.parallel import ordered_map
 from orchastration.state import read_json
 

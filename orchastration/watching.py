@@ -16,9 +16,9 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import OrchastrationError
 from orchastration.patterns import input_patterns, is_glob, own_outputs
 

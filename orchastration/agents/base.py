@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.outcomes import AgentStatus
 
 if TYPE_CHECKING:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from orchastration.agents.base import is_reviewer
 from orchastration.agents.rounds import review_loop
 from orchastration.config import OrchestrationConfig
+from orchastration.dataclass_code import dataclass
 
 FORMATS = ("text", "mermaid", "dot")
 

@@ -5,13 +5,13 @@ round is reported resumed there (``resume``), not as round 1 running again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from orchastration.agents import context as ctxmod
 from orchastration.agents import resume
 from orchastration.agents.pipeline import OrchestrationRun
 from orchastration.agents.rounds import review_loop
+from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.stage_tasks import saved_values
 
 

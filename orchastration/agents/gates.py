@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orchastration.agents.base import AgentContext, AgentResult, Fingerprint
 from orchastration.agents.incremental import context_digest
 from orchastration.config import AgentConfig
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import TemplateError, UsageError
 from orchastration.outcomes import AgentStatus
 from orchastration.state import atomic_write_text, iso, read_json, unique_now

@@ -4,7 +4,6 @@ tasks (``stages``), ending in a run record."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,6 +15,7 @@ from orchastration.agents.records import AgentRun, write_run_record
 from orchastration.agents.registry import build_registry
 from orchastration.agents.stages import RunSetup, Stages
 from orchastration.config import Config, OrchestrationConfig, TaskConfig
+from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.stage_tasks import run_tasks
 from orchastration.errors import ConfigError, TemplateError
 from orchastration.locking import hold

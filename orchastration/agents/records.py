@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.outcomes import AgentStatus, OrchestrationStatus
 from orchastration.state import host_info, iso, read_json, write_record
 

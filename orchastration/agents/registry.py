@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from orchastration.agents.base import Agent
 from orchastration.config import BUILTIN_AGENTS, Config
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import UsageError
 
 

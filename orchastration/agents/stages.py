@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +20,7 @@ from orchastration.agents.records import AgentRun
 from orchastration.agents.registry import Registry
 from orchastration.agents.rounds import merge_name
 from orchastration.config import Config, OrchestrationConfig, TaskConfig
+from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.stage_tasks import Events, StageTask
 from orchastration.locking import ActiveCount
 from orchastration.logs import get_logger, log

@@ -8,10 +8,10 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from orchastration.cache.key import FORMAT_VERSION
+from orchastration.dataclass_code import dataclass
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

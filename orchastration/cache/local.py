@@ -12,9 +12,10 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from orchastration.dataclass_code import dataclass
 
 _CHUNK = 1 << 20
 LAYOUT = "v1"  # the directory under ``dir`` this format writes (an older layout is never read)

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchastration.cache.local import STATS, LocalCache
+from orchastration.dataclass_code import dataclass
 
 if TYPE_CHECKING:
     from orchastration.cache.store import RunStats

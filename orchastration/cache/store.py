@@ -9,13 +9,13 @@ import os
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
 from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
+from orchastration.dataclass_code import dataclass, field
 from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.logs import get_logger, log
 

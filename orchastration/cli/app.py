@@ -11,11 +11,11 @@ import importlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from orchastration import __version__
+from orchastration.dataclass_code import dataclass, field
 from orchastration.errors import OrchastrationError, UsageError
 
 if TYPE_CHECKING:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from orchastration.dataclass_code import dataclass
 
 if TYPE_CHECKING:
     from pathlib import Path

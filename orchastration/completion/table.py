@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from orchastration.completion import KINDS, ROOT
+from orchastration.dataclass_code import dataclass
 
 _NAME_WORDS = {"job": "jobs", "task": "tasks", "orchestration": "orchestrations", "agent": "agents"}
 _FILE_WORDS = {"path", "file", "manifest", "config"}

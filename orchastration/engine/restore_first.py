@@ -14,9 +14,9 @@ orders the dependent after it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import action_result
 from orchastration.engine.runner import run_unit
 from orchastration.engine.uptodate import never_run_reason

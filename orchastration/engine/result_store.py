@@ -5,8 +5,9 @@ command (``NO_STORE``: none; the output cache, ``cache/store.py``, plugs in here
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from orchastration.dataclass_code import dataclass
 
 if TYPE_CHECKING:
     from orchastration.engine.runner import Launch

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.empty_logs import shared_empty
 from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
 from orchastration.engine.result_store import NO_STORE, Restored, ResultStore

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import UnitEvents, action_result
 from orchastration.engine.runner import Landing, UnitRunner, run_unit
 from orchastration.engine.units import Unit, UnitResult

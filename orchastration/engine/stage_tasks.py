@@ -6,9 +6,10 @@ CLI starts without it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orchastration.dataclass_code import dataclass
 
 # What the pipeline gives the engine: callables doit calls back.
 Action = Callable[[], Any]  # returns False (failed) or a dict of values to save

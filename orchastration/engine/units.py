@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchastration import patterns
+from orchastration.dataclass_code import dataclass, field
 
 if TYPE_CHECKING:
     from orchastration.config import JobConfig, TaskConfig

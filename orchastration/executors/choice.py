@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import OrchastrationError
 
 

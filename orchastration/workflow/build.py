@@ -7,12 +7,13 @@ inputs and outputs are unchanged runs nothing and leaves the task ``done`` (``up
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from orchastration.config import Config, TaskConfig
+from orchastration.dataclass_code import dataclass
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import EXIT_INTERRUPTED, BuildStatus, TaskStatus, UnitStatus
 from orchastration.paths import Paths

@@ -7,11 +7,12 @@ import functools
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchastration.config import Config, TaskConfig
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import InputError
 from orchastration.logs import get_logger, log
 from orchastration.rendering import Renderer

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchastration.config import Config, TaskConfig
+from orchastration.dataclass_code import dataclass
 from orchastration.errors import TemplateError
 from orchastration.logs import get_logger, log
 from orchastration.state import iso, unique_now

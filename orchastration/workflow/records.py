@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from orchastration.config import TaskConfig
+from orchastration.dataclass_code import dataclass, field
 from orchastration.errors import ConfigError
 from orchastration.paths import Paths
 from orchastration.state import (
