@@ -50,18 +50,25 @@ LIGHT_RUNNER = """
 import sys
 from orchastration.engine.doit_adapter import for_units
 import doit.runner
-loaded = [m for m in ("multiprocessing", "cloudpickle") if m in sys.modules]
-import multiprocessing
-print(loaded, doit.runner.MThreadRunner.Child is not doit.runner.Process, multiprocessing.cpu_count() > 0)
+loaded = [m for m in ("multiprocessing", "cloudpickle", "pdb") if m in sys.modules]
+import multiprocessing, pdb, doit.action
+try:
+    doit.action.pdb.Pdb()
+    said = "started"
+except RuntimeError as exc:
+    said = "debugger" in str(exc)
+print(loaded, doit.runner.MThreadRunner.Child is not doit.runner.Process, multiprocessing.cpu_count() > 0,
+      callable(pdb.post_mortem), said)
 """
 
 
 def test_doit_runner_loads_without_the_process_runner_modules() -> None:
-    """``multiprocessing`` and ``cloudpickle`` (~9 ms) serve only doit's process runner: they are not
-    loaded by the adapter, and a later import of ``multiprocessing`` gets the real module."""
+    """``multiprocessing`` and ``cloudpickle`` (~9 ms) serve only doit's process runner and ``pdb``
+    (~6 ms) only its ``--pdb``: they are not loaded by the adapter, a later import of ``multiprocessing``
+    or ``pdb`` gets the real module, and doit's debugger, if it were ever asked for, says why it cannot."""
     import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-c", LIGHT_RUNNER], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[]", "True", "True"], done.stdout
+    assert done.stdout.split() == ["[]", "True", "True", "True", "True"], done.stdout

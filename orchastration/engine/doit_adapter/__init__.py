@@ -64,25 +64,39 @@ class _ProcessRunnerUnused:
         raise RuntimeError("orchastration runs doit's serial and thread runners only")
 
 
+class _DebuggerUnused:
+    """What doit's ``--pdb`` post-mortem would start: never turned on here (see below)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("orchastration never runs doit's post-mortem debugger")
+
+
 def _import_runner_lightly() -> None:
-    """Import ``doit.runner`` without what only its process runner uses (~9 ms of every run).
+    """Import ``doit.runner`` without what only its process runner and its debugger use (~15 ms of
+    every run).
 
     It imports ``multiprocessing`` (``Process``, ``Queue``) and ``cloudpickle`` at the top for
     ``MRunner`` with child processes; we use its serial runner and its thread runner (every job is a
-    subprocess already). While it loads, ``cloudpickle`` reads as absent (doit falls back to
-    ``pickle``) and ``multiprocessing`` is a stand-in whose ``Process`` and ``Queue`` raise if ever
-    called; the thread runner compares its ``Child`` with that ``Process`` only to tell the two apart.
-    Neither stand-in outlives the import: a later ``import multiprocessing`` (Dask's) gets the real one.
-    A module already imported is used as it is."""
+    subprocess already). ``doit.action`` imports ``pdb`` (~6 ms: ``cmd``, ``bdb``, ``pprint``, ...)
+    for ``PythonAction``'s post-mortem under ``doit --pdb``, which we never turn on. While they load,
+    ``cloudpickle`` reads as absent (doit falls back to ``pickle``), and ``multiprocessing`` and
+    ``pdb`` are stand-ins whose ``Process``, ``Queue`` and ``Pdb`` raise if ever called; the thread
+    runner compares its ``Child`` with that ``Process`` only to tell the two apart. No stand-in
+    outlives the import: a later ``import multiprocessing`` (Dask's) or ``import pdb`` gets the real
+    module. A module already imported is used as it is."""
     if "doit.runner" in sys.modules:
         return
     import types
 
-    added = [name for name in ("multiprocessing", "cloudpickle") if name not in sys.modules]
+    added = [name for name in ("multiprocessing", "cloudpickle", "pdb") if name not in sys.modules]
     if "multiprocessing" in added:
         stand_in = types.ModuleType("multiprocessing")
         stand_in.Process = stand_in.Queue = _ProcessRunnerUnused  # type: ignore[attr-defined]
         sys.modules["multiprocessing"] = stand_in
+    if "pdb" in added:
+        debugger = types.ModuleType("pdb")
+        debugger.Pdb = _DebuggerUnused  # type: ignore[attr-defined]
+        sys.modules["pdb"] = debugger
     if "cloudpickle" in added:
         sys.modules["cloudpickle"] = None  # type: ignore[assignment]
     try:
