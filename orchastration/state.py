@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import re
-import tempfile
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -64,7 +62,34 @@ def unique_now(clock: Callable[[], datetime] = utc_now) -> datetime:
 
 def host_info() -> dict[str, str]:
     """The ``os`` and ``binary_version`` fields every record carries."""
-    return {"os": f"{platform.system().lower()}-{platform.machine().lower()}", "binary_version": __version__}
+    if not _HOST:
+        if hasattr(os, "uname"):  # POSIX: what platform.system() and .machine() read, without importing it
+            system, machine = os.uname().sysname, os.uname().machine
+        else:
+            import platform
+
+            system, machine = platform.system(), platform.machine()
+        _HOST.append(f"{system.lower()}-{machine.lower()}")
+    return {"os": _HOST[0], "binary_version": __version__}
+
+
+_HOST: list[str] = []
+# A temp file as tempfile.mkstemp makes it (0600, not inherited, never through a link), without
+# importing tempfile (and random) on every run's path.
+_TEMP_FLAGS = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
+)  # fmt: skip
+
+
+def _mkstemp(directory: Path, prefix: str) -> tuple[int, str]:
+    """A new private file ``directory/<prefix><random>.tmp``: (descriptor, path)."""
+    while True:
+        path = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, _TEMP_FLAGS, PRIVATE_FILE), path
+        except FileExistsError:  # 48 random bits taken: try another name
+            continue
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync: bool = True) -> None:
@@ -76,7 +101,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, sync: b
     (``engine/durable.py``).
     """
     make_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path.parent, f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -144,7 +169,7 @@ def write_new_record(directory: Path, record: dict[str, Any], when: datetime | N
     make_private_dir(directory)
     data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
     moment = when or unique_now()
-    fd, tmp = tempfile.mkstemp(prefix=".record.", suffix=".tmp", dir=directory)
+    fd, tmp = _mkstemp(directory, ".record.")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -332,7 +357,7 @@ def _create_key(path: Path) -> bytes:
 
     make_private_dir(path.parent)
     data = (secrets.token_hex(32) + "\n").encode("ascii")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    fd, tmp = _mkstemp(path.parent, f".{path.name}.")  # 0600
     try:
         _write_synced(fd, data)
         try:
