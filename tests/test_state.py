@@ -74,5 +74,19 @@ def test_read_json_tolerates_absent_file(tmp_path: Path) -> None:
 
 
 def test_host_info() -> None:
+    import platform
+
     info = state.host_info()
-    assert info["binary_version"] and "-" in info["os"]
+    assert info["binary_version"]
+    assert info["os"] == f"{platform.system().lower()}-{platform.machine().lower()}"  # what it always said
+
+
+def test_atomic_writes_leave_a_private_file_and_no_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "d" / "x.json"
+    state.atomic_write_text(target, "{}")
+    state.write_new_record(tmp_path / "runs", {"a": 1})
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["x.json"]
+    assert [p.name.startswith(".") for p in (tmp_path / "runs").iterdir()] == [False]
+    if os.name == "posix":
+        assert target.stat().st_mode & 0o777 == 0o600
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in (tmp_path / "runs").iterdir())
