@@ -178,3 +178,23 @@ def test_a_failed_link_is_reported_naming_the_log(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as caught:
         link_empty(log, shared)
     assert write_error(None, caught.value) == f"cannot write {log}: No such file or directory"
+
+
+def test_the_incomplete_mark_is_a_link_while_the_job_runs_and_the_record_its_own_file(cli: Cli, tmp_path: Path) -> None:
+    # The mark a run leaves until it ends well costs no inode either; the record written into it at the
+    # end is a file of its own (the shared file stays empty), and a killed run's mark still says so.
+    root, state = tmp_path / "proj", tmp_path / "state"
+    root.mkdir()
+    mark = state / "runs" / "look" / ".incomplete"
+    probe = f"import os; st = os.stat({str(mark)!r}); print(st.st_nlink, st.st_size)"
+    write_config(root, {"look": {"command": [PY, "-c", probe], "always_run": True}})
+    _run(cli, root, state)
+    out, _ = _logs(state, "look")
+    links, size = out.read_text().split()
+    shared = state / "runs" / EMPTY_LOG
+    assert int(links) >= 3 and size == "0"  # while it ran: the shared file (with its two logs)
+    assert not mark.exists()
+    record = state / "runs" / "look" / "last.json"
+    assert record.stat().st_nlink == 2 and not os.path.samefile(record, shared)  # the record and last.json
+    assert json.loads(record.read_text(encoding="utf-8"))["status"] == "ran"
+    assert shared.stat().st_size == 0

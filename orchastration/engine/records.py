@@ -13,17 +13,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
-from orchastration.empty_logs import shared_empty
+from orchastration.empty_logs import link_empty, open_for_write, shared_empty
 from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
 from orchastration.state import (
-    PRIVATE_FILE,
     SCHEMA_VERSION,
     atomic_write_json,
     claim_run_slot,
     dumps,
     host_info,
     iso,
-    make_private_file,
     read_json,
     unique_now,
     utc_now,
@@ -33,10 +31,13 @@ from orchastration.state import (
 
 def start_run(unit: Unit) -> tuple[str, datetime]:
     """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
-    run_id, started = claim_run_slot(unit.record_dir, unique_now(), shared_empty(unit.record_dir))
+    empty = shared_empty(unit.record_dir)
+    run_id, started = claim_run_slot(unit.record_dir, unique_now(), empty)
     # The logs are links to the shared empty file until written (empty_logs.py): a log with output
-    # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay).
-    make_private_file(unit.record_dir / INCOMPLETE)
+    # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay). So is the mark:
+    # no inode is made on the jobs' path; ``finish_run`` writes the record into a file of its own.
+    with contextlib.suppress(FileExistsError):  # the mark of a run that did not finish
+        link_empty(unit.record_dir / INCOMPLETE, empty)
     return run_id, started
 
 
@@ -116,7 +117,7 @@ def finish_run(
     # Written into the mark, a name no reader parses: a crash mid-write leaves a mark that says
     # "interrupted", never a part of a record; the rename puts the record in place and clears the
     # mark in one step (one file per run, no temp file).
-    fd = os.open(unit.record_dir / INCOMPLETE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    fd = open_for_write(unit.record_dir / INCOMPLETE)  # never through the link to the shared empty file
     with os.fdopen(fd, "wb") as fh:
         fh.write(dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8"))
     if settle or not good:
