@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 from orchastration.engine.durable import Flusher
 
@@ -38,3 +40,44 @@ def test_work_submitted_after_the_thread_stopped_runs_and_close_returns(tmp_path
     assert late == ["record"]
     flusher.submit(lambda: late.append("after"))  # closed: runs at once
     assert late == ["record", "after"]
+
+
+WAIT_FOR_DIR = """
+import os, sys, time
+until = time.monotonic() + 10
+while not os.path.isdir(sys.argv[1]) and time.monotonic() < until:
+    time.sleep(0.01)
+print("made" if os.path.isdir(sys.argv[1]) else "absent")
+sys.exit(int(sys.argv[2]))
+"""
+
+
+def test_the_next_jobs_run_directory_is_made_while_this_one_runs(cli: Any, tmp_path: Path) -> None:
+    # One job at a time: the flusher's thread makes the next job's run directory (a new inode, slow right
+    # after mass deletes) while this job's command runs, off the jobs' path. A job the run then never
+    # starts keeps an empty directory: it still reads as never run.
+    from jobs_helpers import PY, statuses, write_config
+
+    root, state = tmp_path / "proj", tmp_path / "state"
+    root.mkdir()
+    second = state / "runs" / "second"
+    write_config(root, {
+        "first": {"command": [PY, "-c", WAIT_FOR_DIR, str(second), "0"], "always_run": True},
+        "second": {"command": [PY, "-c", "print('second')"], "always_run": True, "after": ["first"]},
+    })  # fmt: skip
+    ran = cli(["--state-dir", str(state), "run"], cwd=root)
+    assert ran.code == 0 and statuses(ran.out) == {"first": "ran", "second": "ran"}, ran
+    assert cli(["--state-dir", str(state), "logs", "first"], cwd=root).out.strip() == "made"
+    # The first job fails: the second never starts, its directory is there and empty.
+    shutil.rmtree(state)
+    write_config(root, {
+        "first": {"command": [PY, "-c", WAIT_FOR_DIR, str(second), "3"], "always_run": True},
+        "second": {"command": [PY, "-c", "print('second')"], "always_run": True, "after": ["first"]},
+    })  # fmt: skip
+    failed = cli(["--state-dir", str(state), "run"], cwd=root)
+    assert failed.code == 1 and statuses(failed.out) == {"first": "failed", "second": "not_run"}, failed
+    assert second.is_dir() and list(second.iterdir()) == []
+    shown = cli(["--state-dir", str(state), "status", "second"], cwd=root)
+    assert shown.code == 0 and shown.out.strip() == "second - no completed run, stale: always_run, never run", shown
+    logs = cli(["--state-dir", str(state), "logs", "second"], cwd=root)
+    assert logs.code == 2 and "no runs recorded" in logs.err, logs

@@ -6,6 +6,7 @@ doit's main loop and its worker threads share it: ``execute`` is each unit's doi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from orchastration.engine.units import Unit, UnitResult
 from orchastration.engine.uptodate import UnitCheck
 from orchastration.locking import ActiveCount
 from orchastration.outcomes import UnitStatus
+from orchastration.state import make_private_dir
 
 ResultCallback = Callable[[UnitResult], None]
 
@@ -85,11 +87,13 @@ class Session(UnitEvents):
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
     def _ahead_of(self, name: str) -> Callable[[], None] | None:
-        """One at a time (no ``-j``), under a flusher: what queues the hashing of the inputs of the
-        unit after this one in run order, for the flusher's thread to do while this one's command
-        runs (``run_unit`` calls it then; not for a unit restored from the cache: no command, no
-        wait to fill). Only a unit no other unit of the run feeds (no edges): its inputs cannot
-        change under it during the run. A unit doit then skips merely cost that thread the reads."""
+        """One at a time (no ``-j``), under a flusher: what queues, for the flusher's thread to do
+        while this one's command runs (``run_unit`` calls it then; not for a unit restored from the
+        cache: no command, no wait to fill), the next unit's run directory (made on its first run:
+        a new inode, slow on a file system that scans past recently deleted ones) and the hashing of
+        its inputs — the latter only for a unit no other unit of the run feeds (no edges): its
+        inputs cannot change under it during the run. A unit doit then skips merely cost that
+        thread the reads (and, if it never ran here, leaves its run directory empty)."""
         flusher = self.runner.flusher
         if flusher is None or self.threaded:
             return None
@@ -99,10 +103,18 @@ class Session(UnitEvents):
         if at is None or at + 1 >= len(self.order):
             return None
         after = self.order[at + 1]
-        if after in self.results or self.edges.get(after):
+        if after in self.results:
             return None
-        paths, cache = self.inputs[after], self.runner.cache
-        return lambda: flusher.submit(lambda: cache.prefetch(paths))
+        directory = self.table[after].record_dir
+        paths = [] if self.edges.get(after) else self.inputs[after]
+        cache = self.runner.cache
+
+        def ahead() -> None:
+            with contextlib.suppress(OSError):  # the unit itself says so when it claims its run slot
+                make_private_dir(directory)
+            cache.prefetch(paths)
+
+        return lambda: flusher.submit(ahead)
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:
