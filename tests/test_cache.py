@@ -369,6 +369,37 @@ def test_a_fresh_clone_is_restored_before_doit_is_asked(
     assert why.code == 0 and "up-to-date" in why.out, why
 
 
+def test_a_restored_first_unit_reads_its_inputs_once(
+    cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restore-first pass reads each input's state (stat, hash) for the lookup; the unit runner
+    uses those, not a second read of its own (in process, the real engine, counted)."""
+    import io
+    from collections import Counter
+
+    from orchastration.cli import main
+    from orchastration.engine.uptodate import HashCache
+
+    first, second, _ = clones
+    run(cli, first)
+    reads: Counter[str] = Counter()
+    real = HashCache.try_state
+
+    def counted(self: HashCache, path: str) -> object:
+        reads[path] += 1
+        return real(self, path)
+
+    monkeypatch.setattr(HashCache, "try_state", counted)
+    out, err = io.StringIO(), io.StringIO()
+    state = str(second.parent / "state-clone")
+    code = main(["--state-dir", state, "run"], stdout=out, stderr=err, environ=env, cwd=second)
+    assert code == 0 and statuses(out.getvalue()) == {"gen": "restored", "use": "restored", "side": "restored"}
+    assert _restored_first(env)[-1] == 3
+    # dist/gen.txt twice: gen's output once restored, then use's input.
+    want = {str(second / "src" / "a.txt"): 1, str(second / "src" / "b.txt"): 1, str(second / "dist" / "gen.txt"): 2}
+    assert {p: reads[p] for p in want} == want, reads
+
+
 def test_a_unit_that_misses_runs_after_its_dependency_restored_first(
     cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
 ) -> None:

@@ -82,7 +82,7 @@ def _restore(session: Session, graph: UnitGraph, names: Sequence[str], out: Rest
         check.dep_runs = {dep: runs.get(dep) for dep in unit.depends_on}
         run = run_unit(runner, unit, session.inputs[name], reasons=(never_run_reason(unit),), dep_runs=check.dep_runs,
                        prefix=f"[{name}] " if session.prefixed else "", cancel=None, on_start=session.on_start,
-                       ahead=None)  # fmt: skip
+                       ahead=None, states=states)  # fmt: skip
         session.outcomes[name] = run.result
         if run.values is None or run.result.status not in (UnitStatus.RESTORED, UnitStatus.RAN):
             if run.result.status == UnitStatus.INTERRUPTED:

@@ -128,19 +128,22 @@ def run_unit(
     cancel: threading.Event | None = None,
     on_start: Callable[[str], None] | None = None,
     ahead: Callable[[], None] | None = None,
+    states: Mapping[str, list[Any] | None] | None = None,
 ) -> UnitRun:
     """Run ``unit`` (its expanded ``inputs`` hashed before, its outputs after) and write its record.
 
     ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
     (saved so the next check sees whether one ran since). Under a flusher its queued bookkeeping
     waits while this thread works and runs while the command does (``Flusher.hold``); ``ahead`` is
-    called just before the command starts (work to queue for that time)."""
+    called just before the command starts (work to queue for that time). ``states``: the inputs'
+    states (``HashCache.try_state``) the caller read just before, to use instead of reading them again."""
     flusher = runner.flusher
+    args = (runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead, states)
     if flusher is None:
-        return _run_unit(runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead)
+        return _run_unit(*args)
     flusher.hold()
     try:
-        return _run_unit(runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead)
+        return _run_unit(*args)
     finally:
         flusher.release()
 
@@ -155,6 +158,7 @@ def _run_unit(
     cancel: threading.Event | None,
     on_start: Callable[[str], None] | None,
     ahead: Callable[[], None] | None,
+    given: Mapping[str, list[Any] | None] | None,
 ) -> UnitRun:
     try:
         run_id, started = start_run(unit)
@@ -162,7 +166,7 @@ def _run_unit(
         return _unwritable(unit, exc, reasons)
     # The inputs' states before the command starts are what doit saves for the next check (not
     # their states after it): an input edited while the command runs reruns the unit next time.
-    states = {p: runner.cache.try_state(p) for p in inputs}
+    states = dict(given) if given is not None else {p: runner.cache.try_state(p) for p in inputs}
     hashes = {p: None if s is None else str(s[2]) for p, s in states.items()}
     if on_start is not None:
         on_start(unit.name)
