@@ -27,15 +27,18 @@ def shared_empty(record_dir: Path) -> Path:
     return record_dir.parent / EMPTY_LOG
 
 
-def link_empty(path: Path, empty: Path) -> None:
+def link_empty(path: Path, empty: Path, exist_ok: bool = False) -> None:
     """Make ``path``, which must not exist, an empty file: a link to ``empty`` (made if missing,
     renewed when it has too many links), else a file of its own. FileExistsError if ``path``
-    exists; FileNotFoundError if its directory does not."""
+    exists (a reserved name: a run slot), unless ``exist_ok`` (it is left as it is); FileNotFoundError
+    if its directory does not."""
     for attempt in range(3):
         try:
             os.link(empty, path)
             return
         except FileExistsError:
+            if exist_ok:
+                return
             raise
         except FileNotFoundError:
             if not os.path.isdir(os.path.dirname(path)):
@@ -49,7 +52,12 @@ def link_empty(path: Path, empty: Path) -> None:
             _renew(empty)
         except OSError:
             break
-    fd = os.open(path, _WRITE | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, _WRITE | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if exist_ok:
+            return
+        raise
     os.close(fd)
 
 

@@ -237,8 +237,7 @@ class LogFiles:
                 continue
             try:
                 if isinstance(fh, _LazyLog) and not fh.made and self.empty is not None:
-                    with contextlib.suppress(FileExistsError):  # the slot's stdout.log: already one
-                        link_empty(path, self.empty)
+                    link_empty(path, self.empty, exist_ok=True)  # the slot's stdout.log: already one
                 fh.close()
             except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
                 if isinstance(exc, OSError) and not self.error:

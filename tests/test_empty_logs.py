@@ -122,6 +122,8 @@ def test_open_for_write_never_writes_through_a_link(tmp_path: Path) -> None:
     assert log.read_bytes() == b"output" and shared.read_bytes() == b""
     assert not os.path.samefile(log, shared)
     assert sorted(p.name for p in tmp_path.iterdir()) == [EMPTY_LOG, "run.stdout.log"]  # no temp left
+    link_empty(log, shared, exist_ok=True)  # a log already there (with output) is left as it is
+    assert log.read_bytes() == b"output" and not os.path.samefile(log, shared)
 
 
 def test_without_hard_links_an_empty_log_is_a_file_of_its_own(tmp_path: Path) -> None:

@@ -276,8 +276,7 @@ class CacheStore:
                     with self.local.open_blob(blob.sha256) as src:
                         data = src.read()
                 if not data and launch.empty_log is not None:  # no inode: a link (empty_logs.py)
-                    with contextlib.suppress(FileExistsError):  # the slot's stdout.log: already one
-                        link_empty(path, launch.empty_log)
+                    link_empty(path, launch.empty_log, exist_ok=True)  # the slot's stdout.log: already one
                     continue
                 # 0600: a run's output is the user's alone (docs/reliability.md); never written
                 # through the link its slot was reserved with.

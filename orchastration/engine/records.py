@@ -36,8 +36,7 @@ def start_run(unit: Unit) -> tuple[str, datetime]:
     # The logs are links to the shared empty file until written (empty_logs.py): a log with output
     # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay). So is the mark:
     # no inode is made on the jobs' path; ``finish_run`` writes the record into a file of its own.
-    with contextlib.suppress(FileExistsError):  # the mark of a run that did not finish
-        link_empty(unit.record_dir / INCOMPLETE, empty)
+    link_empty(unit.record_dir / INCOMPLETE, empty, exist_ok=True)  # kept: the mark of a run that did not finish
     return run_id, started
 
 
