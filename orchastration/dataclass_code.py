@@ -68,11 +68,11 @@ def _load(path: str) -> dict[str, types.CodeType]:
     return {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, types.CodeType)}
 
 
-def save(path: str | None = None) -> bool:
+def save() -> bool:
     """Write the file if this process compiled code it lacked; True when written."""
     from importlib.util import MAGIC_NUMBER
 
-    path = path or cache_file()
+    path = cache_file()
     if path is None or not _added or sys.dont_write_bytecode:
         return False
     keep = _code if len(_code) <= _MAX_ENTRIES else {k: _code[k] for k in _used}
