@@ -61,19 +61,20 @@ def test_the_next_jobs_run_directory_is_made_while_this_one_runs(cli: Any, tmp_p
     root, state = tmp_path / "proj", tmp_path / "state"
     root.mkdir()
     second = state / "runs" / "second"
-    write_config(root, {
-        "first": {"command": [PY, "-c", WAIT_FOR_DIR, str(second), "0"], "always_run": True},
-        "second": {"command": [PY, "-c", "print('second')"], "always_run": True, "after": ["first"]},
-    })  # fmt: skip
+
+    def jobs(first_exits: int) -> dict[str, dict[str, Any]]:
+        return {
+            "first": {"command": [PY, "-c", WAIT_FOR_DIR, str(second), str(first_exits)], "always_run": True},
+            "second": {"command": [PY, "-c", "print('second')"], "always_run": True, "after": ["first"]},
+        }
+
+    write_config(root, jobs(0))
     ran = cli(["--state-dir", str(state), "run"], cwd=root)
     assert ran.code == 0 and statuses(ran.out) == {"first": "ran", "second": "ran"}, ran
     assert cli(["--state-dir", str(state), "logs", "first"], cwd=root).out.strip() == "made"
     # The first job fails: the second never starts, its directory is there and empty.
     shutil.rmtree(state)
-    write_config(root, {
-        "first": {"command": [PY, "-c", WAIT_FOR_DIR, str(second), "3"], "always_run": True},
-        "second": {"command": [PY, "-c", "print('second')"], "always_run": True, "after": ["first"]},
-    })  # fmt: skip
+    write_config(root, jobs(3))
     failed = cli(["--state-dir", str(state), "run"], cwd=root)
     assert failed.code == 1 and statuses(failed.out) == {"first": "failed", "second": "not_run"}, failed
     assert second.is_dir() and list(second.iterdir()) == []
