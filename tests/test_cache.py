@@ -345,34 +345,34 @@ def test_two_runs_storing_the_same_keys_at_once(cli: Cli, tmp_path: Path, env: d
     assert not list((cache / "v1").rglob(".tmp-*")), "no temp file left behind"
 
 
-def _restored_first(env: dict[str, str]) -> list[int]:
-    """``units`` of every run's restore-first pass so far, from the JSON-lines log file."""
+def _first_pass(env: dict[str, str]) -> list[tuple[int, int]]:
+    """(units restored, units run) by every run's first pass so far, from the JSON-lines log file."""
     log_file = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "orchastration.log"
     events = [json.loads(line) for line in log_file.read_text().splitlines()]
-    return [e["units"] for e in events if e["msg"] == "restored first"]
+    return [(e["restored"], e["ran"]) for e in events if e["msg"] == "first pass"]
 
 
 def test_a_fresh_clone_is_restored_before_doit_is_asked(
     cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
 ) -> None:
-    """Every unit of a fresh clone is restored by the restore-first pass (engine/restore_first.py),
-    doit left nothing to decide; the state saved is doit's own: the next run is a no-op."""
+    """Every unit of a fresh clone is restored by the first pass (engine/first_pass.py), doit left
+    nothing to decide; the state saved is doit's own: the next run is a no-op."""
     first, second, _ = clones
     run(cli, first)
-    assert _restored_first(env) == []  # a first build: nothing held, nothing said
+    assert _first_pass(env) == [(0, 3)]  # a first build: every command run by the pass
     result = run(cli, second)
     assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
-    assert _restored_first(env)[-1] == 3
+    assert _first_pass(env)[-1] == (3, 0)
     assert last_record(second, "use")["reasons"] == ["never run"]
     assert statuses(run(cli, second).out) == {"gen": "skipped", "use": "skipped", "side": "skipped"}
     why = cli(["--state-dir", str(second.parent / "state-clone"), "why", "use"], cwd=second)
     assert why.code == 0 and "up-to-date" in why.out, why
 
 
-def test_a_restored_first_unit_reads_its_inputs_once(
+def test_a_unit_restored_by_the_first_pass_reads_its_inputs_once(
     cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The restore-first pass reads each input's state (stat, hash) for the lookup; the unit runner
+    """The first pass reads each input's state (stat, hash) for the lookup; the unit runner
     uses those, not a second read of its own (in process, the real engine, counted)."""
     import io
     from collections import Counter
@@ -394,13 +394,13 @@ def test_a_restored_first_unit_reads_its_inputs_once(
     state = str(second.parent / "state-clone")
     code = main(["--state-dir", state, "run"], stdout=out, stderr=err, environ=env, cwd=second)
     assert code == 0 and statuses(out.getvalue()) == {"gen": "restored", "use": "restored", "side": "restored"}
-    assert _restored_first(env)[-1] == 3
+    assert _first_pass(env)[-1] == (3, 0)
     # dist/gen.txt twice: gen's output once restored, then use's input.
     want = {str(second / "src" / "a.txt"): 1, str(second / "src" / "b.txt"): 1, str(second / "dist" / "gen.txt"): 2}
     assert {p: reads[p] for p in want} == want, reads
 
 
-def test_a_unit_that_misses_runs_after_its_dependency_restored_first(
+def test_a_unit_that_misses_runs_after_its_dependency_restored_in_the_first_pass(
     cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
 ) -> None:
     first, second, cache = clones
@@ -410,7 +410,7 @@ def test_a_unit_that_misses_runs_after_its_dependency_restored_first(
             path.unlink()
     result = run(cli, second)
     assert statuses(result.out) == {"gen": "restored", "use": "ran", "side": "restored"}
-    assert _restored_first(env)[-1] == 2
+    assert _first_pass(env)[-1] == (2, 1)  # use's command run by the pass too, in run order
     assert markers(second) == {"m-use"}
     state = second.parent / "state-clone"
     assert len(list((state / "runs" / "gen").glob("2*.json"))) == 1  # restored once, not again by doit
@@ -430,7 +430,7 @@ FAILING = (
 def test_an_entry_that_goes_bad_after_the_lookup_runs_the_command(
     cli: Cli, clones: tuple[Path, Path, Path], keep_going: bool
 ) -> None:
-    """The restore-first lookup found gen's entry, then its blob did not hash right: its command runs
+    """The first pass's lookup found gen's entry, then its blob did not hash right: its command runs
     (and fails here); without --keep-going the run stops, with it the dependents are not run and
     the rest is restored."""
     first, second, cache = clones
@@ -454,10 +454,11 @@ def test_an_entry_that_goes_bad_after_the_lookup_runs_the_command(
         assert "job=use status=not_run" in result.out and "dependency failed: gen" in result.out
 
 
-def test_a_cold_cache_is_left_to_the_run_after_a_few_misses(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
-    """The restore-first pass hashes each unit's inputs on the main thread before anything runs; after
-    8 misses in a row it stops (a cold cache would only move that work off the commands' wait). A hit
-    after them is still restored, by the runner's own lookup."""
+def test_leading_misses_run_in_the_first_pass_and_later_hits_are_restored(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A fresh clone whose first jobs' inputs were edited: those miss and, every job before them
+    done by the pass, their commands run there in run order; the hits after them are restored."""
     cache = tmp_path / "cache"
     roots = [tmp_path / "one" / "p", tmp_path / "two" / "p"]
     for root in roots:
@@ -473,17 +474,46 @@ def test_a_cold_cache_is_left_to_the_run_after_a_few_misses(cli: Cli, env: dict[
     result = run(cli, roots[1])
     found = statuses(result.out)
     assert [found[f"a{i:02d}"] for i in range(12)] == ["ran"] * 9 + ["restored"] * 3, found
-    assert _restored_first(env) == []  # the pass gave up before the hits: the runner restored them
+    assert _first_pass(env)[-1] == (3, 9)
+    assert markers(roots[1]) == {f"m-{i:02d}" for i in range(9)}
+
+
+def test_a_cold_cache_out_of_run_order_is_left_to_the_run_after_a_few_misses(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Once a job is left to doit (here: it ran before), the pass only restores, hashing each later
+    job's inputs on the main thread before anything runs; after 8 misses in a row it stops (a cold
+    cache would only move that work off the commands' wait). A hit after them is still restored,
+    by the runner's own lookup."""
+    cache = tmp_path / "cache"
+    roots = [tmp_path / "one" / "p", tmp_path / "two" / "p"]
+    for root in roots:
+        (root / "src").mkdir(parents=True)
+        jobs = {}
+        for i in range(12):
+            (root / "src" / f"{i:02d}.txt").write_text(f"input {i}\n")
+            jobs[f"a{i:02d}"] = job(f"dist/{i:02d}.txt", f"m-{i:02d}", f"src/{i:02d}.txt")
+        write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
+    run(cli, roots[0])
+    assert statuses(run(cli, roots[1], "a00").out) == {"a00": "restored"}  # a00 has doit's state now
+    before = _first_pass(env)
+    for i in range(1, 10):  # the next nine miss
+        (roots[1] / "src" / f"{i:02d}.txt").write_text(f"edited {i}\n")
+    result = run(cli, roots[1])
+    found = statuses(result.out)
+    assert [found[f"a{i:02d}"] for i in range(12)] == ["skipped"] + ["ran"] * 9 + ["restored"] * 2, found
+    assert _first_pass(env) == before  # the pass gave up before the hits: the runner restored them
 
 
 def test_with_jobs_in_parallel_each_job_is_restored_as_it_comes_to_run(
     cli: Cli, env: dict[str, str], clones: tuple[Path, Path, Path]
 ) -> None:
     """``-j 2``: doit's threads restore side by side (large outputs, shared-cache round trips); the
-    one-by-one restore-first pass is for one job at a time."""
+    one-by-one first pass is for one job at a time."""
     first, second, _ = clones
     run(cli, first)
+    before = _first_pass(env)
     result = run(cli, second, "-j", "2")
     assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
-    assert _restored_first(env) == []
+    assert _first_pass(env) == before
     assert markers(second) == set()

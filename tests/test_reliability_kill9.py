@@ -174,7 +174,7 @@ def _restored_by_record(state_dir: Path) -> set[str]:
 
 
 def test_kill_9_while_a_fresh_clone_restores_keeps_every_restored_job(tmp_path: Path, env: dict[str, str]) -> None:
-    """A fresh clone restores its jobs from the output cache before doit is asked (engine/restore_first.py);
+    """A fresh clone restores its jobs from the output cache before doit is asked (engine/first_pass.py);
     a SIGKILL in the middle of it keeps every job whose record says it was restored, and the next run
     restores the rest: no command runs in the clone, every output is byte-identical."""
     n = 300

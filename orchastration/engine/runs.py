@@ -14,9 +14,9 @@ from orchastration.engine.doit_adapter import Explain, UnitGraph, UnitTask
 from orchastration.engine.doit_adapter import forget as forget_in_db
 from orchastration.engine.durable import Flusher
 from orchastration.engine.fastpath import Summaries
+from orchastration.engine.first_pass import first_pass
 from orchastration.engine.graph import Graph, build, for_doit, upstream
 from orchastration.engine.lock import state_dir_error, state_lock
-from orchastration.engine.restore_first import restore_first
 from orchastration.engine.result_store import NO_STORE, ResultStore
 from orchastration.engine.runner import LOCAL, Executor, UnitRunner
 from orchastration.engine.session import ResultCallback, Session
@@ -196,13 +196,13 @@ def _run_doit(
 
 
 def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: bool) -> bool:
-    """Restore first what never ran and the result store holds (``engine/restore_first.py``), then
-    narrow doit's graph to the rest and what it depends on; False: nothing is left for doit. Only one
-    job at a time: with ``-j`` doit's threads restore side by side (large outputs copied, shared-cache
-    round trips waited for, at once), where the pass would take them one by one."""
-    if session.runner.store is NO_STORE or session.threaded:
+    """Do first what never ran (``engine/first_pass.py``), then narrow doit's graph to the rest and
+    what it depends on; False: nothing is left for doit. Only one job at a time: with ``-j`` doit's
+    threads run (and restore: large outputs copied, shared-cache round trips waited for) side by
+    side, where the pass would take them one by one."""
+    if session.threaded:
         return True
-    first = restore_first(session, graph, names)
+    first = first_pass(session, graph, names)
     if not first.done and first.failed is None:
         return True
     settled = set(first.done)
@@ -214,7 +214,7 @@ def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: 
     if not rest:
         return False
     chosen = set(names)
-    # The rest and what doit needs to order them (their task_dep: restored units among them, up to date).
+    # The rest and what doit needs to order them (their task_dep: units done first among them, up to date).
     needed = upstream(rest, lambda n: [*session.edges[n], *(a for a in session.table[n].after if a in chosen)])
     graph.narrow([n for n in names if n in needed], rest)
     return True

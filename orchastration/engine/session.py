@@ -77,7 +77,7 @@ class Session(UnitEvents):
                 prefix=f"[{name}] " if self.prefixed else "",
                 cancel=self.cancel if self.threaded else None,  # serial: Ctrl-C reaches run_process directly
                 on_start=self.on_start,
-                ahead=self._ahead_of(name),
+                ahead=self.ahead_of(name),
             )
             if run.result.status == UnitStatus.INTERRUPTED:
                 self.cancel.set()
@@ -86,7 +86,7 @@ class Session(UnitEvents):
                 self.landings[name] = run.landing
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
-    def _ahead_of(self, name: str) -> Callable[[], None] | None:
+    def ahead_of(self, name: str) -> Callable[[], None] | None:
         """One at a time (no ``-j``), under a flusher: what queues, for the flusher's thread to do
         while this one's command runs (``run_unit`` calls it then; not for a unit restored from the
         cache: no command, no wait to fill), the next unit's run directory (made on its first run:

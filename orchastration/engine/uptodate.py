@@ -120,7 +120,7 @@ class UnitCheck:
         self.values_of: Callable[[str], Any] | None = None
         self.reasons: list[str] = []
         self.dep_runs: dict[str, str | None] = {}  # dependency -> its last run id, for the values
-        # Restored by this run before doit was asked (engine/restore_first.py): up to date, whether or
+        # Restored by this run before doit was asked (engine/first_pass.py): up to date, whether or
         # not its record has been put in place yet (the run's flusher does that in its own time).
         self.done_in_run = False
 

@@ -424,7 +424,7 @@ command = ["echo", "other"]
 
 
 class RestoreScenario(JobsScenario):
-    """Fresh clones of the jobs project restoring from a warm output cache (``engine/restore_first.py``),
+    """Fresh clones of the jobs project restoring from a warm output cache (``engine/first_pass.py``),
     killed mid-``run``: what a record says was restored is up to date and right, nothing restored runs
     again for lack of state, and a rerun restores the rest without running a single command."""
 
