@@ -6,7 +6,8 @@ input files, job i concatenating its inputs into ``out/<i>.txt`` through the she
 a whole process timed from outside: the median of several runs after a warm-up. Scenarios: start-up
 (``--version``), cold build (an empty output cache), no-op rerun, one input edited, listing, a fresh clone
 with a warm output cache and a cold build with the cache off, at 100 x 10 and 1,000 x 10;
-16 x ``sleep 0.5`` at ``-j 8`` (scheduling overhead); ``hash`` of a 1 GiB file beside ``sha256sum``
+16 x ``sleep 0.5`` at ``-j 8`` (scheduling overhead); 50 jobs sleeping 0.5 s each with an output, cold
+and as a fresh clone with the output cache warm (what the cache saves); ``hash`` of a 1 GiB file beside ``sha256sum``
 (throughput, peak RSS); 50 MB of job output (wall time, peak RSS).
 
     python scripts/bench.py --quick          # seconds, small sizes (a test runs this)
@@ -42,8 +43,22 @@ from benchkit.report import OURS, Row, goals_table, table  # noqa: E402
 
 SETTLE_SECONDS = 2.2
 ROOT = Path(__file__).resolve().parent.parent
-FULL = {"sizes": [(100, 10), (1000, 10)], "sleep": (16, 0.5, 8), "hash_mib": 1024, "output_mib": 50, "repeat": 7}
-QUICK = {"sizes": [(20, 5)], "sleep": (8, 0.1, 4), "hash_mib": 32, "output_mib": 4, "repeat": 3}
+FULL = {
+    "sizes": [(100, 10), (1000, 10)],
+    "sleep": (16, 0.5, 8),
+    "cache_sleep": (50, 0.5),
+    "hash_mib": 1024,
+    "output_mib": 50,
+    "repeat": 7,
+}
+QUICK = {
+    "sizes": [(20, 5)],
+    "sleep": (8, 0.1, 4),
+    "cache_sleep": (5, 0.2),
+    "hash_mib": 32,
+    "output_mib": 4,
+    "repeat": 3,
+}
 
 
 def _try(row: Row, tool: str, measure: Callable[[], Sample], pick: Callable[[Sample], float] = lambda s: s.ms) -> bool:
@@ -159,6 +174,34 @@ def sleeps(tools: list[tk.Tool], work: Path, env: dict[str, str], spec: tuple[in
         t.write_sleep(d, count, seconds)
         _try(row, t.name, lambda t=t, d=d: median_of(t.sleep_argv(count, parallel), d, t.env(env, d), repeat))
     return row
+
+
+def cached_sleeps(ours: tk.Orchastration, work: Path, env: dict[str, str], spec: tuple[int, float], repeat: int) -> Row:
+    """What the output cache saves (issue 17): ``count`` jobs each sleeping ``seconds`` and writing an
+    output, built once with an empty cache (the baseline), then as a fresh clone with that cache warm."""
+    import shutil
+
+    count, seconds = spec
+    cold = f"cold build, empty cache: {_fmt_ms(count * seconds * 1000)} of sleep"
+    row = Row("cache-sleep", f"{count} x sleep {seconds} with an output: fresh clone, warm cache", "ms", baseline=cold)
+    d = work / f"{ours.name}-cache-sleep"
+    d.mkdir()
+    ours.write_cached_sleep(d, count, seconds)
+    argv, run_env = ours.build_argv(), ours.env(env, d)
+
+    def fresh(_i: int) -> None:  # a new checkout: no state, no outputs; the cache stays warm
+        for path in (d / ".state", d / "out"):
+            shutil.rmtree(path, ignore_errors=True)
+        (d / "out").mkdir()
+
+    if _try(row, cold, lambda: median_of(argv, d, run_env, 1, warmup=0, before=lambda _i: ours.reset(d))):
+        row.runs.pop(cold, None)  # one run by design (it is long): not a figure cut short by the budget
+        _try(row, ours.name, lambda: median_of(argv, d, run_env, min(repeat, 3), before=fresh))
+    return row
+
+
+def _fmt_ms(ms: float) -> str:
+    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
 
 
 def hashing(ours: tk.Tool | None, work: Path, env: dict[str, str], mib: int, repeat: int) -> list[Row]:
@@ -297,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows += cached(ours, rows[-4], work, env, size, repeat)
         if "sleep" in scenarios:
             rows.append(sleeps(tools, work, env, mode["sleep"], repeat))
+            if isinstance(ours, tk.Orchastration):
+                rows.append(cached_sleeps(ours, work, env, mode["cache_sleep"], repeat))
         if "hash" in scenarios:
             rows += hashing(ours, work, env, int(mode["hash_mib"]), repeat)
         if "output" in scenarios:
@@ -310,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         "sleep": f"{count} x `sleep {seconds}` at `-j {parallel}`",
         "hash": _mib_label(int(mode["hash_mib"])),
         "output": f"{mode['output_mib']} MiB",
+        "cache_sleep": f"{mode['cache_sleep'][0]} x `sleep {mode['cache_sleep'][1]}`",
     }
     notes = [f"- {r.scenario}: {note}." for r in rows for note in r.notes]
     notes += [

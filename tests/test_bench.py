@@ -71,12 +71,19 @@ def test_quick_mode_measures_every_scenario_with_sane_figures(tmp_path: Path) ->
         assert ratio == pytest.approx(float(rows[scenario][ours]) / float(rows[scenario][doit]), rel=0.1, abs=0.02)
     assert rows["start-up (`--version`)"][header.index("baseline")].endswith("(python -c pass)")
     assert rows["hash 32 MiB (sha256) throughput"][header.index("baseline")].endswith("(sha256sum)")
+    # What the output cache saves: a fresh clone restores the five 0.2 s jobs the cold build ran one by one.
+    cached = rows["5 x sleep 0.2 with an output: fresh clone, warm cache"]
+    assert cached[header.index("baseline")].endswith("(cold build, empty cache: 1 s of sleep)")
+    assert float(cached[ours]) < 1_000 <= float(cached[header.index("baseline")].split()[0])
     # make has no listing command: its cell is empty, not a made-up number.
     assert rows["list 20 x 5"][header.index("make")] == "-"
     _, goals = parse_table(out.stdout, "goal")
     assert goals["`--version` ≤ 2 x `python -c pass`"][2] in ("met", "**not met**")
     assert goals["no-op rerun 1,000 x 10 ≤ 0.3 x doit"][1] == "not measured"  # quick mode has no 1,000 x 10
     assert goals["cold build 1,000 x 10 ≤ 1.0 x doit"][1] == "not measured"
+    assert goals["fresh clone, warm cache 1,000 x 10 ≤ 0.3 x doit's cold build"][1] == "not measured"
+    cache_goal = goals["5 x `sleep 0.2` with an output, fresh clone with a warm cache ≤ 0.1 x its cold build"]
+    assert cache_goal[2] in ("met", "**not met**") and cache_goal[1].endswith("x"), cache_goal
 
 
 def test_a_missing_or_failing_tool_is_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,6 +81,29 @@ def _value_goal(key: str, limit: float) -> Judge:
     return judge
 
 
+def _rows_goal(key: str, base_key: str, limit: float) -> Judge:
+    """orchastration's figure in row ``key`` over its figure in row ``base_key``, at most ``limit``."""
+
+    def judge(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        row, base = rows.get(key), rows.get(base_key)
+        if row is None or base is None or not row.values.get(OURS) or not base.values.get(OURS):
+            return None
+        ratio = row.values[OURS] / base.values[OURS]
+        return f"{_fmt(row.values[OURS])} vs {_fmt(base.values[OURS])} {row.unit} = {ratio:.2f}x", ratio <= limit
+
+    return judge
+
+
+def _baseline_goal(key: str, limit: float) -> Judge:
+    """orchastration's figure in row ``key`` over the row's baseline, at most ``limit``."""
+
+    def judge(rows: dict[str, Row]) -> tuple[str, bool] | None:
+        row = rows.get(key)
+        return None if row is None else _ratio_goal(key, row.baseline, limit)(rows)
+
+    return judge
+
+
 def _constant_memory(rows: dict[str, Row]) -> tuple[str, bool] | None:
     big, small = rows.get("hash-rss"), rows.get("hash-rss-small")
     if not big or not small or OURS not in big.values or OURS not in small.values:
@@ -90,7 +113,7 @@ def _constant_memory(rows: dict[str, Row]) -> tuple[str, bool] | None:
 
 
 def goals(labels: dict[str, str], sleep_limit_ms: float) -> list[Goal]:
-    """The goals of issues 8 and 16; ``labels`` name the sizes of this mode (full: "1 GiB", "50 MiB", ...)."""
+    """The goals of issues 8, 16 and 17; ``labels`` name the sizes of this mode (full: "1 GiB", "50 MiB", ...)."""
     return [
         Goal("cold build 1,000 x 10 ≤ 1.0 x doit", _ratio_goal("cold:1000x10", "doit", 1.0)),
         Goal("cold build 100 x 10 ≤ 1.2 x doit", _ratio_goal("cold:100x10", "doit", 1.2)),
@@ -106,6 +129,18 @@ def goals(labels: dict[str, str], sleep_limit_ms: float) -> list[Goal]:
         Goal(f"`hash` in constant memory ({labels['hash']} vs 1 MiB file: < 8 MB more)", _constant_memory),
         Goal(f"{labels['sleep']} ≤ {sleep_limit_ms / 1000:.2f} s wall", _value_goal("sleep", sleep_limit_ms)),
         Goal(f"{labels['output']} of job output: peak RSS < 100 MB", _value_goal("output-rss", 100)),
+        Goal(
+            "fresh clone, warm cache 1,000 x 10 ≤ 0.3 x doit's cold build",
+            _ratio_goal("warm-clone:1000x10", "doit", 0.3),
+        ),
+        Goal(
+            "cold build 1,000 x 10, empty cache ≤ 1.1 x cache off",
+            _rows_goal("cold:1000x10", "cold-nocache:1000x10", 1.1),
+        ),
+        Goal(
+            f"{labels['cache_sleep']} with an output, fresh clone with a warm cache ≤ 0.1 x its cold build",
+            _baseline_goal("cache-sleep", 0.1),
+        ),
     ]
 
 

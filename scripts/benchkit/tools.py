@@ -139,6 +139,15 @@ class Orchastration(Tool):
     def sleep_argv(self, count: int, parallel: int) -> list[str]:
         return [self.exe, "-q", "run", "-j", str(parallel)]
 
+    def write_cached_sleep(self, d: Path, count: int, seconds: float) -> None:
+        """``count`` jobs each sleeping ``seconds`` and writing an output (so the output cache keeps them)."""
+        jobs = [
+            f"[jobs.c{i}]\ncommand = {_toml_str(f'sleep {seconds} && echo {i} > out/c{i}.txt')}\nshell = true\n"
+            f'outputs = ["out/c{i}.txt"]\n'
+            for i in range(count)
+        ]
+        (d / "orchastration.toml").write_text("\n".join(jobs))
+
     def write_output(self, d: Path, nbytes: int) -> None:
         (d / "orchastration.toml").write_text(
             f"[jobs.out]\ncommand = {_toml_str(output_command(nbytes))}\nshell = true\nalways_run = true\n"
