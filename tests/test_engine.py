@@ -43,6 +43,15 @@ def paths(tmp_path: Path) -> Paths:
     return Paths(user_config=tmp_path / "none.toml", state_dir=tmp_path / "state", log_file=tmp_path / "log")
 
 
+@pytest.mark.parametrize("first", ["abs_outputs", "output_globs"])
+def test_a_units_outputs_split_into_literals_and_globs_whichever_is_asked_first(tmp_path: Path, first: str) -> None:
+    """One split of the declared outputs fills both halves (``abs_outputs``, ``output_globs``)."""
+    u = unit(tmp_path, "u", "", outputs=("dist/*.whl", "out.txt", "build/", "logs/**/*.log"))
+    getattr(u, first)
+    assert u.abs_outputs == (str(tmp_path / "out.txt"), str(tmp_path / "build"))
+    assert u.output_globs == (str(tmp_path / "dist" / "*.whl"), str(tmp_path / "logs" / "**" / "*.log"))
+
+
 def test_task_style_units_callbacks_and_extra_record(tmp_path: Path, paths: Paths) -> None:
     (tmp_path / "in.txt").write_text("x")
     build = unit(

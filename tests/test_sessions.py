@@ -15,7 +15,7 @@ from jobs_helpers import PY, age, write_config
 from reliability.common import cli_command
 
 from orchastration.report import critical_path, tail, topological
-from orchastration.sessions import assign_slots
+from orchastration.sessions import _to_json, assign_slots, to_json
 
 Cli = Callable[..., Result]
 
@@ -172,6 +172,23 @@ def test_slots_go_to_the_lowest_free_one_and_never_exceed_j() -> None:
     spans = [("a", 0, 10), ("b", 0, 5), ("c", 5, 8), ("d", 8, 20), ("e", 10, 12)]
     assert assign_slots(spans, 2) == {"b": 0, "a": 1, "c": 0, "d": 0, "e": 1}
     assert set(assign_slots([("x", 0, 10), ("y", 1, 10), ("z", 2, 10)], 2).values()) <= {0, 1}
+
+
+def test_both_session_encoders_write_the_same_bytes() -> None:
+    """The encoder that spares the no-op answer the json module, and json's own (used once a run has
+    loaded it), write the same text for every kind of value a record holds."""
+    record = {
+        "schema": 1,
+        "argv": ["run", "-j", "2", 'a "quoted" \\ name', "tab\there", "é ü 日本", "\udce9 surrogate"],
+        "ok": True,
+        "error": None,
+        "duration": 12.5,
+        "jobs": [{"name": f"j{i}", "status": "ran", "exit_code": 0, "slot": i % 2} for i in range(3)],
+        "edges": {"b": ["a"], "c": []},
+        "counts": {1: "int key"},
+    }
+    assert "json" in __import__("sys").modules  # this process loaded it: to_json takes json's path
+    assert to_json(record) == _to_json(record) == json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_critical_path_follows_the_longest_chain_of_durations(tmp_path: Path) -> None:

@@ -59,9 +59,14 @@ def _without_own_outputs(unit: Unit, files: list[str]) -> list[str]:
     if unit.output_globs:
         own = own_outputs(unit.abs_outputs, unit.output_globs)
         return [p for p in files if not own(p)]
-    if not unit.abs_outputs:
+    outputs = unit.abs_outputs
+    if not outputs:
         return files
-    exact, under = set(unit.abs_outputs), tuple(p + os.sep for p in unit.abs_outputs)
+    if len(outputs) == 1:  # most units: plain string tests (a set and a tuple a unit cost more)
+        output = outputs[0]
+        under_it = output + os.sep
+        return [p for p in files if p != output and not p.startswith(under_it)]
+    exact, under = set(outputs), tuple(p + os.sep for p in outputs)
     return [p for p in files if p not in exact and not p.startswith(under)]
 
 

@@ -47,12 +47,16 @@ class Unit:
     @cached_property
     def abs_outputs(self) -> tuple[str, ...]:
         """The declared literal outputs (files or directories), absolute: doit's targets."""
-        return patterns.split_patterns(self.working_dir, self.outputs)[0]
+        literals, globs = patterns.split_patterns(self.working_dir, self.outputs)
+        self.__dict__["output_globs"] = globs  # the other half of the same split (cached_property's slot)
+        return literals
 
     @cached_property
     def output_globs(self) -> tuple[str, ...]:
         """The declared glob outputs (``dist/*.whl``), absolute."""
-        return patterns.split_patterns(self.working_dir, self.outputs)[1]
+        literals, globs = patterns.split_patterns(self.working_dir, self.outputs)
+        self.__dict__["abs_outputs"] = literals
+        return globs
 
     @cached_property
     def declared_outputs(self) -> list[str]:
