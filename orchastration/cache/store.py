@@ -338,8 +338,13 @@ def _inline(path: str, size: int, expected: str | None) -> Blob | None:
         return None
     import hashlib
 
-    with open(path, "rb") as fh:
-        data = fh.read(INLINE_MAX + 1)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no file object: one open, read, close
+    try:
+        data = b""
+        while len(data) <= INLINE_MAX and (chunk := os.read(fd, INLINE_MAX + 1 - len(data))):
+            data += chunk
+    finally:
+        os.close(fd)
     sha = hashlib.sha256(data).hexdigest()
     if len(data) > INLINE_MAX:
         return None
