@@ -178,6 +178,41 @@ def test_sigint_gives_130_and_interrupted_record(
     assert why.stdout.strip() == "last run interrupted"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_an_interrupt_in_a_first_build_stops_it_there(
+    tmp_path: Path, env: dict[str, str], state_dir: Path, keep_going: bool
+) -> None:
+    """One job at a time, a first build's jobs run before doit is asked (engine/first_pass.py); Ctrl-C
+    in the second of three: the first stays ran (and up to date), the second is interrupted, the third
+    never starts, with or without --keep-going."""
+    root = project(tmp_path)
+    slow = "import os, time; open('b.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+    write_config(
+        root,
+        {
+            "a": {"command": [PY, "-c", "open('a.txt', 'w').write('a')"], "outputs": ["a.txt"]},
+            "b": {"command": [PY, "-c", slow], "depends_on": ["a"]},
+            "c": {"command": [PY, "-c", "open('c.txt', 'w').write('c')"], "outputs": ["c.txt"], "depends_on": ["b"]},
+        },
+    )
+    args = [*cli_command(), "run", *(["--keep-going"] if keep_going else [])]
+    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (root / "b.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert statuses(out) == {"a": "ran", "b": "interrupted", "c": "not_run"}, out
+    assert "Traceback" not in err and not (root / "c.txt").exists()
+    assert last_record(state_dir, "b")["status"] == "interrupted"
+    for job, reason in (("a", "up-to-date"), ("b", "last run interrupted")):
+        why = subprocess.run([*cli_command(), "why", job], cwd=root, env=env, capture_output=True, text=True)
+        assert why.stdout.strip() == reason, (job, why.stdout, why.stderr)
+
+
 def test_two_concurrent_runs_both_succeed(tmp_path: Path, env: dict[str, str], state_dir: Path) -> None:
     root = project(tmp_path)
     slow = [PY, "-c", "import time; time.sleep(1.5); open('slow.txt', 'w').write('ok')"]
