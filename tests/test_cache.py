@@ -454,11 +454,8 @@ def test_an_entry_that_goes_bad_after_the_lookup_runs_the_command(
         assert "job=use status=not_run" in result.out and "dependency failed: gen" in result.out
 
 
-def test_leading_misses_run_in_the_first_pass_and_later_hits_are_restored(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
-    """A fresh clone whose first jobs' inputs were edited: those miss and, every job before them
-    done by the pass, their commands run there in run order; the hits after them are restored."""
+def _twelve_jobs_built_once(cli: Cli, tmp_path: Path) -> list[Path]:
+    """Two clones of a project of twelve independent jobs sharing one cache; the first built."""
     cache = tmp_path / "cache"
     roots = [tmp_path / "one" / "p", tmp_path / "two" / "p"]
     for root in roots:
@@ -469,6 +466,15 @@ def test_leading_misses_run_in_the_first_pass_and_later_hits_are_restored(
             jobs[f"a{i:02d}"] = job(f"dist/{i:02d}.txt", f"m-{i:02d}", f"src/{i:02d}.txt")
         write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
     run(cli, roots[0])
+    return roots
+
+
+def test_leading_misses_run_in_the_first_pass_and_later_hits_are_restored(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A fresh clone whose first jobs' inputs were edited: those miss and, every job before them
+    done by the pass, their commands run there in run order; the hits after them are restored."""
+    roots = _twelve_jobs_built_once(cli, tmp_path)
     for i in range(9):  # the first nine miss in the clone
         (roots[1] / "src" / f"{i:02d}.txt").write_text(f"edited {i}\n")
     result = run(cli, roots[1])
@@ -485,16 +491,7 @@ def test_a_cold_cache_out_of_run_order_is_left_to_the_run_after_a_few_misses(
     job's inputs on the main thread before anything runs; after 8 misses in a row it stops (a cold
     cache would only move that work off the commands' wait). A hit after them is still restored,
     by the runner's own lookup."""
-    cache = tmp_path / "cache"
-    roots = [tmp_path / "one" / "p", tmp_path / "two" / "p"]
-    for root in roots:
-        (root / "src").mkdir(parents=True)
-        jobs = {}
-        for i in range(12):
-            (root / "src" / f"{i:02d}.txt").write_text(f"input {i}\n")
-            jobs[f"a{i:02d}"] = job(f"dist/{i:02d}.txt", f"m-{i:02d}", f"src/{i:02d}.txt")
-        write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
-    run(cli, roots[0])
+    roots = _twelve_jobs_built_once(cli, tmp_path)
     assert statuses(run(cli, roots[1], "a00").out) == {"a00": "restored"}  # a00 has doit's state now
     before = _first_pass(env)
     for i in range(1, 10):  # the next nine miss
