@@ -24,7 +24,7 @@ from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import action_result
 from orchastration.engine.result_store import NO_STORE
 from orchastration.engine.runner import run_unit
-from orchastration.engine.uptodate import never_run_reason
+from orchastration.engine.uptodate import hashes_of, never_run_reason
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 
@@ -87,7 +87,7 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
         states = {p: cache.try_state(p) for p in session.inputs[name]}
         if leading and any(s is None for s in states.values()):
             leading = False  # an input missing or unreadable: doit's verdict and words
-        if not leading and not store.find(unit, {p: None if s is None else str(s[2]) for p, s in states.items()}):
+        if not leading and not store.find(unit, hashes_of(states)):
             misses += 1
             continue
         misses = 0

@@ -25,7 +25,7 @@ from orchastration.empty_logs import shared_empty
 from orchastration.engine.records import GOOD, build_record, finish_run, log_paths, settle_run, start_run
 from orchastration.engine.result_store import NO_STORE, Restored, ResultStore
 from orchastration.engine.units import STATUS_OF_PROCESS, Unit, UnitResult, display_path, output_files
-from orchastration.engine.uptodate import HashCache
+from orchastration.engine.uptodate import HashCache, hashes_of
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UNIT_STATUS_OF_PROCESS, ProcessStatus, UnitStatus
 from orchastration.state import utc_now
@@ -167,7 +167,7 @@ def _run_unit(
     # The inputs' states before the command starts are what doit saves for the next check (not
     # their states after it): an input edited while the command runs reruns the unit next time.
     states = dict(given) if given is not None else {p: runner.cache.try_state(p) for p in inputs}
-    hashes = {p: None if s is None else str(s[2]) for p, s in states.items()}
+    hashes = hashes_of(states)
     if on_start is not None:
         on_start(unit.name)
     path = unit.record_dir / f"{run_id}.json"
@@ -183,7 +183,7 @@ def _run_unit(
     # glob matches (docs/jobs.md); a declared output naming nothing is recorded null.
     files, missing = output_files(unit)
     made = {p: runner.cache.try_state(p) for p in files}
-    outputs: dict[str, str | None] = {p: None if s is None else str(s[2]) for p, s in made.items()}
+    outputs = hashes_of(made)
     outputs.update(dict.fromkeys(missing))
     ending = _Ending(runner, unit, run_id, path, started, ended, res, restored, hashes, outputs, tuple(reasons))
     good = status in (UnitStatus.RAN, UnitStatus.RESTORED)

@@ -81,6 +81,11 @@ class HashCache:
             return None
 
 
+def hashes_of(states: Mapping[str, list[Any] | None]) -> dict[str, str | None]:
+    """Each file's content hash from its ``HashCache`` state (None: missing or unreadable)."""
+    return {p: None if s is None else str(s[2]) for p, s in states.items()}
+
+
 def changed(cache: HashCache, path: str, st: os.stat_result, state: Any) -> bool:
     """Compare a file with its saved state: equal stat => same; else compare content."""
     try:
