@@ -20,6 +20,21 @@ def test_work_runs_in_order_and_drain_waits_for_it(tmp_path: Path) -> None:
     flusher.close()
 
 
+def test_work_submitted_first_runs_before_what_is_still_queued(tmp_path: Path) -> None:
+    """The next job's run directory and input hashes go ahead of the records still queued."""
+    flusher = Flusher(tmp_path)
+    taken, busy, seen = threading.Event(), threading.Event(), []
+    flusher.submit(lambda: (taken.set(), busy.wait(10), seen.append("running")))
+    assert taken.wait(10)  # the thread is in the first piece: what follows is queued
+    flusher.submit(lambda: seen.append("record a"))
+    flusher.submit(lambda: seen.append("record b"))
+    flusher.submit(lambda: seen.append("next job's inputs"), first=True)
+    busy.set()
+    flusher.drain()
+    assert seen == ["running", "next job's inputs", "record a", "record b"]
+    flusher.close()
+
+
 def test_work_submitted_after_the_thread_stopped_runs_and_close_returns(tmp_path: Path) -> None:
     """A unit still running after an interrupt submits its record once the flusher's thread has stopped:
     close() hung in drain() waiting for work no thread would run."""

@@ -84,14 +84,19 @@ class Flusher:
         """The calling thread waits (for a command): queued work may run."""
         self._open.set()
 
-    def submit(self, work: Callable[[], object]) -> None:
-        """Run ``work`` on the thread after everything submitted before it (at once once closed)."""
+    def submit(self, work: Callable[[], object], first: bool = False) -> None:
+        """Run ``work`` on the thread after everything submitted before it (at once once closed);
+        ``first``: before everything still queued (work nothing queued depends on, that the jobs'
+        thread will soon want done: the next job's run directory and input hashes)."""
         with self._cond:
             while len(self._work) >= BACKLOG and not self._closed:
                 self._open.set()
                 self._cond.wait()  # the thread is behind: let it catch up (bounds what a crash can drop)
             if not self._closed:
-                self._work.append(work)
+                if first:
+                    self._work.appendleft(work)
+                else:
+                    self._work.append(work)
                 self._start()
                 self._cond.notify_all()
                 return
