@@ -148,13 +148,9 @@ def cached(ours: tk.Tool, cold: Row, work: Path, env: dict[str, str], size: tupl
     clone = work / f"{ours.name}-{tag}-clone"
     shutil.copytree(built, clone, ignore=shutil.ignore_patterns(".state", "out"))
 
-    def fresh(_i: int) -> None:  # a new checkout: no state, no outputs; the cache stays warm
-        for path in (clone / ".state", clone / "out"):
-            shutil.rmtree(path, ignore_errors=True)
-        (clone / "out").mkdir()
-
     runs = min(repeat, 3)
-    _try(warm, ours.name, lambda: median_of(ours.build_argv(), clone, ours.env(env, clone), runs, before=fresh))
+    _try(warm, ours.name, lambda: median_of(ours.build_argv(), clone, ours.env(env, clone), runs,
+                                            before=lambda _i: tk.fresh_checkout(clone)))  # fmt: skip
     warm.values.update({k: v for k, v in cold.values.items() if k != OURS})
     warm.notes.append("the peers have no output cache: their figure is their cold build")
     no_cache = {**ours.env(env, built), "ORCHASTRATION_NO_CACHE": "1"}
@@ -179,8 +175,6 @@ def sleeps(tools: list[tk.Tool], work: Path, env: dict[str, str], spec: tuple[in
 def cached_sleeps(ours: tk.Orchastration, work: Path, env: dict[str, str], spec: tuple[int, float], repeat: int) -> Row:
     """What the output cache saves (issue 17): ``count`` jobs each sleeping ``seconds`` and writing an
     output, built once with an empty cache (the baseline), then as a fresh clone with that cache warm."""
-    import shutil
-
     count, seconds = spec
     cold = f"cold build, empty cache: {_fmt_ms(count * seconds * 1000)} of sleep"
     row = Row("cache-sleep", f"{count} x sleep {seconds} with an output: fresh clone, warm cache", "ms", baseline=cold)
@@ -189,14 +183,11 @@ def cached_sleeps(ours: tk.Orchastration, work: Path, env: dict[str, str], spec:
     ours.write_cached_sleep(d, count, seconds)
     argv, run_env = ours.build_argv(), ours.env(env, d)
 
-    def fresh(_i: int) -> None:  # a new checkout: no state, no outputs; the cache stays warm
-        for path in (d / ".state", d / "out"):
-            shutil.rmtree(path, ignore_errors=True)
-        (d / "out").mkdir()
-
     if _try(row, cold, lambda: median_of(argv, d, run_env, 1, warmup=0, before=lambda _i: ours.reset(d))):
         row.runs.pop(cold, None)  # one run by design (it is long): not a figure cut short by the budget
-        _try(row, ours.name, lambda: median_of(argv, d, run_env, min(repeat, 3), before=fresh))
+        _try(
+            row, ours.name, lambda: median_of(argv, d, run_env, min(repeat, 3), before=lambda _i: tk.fresh_checkout(d))
+        )
     return row
 
 

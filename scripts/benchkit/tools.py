@@ -11,6 +11,7 @@ A tool without incremental builds (just) reruns every job each time: its figures
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -99,11 +100,33 @@ class Tool:
         """Forget every output and the tool's state: the next build is cold."""
         for name in self.state:
             for path in d.glob(name):
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-        out = d / "out"
-        if out.exists():
-            shutil.rmtree(out)
-        out.mkdir()
+                discard(path)
+        discard(d / "out")
+        (d / "out").mkdir()
+
+
+TRASH = ".bench-trash"  # beside the workloads, in the run's temporary directory (emptied at its end)
+_discarded = itertools.count()
+
+
+def discard(path: Path) -> None:
+    """Move ``path`` (if there) out of its workload into the run's trash, not deleted: deleting
+    thousands of files just before a measured run charges that run for the file system's work on
+    them (on a disk mounted with ``discard`` here, the system time of the next run grew run after run,
+    most for a tool that syncs). The trash goes with the run's temporary directory, after the last
+    figure."""
+    if not os.path.lexists(path):
+        return
+    trash = path.parent.parent / TRASH
+    trash.mkdir(exist_ok=True)
+    os.replace(path, trash / f"{path.parent.name}-{path.name}-{next(_discarded)}")
+
+
+def fresh_checkout(d: Path) -> None:
+    """A new checkout of the workload ``d``: no state and no outputs (the output cache stays)."""
+    for name in (".state", "out"):
+        discard(d / name)
+    (d / "out").mkdir()
 
 
 def _toml_str(value: str) -> str:
