@@ -64,7 +64,8 @@ def host_info() -> dict[str, str]:
     """The ``os`` and ``binary_version`` fields every record carries."""
     if not _HOST:
         if hasattr(os, "uname"):  # POSIX: what platform.system() and .machine() read, without importing it
-            system, machine = os.uname().sysname, os.uname().machine
+            uname = os.uname()
+            system, machine = uname.sysname, uname.machine
         else:
             import platform
 

@@ -40,6 +40,13 @@ def copy_hashing(src: IO[bytes], dst: IO[bytes]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """``data`` to a file descriptor, whole (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 @dataclass(frozen=True)
 class Usage:
     """What the cache directory holds."""
@@ -93,9 +100,7 @@ class LocalCache:
         fd, tmp = self._temp(target.parent)
         try:
             try:
-                view = memoryview(data)
-                while view:  # ``os.write`` may write less than asked
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
             finally:
                 os.close(fd)
             os.replace(tmp, target)

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
-from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
+from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing, write_all
 from orchastration.dataclass_code import dataclass, field
 from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.logs import get_logger, log
@@ -242,7 +242,7 @@ class CacheStore:
             fd = os.open(tmp, flags, 0o600)
         try:
             if blob.data is not None:  # checked against its hash when the manifest was read
-                _write_all(fd, blob.data)
+                write_all(fd, blob.data)
                 sha = blob.sha256
             else:
                 with os.fdopen(os.dup(fd), "wb") as dst, self.local.open_blob(blob.sha256) as src:
@@ -282,7 +282,7 @@ class CacheStore:
                 # through the link its slot was reserved with.
                 fd = open_for_write(path)
                 try:
-                    _write_all(fd, data)
+                    write_all(fd, data)
                 finally:
                     os.close(fd)
             except OSError:
@@ -351,13 +351,6 @@ def _inline(path: str, size: int, expected: str | None) -> Blob | None:
     if expected is not None and sha != expected:
         raise BlobMismatch(f"changed while being stored (expected {expected[:12]}, got {sha[:12]})")
     return Blob(sha, 0, len(data), data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """``data`` to a file descriptor, whole (``os.write`` may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _echo(console: IO[str], text: str, prefix: str) -> None:
