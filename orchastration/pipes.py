@@ -208,7 +208,8 @@ class LogFiles:
     ``empty``: the runs directory's shared empty file (empty_logs.py). Each file is then made at its
     first byte (never written through a link the run's slot was reserved with), and one that got
     nothing is left, or made, a link to ``empty``: most commands print nothing, and those logs cost
-    no inode."""
+    no inode. The first path (stdout) is then the run's slot, already that link (``claim_run_slot``):
+    only the second is linked when it got nothing."""
 
     def __init__(self, paths: tuple[Path | None, Path | None], empty: Path | None = None) -> None:
         self.paths = paths
@@ -232,12 +233,12 @@ class LogFiles:
 
     def close(self) -> None:
         """Close both files; a failed final write sets ``error`` (unless one is already set)."""
-        for fh, path in zip(self.files, self.paths, strict=True):
+        for i, (fh, path) in enumerate(zip(self.files, self.paths, strict=True)):
             if fh is None or path is None:
                 continue
             try:
-                if isinstance(fh, _LazyLog) and not fh.made and self.empty is not None:
-                    link_empty(path, self.empty, exist_ok=True)  # the slot's stdout.log: already one
+                if i and isinstance(fh, _LazyLog) and not fh.made and self.empty is not None:
+                    link_empty(path, self.empty, exist_ok=True)
                 fh.close()
             except (OSError, ValueError) as exc:  # the last buffered bytes did not fit either
                 if isinstance(exc, OSError) and not self.error:

@@ -200,3 +200,32 @@ def test_the_incomplete_mark_is_a_link_while_the_job_runs_and_the_record_its_own
     assert record.stat().st_nlink == 2 and not os.path.samefile(record, shared)  # the record and last.json
     assert json.loads(record.read_text(encoding="utf-8"))["status"] == "ran"
     assert shared.stat().st_size == 0
+
+
+def test_a_silent_run_links_only_its_stderr_log_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run's slot is its stdout log, already a link when the run starts (state.claim_run_slot); at the
+    # end only the stderr log is linked: no second, failing link of the slot (a system call a job, taken
+    # with the directory locked).
+    from orchastration.process import run_process
+    from orchastration.state import claim_run_slot
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shared = runs / EMPTY_LOG
+    linked: list[str] = []
+    real_link = os.link
+
+    def link(src: str | Path, dst: str | Path, *args: object, **kw: object) -> None:
+        linked.append(os.fspath(dst))
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    run_id, _ = claim_run_slot(runs / "job", empty=shared)
+    out, err = runs / "job" / f"{run_id}.stdout.log", runs / "job" / f"{run_id}.stderr.log"
+    assert os.path.samefile(out, shared)
+    linked.clear()
+    result = run_process([PY, "-c", "pass"], cwd=tmp_path, base_env=dict(os.environ), stdout_path=out,
+                         stderr_path=err, empty_log=shared)  # fmt: skip
+    assert result.exit_code == 0, result
+    assert linked == [str(err)]
+    assert os.path.samefile(out, shared) and os.path.samefile(err, shared)

@@ -265,9 +265,9 @@ class CacheStore:
 
     def _replay(self, manifest: Manifest, launch: Launch) -> None:
         """The run's stdout and stderr: to the log files and, as the job wrote them, to the consoles."""
-        for blob, path, console in (
-            (manifest.stdout, launch.stdout_path, launch.console),
-            (manifest.stderr, launch.stderr_path, launch.err_console),
+        for blob, path, console, slot in (
+            (manifest.stdout, launch.stdout_path, launch.console, True),
+            (manifest.stderr, launch.stderr_path, launch.err_console, False),
         ):
             try:
                 if blob.data is not None:
@@ -276,7 +276,8 @@ class CacheStore:
                     with self.local.open_blob(blob.sha256) as src:
                         data = src.read()
                 if not data and launch.empty_log is not None:  # no inode: a link (empty_logs.py)
-                    link_empty(path, launch.empty_log, exist_ok=True)  # the slot's stdout.log: already one
+                    if not slot:  # the slot's stdout.log is one already (Launch.empty_log)
+                        link_empty(path, launch.empty_log, exist_ok=True)
                     continue
                 # 0600: a run's output is the user's alone (docs/reliability.md); never written
                 # through the link its slot was reserved with.

@@ -49,7 +49,9 @@ class Launch:
     prefix: str = ""  # before each console line ("[job] " when jobs run in parallel)
     cancel: threading.Event | None = None  # set: kill the command's process tree
     on_running: Callable[[], None] | None = None  # the command has started (the caller now waits)
-    empty_log: Path | None = None  # a log that gets nothing is a link to this file (empty_logs.py)
+    # A log that gets nothing is a link to this file (empty_logs.py); given, ``stdout_path`` is the
+    # run's slot, reserved as such a link before the run (``records.start_run``).
+    empty_log: Path | None = None
 
 
 class Executor(Protocol):
