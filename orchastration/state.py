@@ -34,12 +34,15 @@ def utc_now() -> datetime:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-24T10:15:00.123456Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    d = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    # % formatting: a quarter of strftime's cost (f-strings: half), a few times a job
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond)  # noqa: UP031
 
 
 def stamp(dt: datetime) -> str:
     """File-name timestamp, sortable: ``20261124T101500.123456Z``."""
-    return dt.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    d = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    return "%04d%02d%02dT%02d%02d%02d.%06dZ" % (d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond)  # noqa: UP031
 
 
 _STAMP = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,12 @@ def test_stamp_and_iso_formats() -> None:
     moment = datetime(2026, 11, 24, 10, 15, 0, 123456, tzinfo=UTC)
     assert state.stamp(moment) == "20261124T101500.123456Z"
     assert state.iso(moment) == "2026-11-24T10:15:00.123456Z"
+    # Another zone, no microseconds, a naive (local) time: in UTC, as strftime would write them.
+    east = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    for when in (east, datetime(2026, 1, 2, 3, 4, 5, 6), datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)):
+        assert state.stamp(when) == when.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        assert state.iso(when) == when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert state.iso(east) == "2026-01-01T21:34:05.000000Z"
 
 
 def test_unique_now_is_strictly_increasing_under_a_frozen_clock() -> None:
