@@ -100,6 +100,27 @@ def test_failures_dependencies_and_force_by_name(tmp_path: Path, paths: Paths) -
     assert why([bad, top], "base", **kw) == ["last run failed"]
 
 
+def test_the_reasons_a_first_run_gives_without_and_with_a_runs_directory(tmp_path: Path, paths: Paths) -> None:
+    # The first pass knows "never run" from one listing of the runs directory (engine/uptodate.py,
+    # without_run_dir); a unit whose directory exists says why its last run does not count.
+    kw = {"paths": paths, "hash_algorithm": "sha256", "environ": ENV}
+    from orchastration.engine.uptodate import without_run_dir
+
+    fresh, forgotten, killed = (unit(tmp_path, n, "pass") for n in ("fresh", "forgotten", "killed"))
+    assert without_run_dir([fresh, forgotten, killed]) == {"fresh", "forgotten", "killed"}  # no runs dir yet
+    assert run_units([forgotten], ["forgotten"], **kw)[0].reasons == ("never run",)
+    forget(["forgotten"], paths=paths)
+    killed.record_dir.mkdir()
+    (killed.record_dir / ".incomplete").write_text("")  # a first run killed before its record
+    assert without_run_dir([fresh, forgotten, killed]) == {"fresh"}
+    got = run_units([fresh, forgotten, killed], ["fresh", "forgotten", "killed"], **kw)
+    assert [(r.name, r.status, r.reasons) for r in got] == [
+        ("fresh", "ran", ("never run",)),
+        ("forgotten", "ran", ("state forgotten",)),
+        ("killed", "ran", ("last run interrupted",)),
+    ]
+
+
 def test_unknown_dependency_is_a_programming_error(tmp_path: Path, paths: Paths) -> None:
     with pytest.raises(ValueError, match="unknown unit 'nope'"):
         run_units(

@@ -24,7 +24,7 @@ from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import action_result
 from orchastration.engine.result_store import NO_STORE
 from orchastration.engine.runner import run_unit
-from orchastration.engine.uptodate import hashes_of, never_run_reason
+from orchastration.engine.uptodate import hashes_of, never_run_reason, without_run_dir
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
 
@@ -69,6 +69,7 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
     runs: dict[str, str | None] = {}  # the run id each unit done here saved (its dependents' ``deps``)
     leading = True  # every unit so far was done here: this one is, whatever it takes
     misses = 0
+    fresh = without_run_dir(session.table[n] for n in names)  # before this pass makes any
     for name in names:
         if not leading and (store is NO_STORE or misses >= GIVE_UP_AFTER):
             return  # nothing to restore, or a cold cache: the rest is doit's (and the runner's lookup)
@@ -93,7 +94,8 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
         misses = 0
         check = session.checks[name]
         check.dep_runs = {dep: runs.get(dep) for dep in unit.depends_on}
-        run = run_unit(runner, unit, session.inputs[name], reasons=(never_run_reason(unit),), dep_runs=check.dep_runs,
+        reason = "never run" if name in fresh else never_run_reason(unit)
+        run = run_unit(runner, unit, session.inputs[name], reasons=(reason,), dep_runs=check.dep_runs,
                        prefix=f"[{name}] " if session.prefixed else "", cancel=None, on_start=session.on_start,
                        ahead=session.ahead_of(name), states=states)  # fmt: skip
         session.outcomes[name] = run.result

@@ -232,6 +232,27 @@ def never_run_reason(unit: Unit) -> str:
     return "never run"
 
 
+def without_run_dir(units: Iterable[Unit]) -> set[str]:
+    """The units whose runs directory does not exist: ``never_run_reason`` says ``never run`` for
+    each, known from one listing of their parent directory instead of two failed lookups a unit (a
+    first build, a fresh clone). A parent that cannot be listed leaves its units out (looked up)."""
+    listed: dict[str, set[str] | None] = {}
+    out: set[str] = set()
+    for unit in units:
+        parent, name = os.path.split(unit.record_dir)
+        if parent not in listed:
+            try:
+                listed[parent] = {os.path.normcase(n) for n in os.listdir(parent)}
+            except FileNotFoundError:
+                listed[parent] = set()
+            except OSError:
+                listed[parent] = None
+        names = listed[parent]
+        if names is not None and os.path.normcase(name) not in names:
+            out.add(unit.name)
+    return out
+
+
 def describe(
     unit: Unit, check: UnitCheck, doit_reasons: Mapping[str, Any], never_run: bool, produced: Set[str] = frozenset()
 ) -> list[str]:
