@@ -514,3 +514,34 @@ def test_with_jobs_in_parallel_each_job_is_restored_as_it_comes_to_run(
     assert statuses(result.out) == {"gen": "restored", "use": "restored", "side": "restored"}
     assert _first_pass(env) == before
     assert markers(second) == set()
+
+
+def test_a_lookup_that_found_nothing_serves_the_restore_after_it_for_the_same_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One job at a time, the next unit is looked up on the bookkeeping thread while a command runs
+    # (Session.ahead_of -> look_ahead): on a cold cache its restore then takes the miss as it is, with
+    # no second key or manifest read; other inputs (an edit since) are looked up again.
+    from orchastration.cache.key import Keys
+    from orchastration.cache.local import LocalCache
+    from orchastration.cache.store import CacheStore
+    from orchastration.engine.runner import Launch
+    from orchastration.engine.units import Unit
+    from orchastration.engine.uptodate import HashCache
+
+    local = LocalCache(tmp_path / "cache")
+    reads: list[str] = []
+    real_read = local.read_manifest
+    monkeypatch.setattr(local, "read_manifest", lambda key: reads.append(key) or real_read(key))
+    store = CacheStore(local, Keys(tmp_path, "sha256"))
+    job = Unit("j", ("tool",), False, tmp_path, {}, 0, ("a.txt",), ("out",), (), False, tmp_path / "r")
+    a = str(tmp_path / "a.txt")
+    store.open({"j": job}, {"j": [a]}, HashCache("sha256"))
+    launch = Launch({}, tmp_path / "o.log", tmp_path / "e.log")
+    store.look_ahead(job, {a: "h1"})
+    assert len(reads) == 1
+    assert store.restore(job, {a: "h1"}, launch) is None
+    assert len(reads) == 1 and store.stats.misses == 1
+    store.look_ahead(job, {a: "h1"})
+    assert store.restore(job, {a: "h2"}, launch) is None  # edited since the lookup: looked up again
+    assert len(reads) == 3 and reads[2] != reads[0] and store.stats.misses == 2

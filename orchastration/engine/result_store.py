@@ -35,6 +35,10 @@ class ResultStore(Protocol):
         """Whether ``restore`` with these inputs would find the unit's work (looked up now)."""
         ...
 
+    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
+        """Look the unit up ahead of its ``restore`` (another thread, while a command runs), if worth it."""
+        ...
+
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Keep a successful run's outputs and logs (its record names them)."""
         ...
@@ -58,6 +62,9 @@ class NoStore:
     def find(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
         """Nothing held."""
         return False
+
+    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
+        """Nothing to look up."""
 
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Nothing kept."""

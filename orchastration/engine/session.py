@@ -92,8 +92,9 @@ class Session(UnitEvents):
         cache: no command, no wait to fill), the next unit's run directory (made on its first run:
         a new inode, slow on a file system that scans past recently deleted ones) and the hashing of
         its inputs — the latter only for a unit no other unit of the run feeds (no edges): its
-        inputs cannot change under it during the run. A unit doit then skips merely cost that
-        thread the reads (and, if it never ran here, leaves its run directory empty)."""
+        inputs cannot change under it during the run — and then its lookup in the result store. A
+        unit doit then skips merely cost that thread the reads (and, if it never ran here, leaves its
+        run directory empty)."""
         flusher = self.runner.flusher
         if flusher is None or self.threaded:
             return None
@@ -105,14 +106,18 @@ class Session(UnitEvents):
         after = self.order[at + 1]
         if after in self.results:
             return None
-        directory = self.table[after].record_dir
+        unit = self.table[after]
         paths = [] if self.edges.get(after) else self.inputs[after]
-        cache = self.runner.cache
+        cache, store = self.runner.cache, self.runner.store
 
         def ahead() -> None:
             with contextlib.suppress(OSError):  # the unit itself says so when it claims its run slot
-                make_private_dir(directory)
-            cache.prefetch(paths)
+                make_private_dir(unit.record_dir)
+            if paths:
+                cache.prefetch(paths)
+                # Its cache lookup too (a key, a manifest read: on a cold cache a miss the jobs'
+                # thread then takes as it is, if the inputs hash the same when the unit starts).
+                store.look_ahead(unit, {p: cache.hash(p) for p in paths})
 
         # Ahead of the bookkeeping still queued for the jobs before it (records, cache entries,
         # database rows): queued behind them it often ran after this command had ended, and the
