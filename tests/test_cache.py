@@ -545,3 +545,24 @@ def test_a_lookup_that_found_nothing_serves_the_restore_after_it_for_the_same_in
     store.look_ahead(job, {a: "h1"})
     assert store.restore(job, {a: "h2"}, launch) is None  # edited since the lookup: looked up again
     assert len(reads) == 3 and reads[2] != reads[0] and store.stats.misses == 2
+
+
+def test_a_hit_touches_its_manifest_unless_it_was_touched_within_the_hour(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from orchastration.cache.local import TOUCH_AFTER_SECONDS, LocalCache
+
+    local = LocalCache(tmp_path / "cache")
+    old, recent = "a" * 64, "b" * 64
+    for key in (old, recent):
+        local.write_manifest(key, b'{"x": 1}\n')
+    now = time.time()
+    os.utime(local.manifest_path(old), (now, now - TOUCH_AFTER_SECONDS - 60))
+    os.utime(local.manifest_path(recent), (now, now - 600))
+    for key in (old, recent):
+        assert local.read_manifest(key) == b'{"x": 1}\n'
+        local.touch(key)
+    assert local.manifest_path(old).stat().st_mtime >= now - 5  # used again: now the newest
+    assert abs(local.manifest_path(recent).stat().st_mtime - (now - 600)) < 1  # left as it was
+    assert local.read_manifest("c" * 64) is None

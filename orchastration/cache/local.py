@@ -1,6 +1,7 @@
 """The local cache directory: blobs stored once by sha256, one small manifest per key, written to a
 temp file and renamed into place (two runs storing one key leave one good entry), LRU eviction by the
-manifests' mtime (touched on every hit), and the hit/miss figures of the last run."""
+manifests' mtime (touched on a hit, unless already touched within ``TOUCH_AFTER_SECONDS``), and the
+hit/miss figures of the last run."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ _STALE_TEMP_SECONDS = 3600.0
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _SMALL = 1 << 20  # a log up to this size is hashed in memory: an existing blob is then never written
 _counter = itertools.count()
+# A hit touches its manifest (the LRU order) only when it was last touched longer ago than this: the
+# order of entries used within the same hour does not matter to eviction (as ``relatime`` for atime),
+# and a fresh clone restoring from entries made or used just before saves a system call a job.
+TOUCH_AFTER_SECONDS = 3600.0
+_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 class BlobMismatch(Exception):
@@ -63,6 +69,7 @@ class LocalCache:
         self.base = root / LAYOUT
         self.written = 0  # bytes of new blobs and manifests this process wrote (the size estimate)
         self._dirs: set[Path] = set()  # directories known to exist (a mkdir per file costs a syscall)
+        self._recent: set[str] = set()  # keys whose manifest read showed a touch within TOUCH_AFTER_SECONDS
         self._lock = threading.Lock()
 
     def manifest_path(self, key: str) -> Path:
@@ -85,11 +92,25 @@ class LocalCache:
         return os.open(name, flags, 0o600), name
 
     def read_manifest(self, key: str) -> bytes | None:
-        """The manifest's bytes, or None when there is no entry."""
+        """The manifest's bytes, or None when there is no entry (its mtime noted for ``touch``)."""
         try:
-            return self.manifest_path(key).read_bytes()
+            fd = os.open(self.manifest_path(key), _READ)  # no file object: one open, fstat, read, close
         except OSError:
             return None
+        try:
+            st = os.fstat(fd)
+            data = os.read(fd, st.st_size + 1)  # one byte more: the end seen in this one read (as hash_file)
+            if len(data) > st.st_size:  # it grew since the fstat: read on to its end
+                while chunk := os.read(fd, _CHUNK):
+                    data += chunk
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if time.time() - st.st_mtime < TOUCH_AFTER_SECONDS:
+            with self._lock:
+                self._recent.add(key)
+        return data
 
     def write_manifest(self, key: str, data: bytes) -> None:
         """Write (or replace) the manifest atomically. The blobs go in first, so a reader that finds a
@@ -111,7 +132,10 @@ class LocalCache:
         self.written += len(data)
 
     def touch(self, key: str) -> None:
-        """Mark an entry used now (LRU)."""
+        """Mark an entry used now (LRU), unless its manifest, as read, was touched within ``TOUCH_AFTER_SECONDS``."""
+        with self._lock:
+            if key in self._recent:
+                return
         with contextlib.suppress(OSError):
             os.utime(self.manifest_path(key))
 
