@@ -161,6 +161,8 @@ class Flusher:
                         return
                 continue
             self._open.wait(HOLD_SECONDS)
+            if not _SYNCFS:  # load what the batch's sync needs now, while a command runs, not at the run's end
+                _syncfs()
             try:
                 work()
             except BaseException as exc:  # kept for drain(): a bug must not vanish with the thread
