@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +52,8 @@ def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> 
 
 def resolve_program(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:
     """The executable ``program`` names: a path (relative to ``cwd``) or a lookup on ``env``'s PATH."""
+    import shutil  # here: with its compression modules, ~2 ms a run with only shell commands need not import
+
     if os.sep in program or (os.altsep and os.altsep in program):
         candidate = Path(program)
         if not candidate.is_absolute():

@@ -210,3 +210,27 @@ def test_log_file_rotates_past_its_limit(cli, env, tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["run", "-j", "0"], ["run", "-j", "two"], ["orchestration", "run", "x", "-j", "0"]])
 def test_parallelism_must_be_a_positive_whole_number(run_main, argv: list[str]) -> None:
     assert_error(run_main(argv), 2, "-j")
+
+
+@pytest.mark.parametrize("columns", ["57", "131", None])
+def test_help_is_as_wide_as_argparse_makes_it_without_importing_shutil(env, columns: str | None) -> None:
+    # cli/app.py's Formatter measures the terminal itself (shutil and the compression modules it loads
+    # cost ~2 ms of every command); the help must wrap exactly where argparse's own formatter would.
+    if columns is None:
+        env.pop("COLUMNS", None)
+    else:
+        env["COLUMNS"] = columns
+    code = (
+        "import argparse, sys\n"
+        "from orchastration.cli.app import Formatter, build_parser\n"
+        "text = build_parser('jobs').format_help()\n"
+        "loaded = 'shutil' in sys.modules\n"
+        "import shutil\n"
+        "ours = Formatter('p')._width\n"
+        "theirs = argparse.RawDescriptionHelpFormatter('p')._width\n"
+        "print(loaded, ours == theirs, ours)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    loaded, same, width = proc.stdout.split()
+    assert (loaded, same) == ("False", "True")
+    assert int(width) == (int(columns) if columns else 80) - 2  # not a terminal here: $COLUMNS, else 80

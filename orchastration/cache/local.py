@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -250,6 +249,8 @@ class LocalCache:
 
     def clear(self) -> None:
         """Remove every entry and blob (only what this cache wrote: its layout dir and stats file)."""
+        import shutil
+
         shutil.rmtree(self.base, ignore_errors=True)
         with contextlib.suppress(OSError):
             os.unlink(self.root / STATS)

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -64,8 +65,36 @@ else:
     SubParsers = argparse._SubParsersAction
 
 
+def terminal_columns() -> int:
+    """The width help is wrapped to: what ``shutil.get_terminal_size`` reports (``$COLUMNS``, else
+    the terminal's, else 80), without importing ``shutil`` (and the compression modules it loads:
+    ~2 ms of every command that builds a parser, the first run of a command among them)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter (descriptions and epilogs kept as written), as wide as the terminal."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        # argparse leaves 2 columns free when it measures the terminal itself
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that raises ``UsageError`` (one line, exit 2) instead of exiting."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kw)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -109,7 +138,7 @@ def add_command(
     its examples from ``cli/examples.py``."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=help, description=kw.pop("description", help), parents=[_GLOBAL_PARENT],
-        formatter_class=kw.pop("formatter_class", argparse.RawDescriptionHelpFormatter), **kw,
+        formatter_class=kw.pop("formatter_class", Formatter), **kw,
     )  # fmt: skip
     parser.epilog = examples_epilog(parser.prog.partition(" ")[2], parser.epilog)
     if handler is not None:
@@ -193,7 +222,7 @@ def build_parser(only: str | None = None) -> Parser:
         epilog=examples_epilog(
             "", "Exit codes: 0 success, 1 a job/task/agent/check failed, 2 usage or config\nerror, 130 interrupted."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     _add_global_flags(parser, suppress=False)

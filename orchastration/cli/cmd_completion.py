@@ -24,7 +24,6 @@ def register(sub: SubParsers) -> None:
         "print a shell completion script (bash, zsh, fish, powershell)",
         run,
         epilog=INSTALL_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("shell", nargs="?", choices=SHELLS, help="the shell to print the script for")
     # The scripts' fast helper, run at every <Tab>: names from the current config, one a line.
