@@ -27,6 +27,7 @@ STOP_SECONDS = 0.5  # how long stopped pumps, or the pipes of a killed group, ma
 
 # One lock for every console write: parallel jobs and their two streams never split a line.
 _console_lock = threading.Lock()
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 
 
 class Sink:
@@ -40,18 +41,22 @@ class Sink:
         self, log: BinaryIO | _LazyLog | None, log_path: Path | None, console: IO[str] | None, prefix: str
     ) -> None:
         self.log, self.log_path, self.console, self.prefix = log, log_path, console, prefix
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.decoder: codecs.IncrementalDecoder | None = None  # made at the first bytes for a console
         self.partial = ""
         self.log_error: OSError | None = None  # the first failed write of the log file
 
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk read from the pipe."""
         self._log(chunk)
-        self._show(self.decoder.decode(chunk))
+        if self.console is not None:
+            if self.decoder is None:
+                self.decoder = _UTF8(errors="replace")
+            self._show(self.decoder.decode(chunk))
 
     def finish(self) -> None:
         """The pipe ended: show what is left of a last line without a newline."""
-        self._show(self.decoder.decode(b"", final=True))
+        if self.decoder is not None:
+            self._show(self.decoder.decode(b"", final=True))
         if self.partial:
             self._write(self.prefix + self.partial + "\n")
             self.partial = ""

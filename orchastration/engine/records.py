@@ -29,9 +29,10 @@ from orchastration.state import (
 )
 
 
-def start_run(unit: Unit) -> tuple[str, datetime]:
-    """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well."""
-    empty = shared_empty(unit.record_dir)
+def start_run(unit: Unit, empty: Path | None = None) -> tuple[str, datetime]:
+    """Claim a unique ``<timestamp>`` for a run and mark the unit incomplete until it ends well
+    (``empty``: the unit's ``shared_empty`` file, if the caller has it at hand)."""
+    empty = empty or shared_empty(unit.record_dir)
     run_id, started = claim_run_slot(unit.record_dir, unique_now(), empty)
     # The logs are links to the shared empty file until written (empty_logs.py): a log with output
     # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay). So is the mark:

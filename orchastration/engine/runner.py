@@ -67,9 +67,7 @@ class LocalExecutor:
 
     def run(self, unit: Unit, launch: Launch) -> ProcessResult:
         """``process.run_process`` with the unit's command, working dir, env and timeout."""
-        from orchastration.process import run_process
-
-        return run_process(
+        return _run_process()(
             unit.command,
             shell=unit.shell,
             cwd=unit.working_dir,
@@ -88,6 +86,19 @@ class LocalExecutor:
 
 
 LOCAL = LocalExecutor()
+
+
+def _run_process() -> Callable[..., ProcessResult]:
+    """``process.run_process``, imported on the first run of a command (not by ``why`` or a dry run),
+    then taken from here (an import statement a job cost ~5 % of the jobs' thread in ``py-spy``)."""
+    if not _RUN_PROCESS:
+        from orchastration.process import run_process
+
+        _RUN_PROCESS.append(run_process)
+    return _RUN_PROCESS[0]
+
+
+_RUN_PROCESS: list[Callable[..., ProcessResult]] = []
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,8 @@ def _run_unit(
     given: Mapping[str, list[Any] | None] | None,
 ) -> UnitRun:
     try:
-        run_id, started = start_run(unit)
+        empty = shared_empty(unit.record_dir)
+        run_id, started = start_run(unit, empty)
     except OSError as exc:  # a read-only or full state dir: this unit fails, the run goes on
         return _unwritable(unit, exc, reasons)
     # The inputs' states before the command starts are what doit saves for the next check (not
@@ -177,7 +189,7 @@ def _run_unit(
     out_log, err_log = log_paths(unit, run_id)
     flusher = runner.flusher
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel,
-                    None if flusher is None else flusher.release, shared_empty(unit.record_dir))  # fmt: skip
+                    None if flusher is None else flusher.release, empty)  # fmt: skip
     restored, res = _restore_or_run(runner, unit, hashes, launch, ahead)
     ended = utc_now()
     status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
