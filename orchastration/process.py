@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orchastration.dataclass_code import dataclass, field
+from orchastration.inherited_env import inherits
 from orchastration.pipes import LogFiles, Sink, write_error
 from orchastration.supervision import supervise
 
@@ -130,8 +131,9 @@ def run_process(
         unwritable = logs.open()
         if unwritable:
             return _ended(start, EXIT_CANNOT_EXECUTE, "failed", unwritable)
+        inherit = inherits(base_env, env)  # the process's own environment: no copy to encode
         with _interrupts_held() as held:
-            spawned = _spawn(argv, shell, cwd, child_env, stdin_data is not None)
+            spawned = _spawn(argv, shell, cwd, None if inherit else child_env, stdin_data is not None)
         if isinstance(spawned, tuple):
             if held:
                 raise KeyboardInterrupt
@@ -169,9 +171,10 @@ def _argv(
 
 
 def _spawn(
-    argv: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str], stdin: bool
+    argv: Sequence[str] | str, shell: bool, cwd: Path, env: Mapping[str, str] | None, stdin: bool
 ) -> subprocess.Popen[bytes] | _Refusal:
-    """Start the command in its own process group with piped output, or say why it cannot start."""
+    """Start the command in its own process group with piped output, or say why it cannot start
+    (``env`` None: the process's own environment)."""
     try:
         return subprocess.Popen(
             argv,

@@ -171,3 +171,44 @@ def test_command_text() -> None:
     assert command_text("echo hi") == "echo hi"
     if os.name == "posix":
         assert command_text(["echo", "a b"]) == "echo 'a b'"
+
+
+def test_the_process_environment_is_inherited_not_encoded_and_overrides_still_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI's own environment (inherited_env.InheritedEnviron): a command without env overrides
+    # inherits it (Popen env=None: no copy encoded per command); overrides, or any other mapping, are
+    # passed as before. The child sees the same variables either way.
+    import copy
+    import pickle
+    import subprocess
+
+    from orchastration.inherited_env import InheritedEnviron
+
+    monkeypatch.setenv("ORCH_PROBE", "from the process")
+    given: list[object] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: object, **kw: object) -> object:
+        given.append(kw.get("env", "missing"))
+        return real_popen(*args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    show = [PY, "-c", "import os; print(os.environ.get('ORCH_PROBE'), os.environ.get('ORCH_EXTRA'))"]
+    inherited = InheritedEnviron(os.environ)
+    for base, overrides, env_given, seen in (
+        (inherited, None, None, "from the process None"),
+        (inherited, {"ORCH_EXTRA": "x"}, dict, "from the process x"),
+        (dict(os.environ), None, dict, "from the process None"),
+    ):
+        out = tmp_path / "out.log"
+        result = run_process(show, cwd=tmp_path, base_env=base, env=overrides, stdout_path=out)
+        assert result.exit_code == 0, result
+        assert out.read_text().strip() == seen
+        assert given[-1] is None if env_given is None else isinstance(given[-1], dict)
+    with pytest.raises(TypeError):
+        inherited["ORCH_PROBE"] = "changed"
+    with pytest.raises(TypeError):
+        inherited.update(ORCH_PROBE="changed")
+    for twin in (copy.copy(inherited), pickle.loads(pickle.dumps(inherited)), inherited | {}, inherited.copy()):
+        assert type(twin) is dict and twin == inherited  # a copy can change: it is encoded like any mapping

@@ -244,7 +244,11 @@ def _run(
     if args.version:
         out.write(version_text() + "\n")
         return 0
-    app = App(args=args, out=out, err=err, environ=dict(environ), cwd=(cwd or Path.cwd()).absolute(),
+    from orchastration.inherited_env import InheritedEnviron
+
+    # The process's own environment (no ``environ`` given): commands inherit it (inherited_env.py).
+    environ = InheritedEnviron(environ) if environ is os.environ else dict(environ)
+    app = App(args=args, out=out, err=err, environ=environ, cwd=(cwd or Path.cwd()).absolute(),
               summaries=summaries, argv=list(argv))  # fmt: skip
     app.setup_logging()
     code: int = args.handler(app)
