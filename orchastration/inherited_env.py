@@ -2,7 +2,7 @@
 inherits the environment directly (``Popen(env=None)``) instead of a copy encoded for each command.
 
 Encoding an environment for ``execve`` costs ~0.7 µs a variable every time a command starts (~25 µs
-for 35 variables; a CI runner has a hundred): a cold build of 1,000 jobs paid it a thousand times, where
+for the 35 variables of this machine): a cold build of 1,000 jobs paid it a thousand times, where
 doit starts its actions with the environment they inherit. The mapping is read-only, so what a child
 inherits is always what it holds: code that needs another environment copies it (``dict(environ)``)
 or gives overrides, and the command then gets that mapping, encoded, as before.
