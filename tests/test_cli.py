@@ -234,3 +234,50 @@ def test_help_is_as_wide_as_argparse_makes_it_without_importing_shutil(env, colu
     loaded, same, width = proc.stdout.split()
     assert (loaded, same) == ("False", "True")
     assert int(width) == (int(columns) if columns else 80) - 2  # not a terminal here: $COLUMNS, else 80
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run"],
+        ["-q", "run"],
+        ["run", "a", "b.c"],
+        ["--config", "c.toml", "--state-dir", "/s", "run", "a"],
+        ["--config=c.toml", "--state-dir=/s", "run"],
+        ["--no-color", "run", "-q", "a", "b"],
+        ["run", "--quiet", "-j", "4"],
+        ["run", "-j3", "a", "b"],
+        ["run", "a", "b", "--jobs=12"],
+        ["run", "--jobs", "007", "x", "--no-color"],
+    ],
+)
+def test_a_plain_run_line_gives_what_the_parser_gives(argv: list[str]) -> None:
+    # cli/cmd_jobs.py plain_run_args skips building the parser for the plainest run lines: every
+    # attribute (defaults included) must be the parser's.
+    from orchastration.cli.cmd_jobs import plain_run_args
+
+    plain = plain_run_args(argv)
+    assert plain is not None, argv
+    assert vars(plain) == vars(build_parser("jobs").parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["run", "a", "-q", "b"], ["run", "-j", "0"], ["run", "a", "--", "x"], ["run", "--force"], ["list"]]
+)
+def test_other_run_lines_go_to_the_parser(run_main, argv: list[str]) -> None:
+    from orchastration.cli.cmd_jobs import plain_run_args
+
+    assert plain_run_args(argv) is None
+
+
+def test_job_names_split_by_an_option_are_an_error_even_when_up_to_date(cli, tmp_path: Path) -> None:
+    # argparse takes `run`'s job names as one block: `run a -q b` is "unrecognized arguments" (exit 2);
+    # the plain-line reader (cli/fast_run.py parse_plain) must leave it to the parser, up to date or not.
+    from jobs_helpers import PY, write_config
+
+    make = "open('{0}.txt', 'w').write('x')"
+    write_config(tmp_path, {n: {"command": [PY, "-c", make.format(n)], "outputs": [f"{n}.txt"]} for n in "ab"})
+    state = str(tmp_path / "state")
+    assert cli(["--state-dir", state, "run"], cwd=tmp_path).code == 0
+    assert cli(["--state-dir", state, "run", "a", "b"], cwd=tmp_path).out.count("status=skipped") == 2
+    assert_error(cli(["--state-dir", state, "run", "a", "-q", "b"], cwd=tmp_path), 2, "unrecognized arguments: b")

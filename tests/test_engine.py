@@ -210,14 +210,20 @@ def test_fastpath_vouches_per_unit_and_anchors_void_everything(tmp_path: Path) -
 
 
 def test_fast_run_accepts_only_plain_run_lines() -> None:
-    from orchastration.cli.fast_run import _parse
+    from orchastration.cli.fast_run import Plain, parse_plain
 
-    assert _parse(["run"]) == ({}, [])
-    assert _parse(["-q", "--config", "c.toml", "run", "a", "b.c"]) == ({"--config": "c.toml"}, ["a", "b.c"])
-    assert _parse(["--state-dir=/s", "run", "-q", "x"]) == ({"--state-dir": "/s"}, ["x"])
+    assert parse_plain(["run"]) == Plain({}, [], frozenset(), None)
+    got = parse_plain(["-q", "--config", "c.toml", "run", "a", "b.c"])
+    assert got == Plain({"--config": "c.toml"}, ["a", "b.c"], frozenset({"-q"}), None)
+    got = parse_plain(["--state-dir=/s", "run", "-q", "x"])
+    assert got == Plain({"--state-dir": "/s"}, ["x"], frozenset({"-q"}), None)
+    assert parse_plain(["run", "-j", "2", "a"]) == Plain({}, ["a"], frozenset(), 2)
+    assert parse_plain(["run", "a", "--jobs=3"]) == Plain({}, ["a"], frozenset(), 3)
     for argv in (["run", "--force"], ["run", "--dry-run"], ["-v", "run"], ["orchestration", "run", "x"],
-                 ["build", "run", "t"], ["run", "-j", "2"], ["list"], ["run", ".hidden"]):  # fmt: skip
-        assert _parse(argv) is None, argv
+                 ["build", "run", "t"], ["run", "-j", "0"], ["run", "-j", "x"], ["-j", "2", "run"], ["list"],
+                 ["run", ".hidden"], ["run", "a", "-q", "b"], ["run", "a", "-j", "2", "b"],
+                 ["--config", "-q", "run"], ["run", "--", "x"]):  # fmt: skip
+        assert parse_plain(argv) is None, argv
 
 
 def test_last_json_newest_wins_when_runs_finish_out_of_order(tmp_path: Path) -> None:

@@ -230,16 +230,23 @@ def _run(
 
     from orchastration.cli.app import App, build_parser, command_module, split_job_args, version_text
 
-    parser = build_parser(command_module(argv))
-    if not argv:
-        parser.print_help(out)
-        return 0
-    argv, job_args = split_job_args(argv)  # `run JOB -- ARGS`: the job's arguments are not argparse's
-    try:
-        with contextlib.redirect_stdout(out):  # argparse prints --help to sys.stdout
-            args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help printed by argparse
-        return int(exc.code or 0)
+    args = None
+    if "run" in argv:  # a plain `run` line: the parser's result without building the parser
+        from orchastration.cli.cmd_jobs import plain_run_args
+
+        args = plain_run_args(argv)
+        job_args = None
+    if args is None:
+        parser = build_parser(command_module(argv))
+        if not argv:
+            parser.print_help(out)
+            return 0
+        argv, job_args = split_job_args(argv)  # `run JOB -- ARGS`: the job's arguments are not argparse's
+        try:
+            with contextlib.redirect_stdout(out):  # argparse prints --help to sys.stdout
+                args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help printed by argparse
+            return int(exc.code or 0)
     args.job_args = job_args
     if args.version:
         out.write(version_text() + "\n")

@@ -116,8 +116,16 @@ def _add_global_flags(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("-v", "--verbose", action="store_true", default=d(False), help="debug logs, tracebacks")
 
 
-_GLOBAL_PARENT = Parser(add_help=False)
-_add_global_flags(_GLOBAL_PARENT, suppress=True)
+_GLOBAL_PARENT: list[Parser] = []  # built with the first (sub)command parser: a plain `run` builds none
+
+
+def _global_parent() -> Parser:
+    """The global flags as a parent parser for every subcommand (their defaults suppressed)."""
+    if not _GLOBAL_PARENT:
+        parent = Parser(add_help=False)
+        _add_global_flags(parent, suppress=True)
+        _GLOBAL_PARENT.append(parent)
+    return _GLOBAL_PARENT[0]
 
 
 def positive_int(text: str) -> int:
@@ -137,7 +145,7 @@ def add_command(
     """Add a (sub)command that also accepts the global flags after its name; its ``--help`` ends with
     its examples from ``cli/examples.py``."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=kw.pop("description", help), parents=[_GLOBAL_PARENT],
+        name, help=help, description=kw.pop("description", help), parents=[_global_parent()],
         formatter_class=kw.pop("formatter_class", Formatter), **kw,
     )  # fmt: skip
     parser.epilog = examples_epilog(parser.prog.partition(" ")[2], parser.epilog)

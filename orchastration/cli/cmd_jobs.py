@@ -58,6 +58,26 @@ def job_config(app: App) -> Any:
     return app.config
 
 
+def plain_run_args(argv: list[str]) -> Any:
+    """What the parser gives for a plain ``run`` line (``fast_run.parse_plain``: global path flags, -q,
+    --no-color, -j N, job names), without building it (~4 ms of a run that is not a no-op); None for
+    any other line. ``tests/test_cli.py`` compares the two for every kind of plain line."""
+    import argparse
+
+    from orchastration.cli.fast_run import parse_plain
+
+    plain = parse_plain(argv)
+    if plain is None:
+        return None
+    values, flags = plain.values, plain.flags
+    return argparse.Namespace(
+        version=False, config=values.get("--config"), state_dir=values.get("--state-dir"), log_level=None,
+        log_format=None, no_color="--no-color" in flags, quiet=bool({"-q", "--quiet"} & flags), verbose=False,
+        handler=run_run, jobs=plain.names, force=False, parallel=plain.parallel, executor=None, address=None,
+        dry_run=False, json=False, keep_going=False, trace=None, no_cache=False, cache_mode=None,
+    )  # fmt: skip
+
+
 def run_list(app: App) -> int:
     from orchastration.cli import render
 

@@ -1,7 +1,9 @@
 """The no-op ``run`` answered before the parser, logging or config model load (see engine/fastpath.py).
 
-Only the plainest command lines qualify (``[-q] [--config P] [--state-dir P] run [JOB ...]``);
-anything else returns None and takes the normal path, which checks the same summary after argparse.
+Only the plainest command lines qualify (``[-q] [--no-color] [--config P] [--state-dir P] run [-j N]
+[JOB ...]``, read exactly as argparse reads them); anything else returns None and takes the normal
+path, which checks the same summary after argparse. A plain line that is not a no-op skips the
+parser too (``cmd_jobs.plain_run_args``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from orchastration.engine.fastpath import Summaries
@@ -18,19 +20,35 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a job name; never a flag
 _FLAGS = {"-q", "--quiet", "--no-color"}
 _VALUED = {"--config", "--state-dir"}
+_COUNT = re.compile(r"^[0-9]*[1-9][0-9]*$")  # a whole number, at least 1 (ASCII digits only)
+_JOINED_COUNT = re.compile(r"^(?:-j|--jobs=)([0-9]*[1-9][0-9]*)$")
 
 
-def _parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
-    """Global path flags and job names of a plain ``run``, or None for any other command line."""
+class Plain(NamedTuple):
+    """A plain ``run`` line: the global path flags' values, the job names, the flags given, ``-j``."""
+
+    values: dict[str, str]
+    names: list[str]
+    flags: frozenset[str]
+    parallel: int | None
+
+
+def parse_plain(argv: Sequence[str]) -> Plain | None:
+    """A plain ``run`` line as argparse reads it, or None for any other command line (argparse then
+    reads it, and reports what is wrong with it). Its one positional takes the job names as one
+    block: a name after an option that followed names is argparse's "unrecognized arguments"."""
     values: dict[str, str] = {}
     names: list[str] = []
-    seen_run = False
+    flags: set[str] = set()
+    parallel: int | None = None
+    seen_run = ended = False
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in _FLAGS:
-            pass
-        elif not seen_run and arg in _VALUED and i + 1 < len(argv):
+            flags.add(arg)
+            ended = bool(names)
+        elif not seen_run and arg in _VALUED and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
             values[arg] = argv[i + 1]
             i += 1
         elif not seen_run and arg.split("=", 1)[0] in _VALUED and "=" in arg:
@@ -38,12 +56,17 @@ def _parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]] | None:
             values[key] = value
         elif not seen_run and arg == "run":
             seen_run = True
-        elif seen_run and _NAME.match(arg) and arg != "run":
+        elif seen_run and arg in ("-j", "--jobs") and i + 1 < len(argv) and _COUNT.match(argv[i + 1]):
+            parallel, ended = int(argv[i + 1]), bool(names)
+            i += 1
+        elif seen_run and (joined := _JOINED_COUNT.match(arg)):
+            parallel, ended = int(joined.group(1)), bool(names)
+        elif seen_run and _NAME.match(arg) and arg != "run" and not ended:
             names.append(arg)
         else:
             return None
         i += 1
-    return (values, names) if seen_run else None
+    return Plain(values, names, frozenset(flags), parallel) if seen_run else None
 
 
 def try_fast_run(
@@ -53,10 +76,10 @@ def try_fast_run(
     and return 0 when the run is a known no-op; else None, with the summary reader that already
     looked (the full run reuses what it read)."""
     started = time.perf_counter()
-    parsed = _parse(argv)
+    parsed = parse_plain(argv)
     if parsed is None:
         return None, None
-    values, names = parsed
+    values, names = parsed.values, parsed.names
     started_us = time.time_ns() // 1000
     try:
         from orchastration.engine.fastpath import Summaries
@@ -72,7 +95,7 @@ def try_fast_run(
     if done is None:
         return None, summaries
     out.write("".join(f"job={name} status=skipped exit=0 duration_ms=0\n" for name in done))
-    if err is not None and len(done) > 1 and not {"-q", "--quiet"} & set(argv):
+    if err is not None and len(done) > 1 and not {"-q", "--quiet"} & parsed.flags:
         # The same line as render.run_summary (not imported: this path loads nothing it can avoid).
         err.write(f"ran 0, skipped {len(done)}, failed 0, restored 0 in {time.perf_counter() - started:.2f} s\n")
     out.flush()  # the lines first: the session record below is history, not the answer
