@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_error
 
 from orchastration import __version__
-from orchastration.cli.app import build_parser
+from orchastration.cli.parser import build_parser
 
 
 def all_command_paths() -> list[list[str]]:
@@ -214,7 +214,7 @@ def test_parallelism_must_be_a_positive_whole_number(run_main, argv: list[str]) 
 
 @pytest.mark.parametrize("columns", ["57", "131", None])
 def test_help_is_as_wide_as_argparse_makes_it_without_importing_shutil(env, columns: str | None) -> None:
-    # cli/app.py's Formatter measures the terminal itself (shutil and the compression modules it loads
+    # cli/parser.py's Formatter measures the terminal itself (shutil and the compression modules it loads
     # cost ~2 ms of every command); the help must wrap exactly where argparse's own formatter would.
     if columns is None:
         env.pop("COLUMNS", None)
@@ -222,7 +222,7 @@ def test_help_is_as_wide_as_argparse_makes_it_without_importing_shutil(env, colu
         env["COLUMNS"] = columns
     code = (
         "import argparse, sys\n"
-        "from orchastration.cli.app import Formatter, build_parser\n"
+        "from orchastration.cli.parser import Formatter, build_parser\n"
         "text = build_parser('jobs').format_help()\n"
         "loaded = 'shutil' in sys.modules\n"
         "import shutil\n"

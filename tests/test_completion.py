@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Result, assert_error, cli_command
 
-from orchastration.cli.app import build_parser
+from orchastration.cli.parser import build_parser
 from orchastration.completion.table import command_table, value_kind
 
 CONFIG = """\

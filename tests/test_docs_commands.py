@@ -134,7 +134,7 @@ def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
 
 
 def test_usage_shows_every_command_and_runs_all_it_shows() -> None:
-    from orchastration.cli.app import build_parser
+    from orchastration.cli.parser import build_parser
 
     text = USAGE.read_text(encoding="utf-8")
     shown = [shlex.split(c.text, comments=True) for c in doccmds.parse_console_blocks(text)]

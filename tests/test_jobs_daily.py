@@ -19,8 +19,8 @@ import pytest
 from conftest import Result, assert_error
 from jobs_helpers import PY, age, concat_job, project, statuses, write_config
 
-from orchastration.cli.app import build_parser
 from orchastration.cli.examples import EXAMPLES
+from orchastration.cli.parser import build_parser
 
 Cli = Callable[..., Result]
 SUMMARY = re.compile(r"^ran (\d+), skipped (\d+), failed (\d+), restored (\d+) in \d+\.\d\d s$")

@@ -228,7 +228,7 @@ def _run(
     import contextlib
     from pathlib import Path
 
-    from orchastration.cli.app import App, build_parser, command_module, split_job_args, version_text
+    from orchastration.cli.app import App, command_module, split_job_args, version_text
 
     args = None
     if "run" in argv:  # a plain `run` line: the parser's result without building the parser
@@ -237,6 +237,8 @@ def _run(
         args = plain_run_args(argv)
         job_args = None
     if args is None:
+        from orchastration.cli.parser import build_parser
+
         parser = build_parser(command_module(argv))
         if not argv:
             parser.print_help(out)

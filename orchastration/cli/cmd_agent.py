@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_group, add_json_flag
 
 
 def register(sub: SubParsers) -> None:

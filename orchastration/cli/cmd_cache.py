@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_group, add_json_flag
 from orchastration.errors import UsageError
 
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command
 from orchastration.completion import NAME_KINDS, SHELLS
 from orchastration.errors import UsageError
 
@@ -46,7 +47,7 @@ def run(app: App) -> int:
     if not args.shell:
         raise UsageError(f"completion: give a shell: {', '.join(SHELLS)} (see 'orchastration completion --help')")
     from orchastration import __version__
-    from orchastration.cli.app import build_parser
+    from orchastration.cli.parser import build_parser
 
     app.out.write(render(args.shell, build_parser(), __version__))
     return 0

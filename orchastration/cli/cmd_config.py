@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_group, add_json_flag
 from orchastration.outcomes import EXIT_USAGE
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_group, add_task_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_group, add_task_command
 
 
 def register(sub: SubParsers) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command
 
 
 def register(sub: SubParsers) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command
 from orchastration.errors import UsageError
 from orchastration.logs import log
 from orchastration.outcomes import CheckStatus, exit_code_for

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command
 from orchastration.errors import InputError
 
 STARTER = """\

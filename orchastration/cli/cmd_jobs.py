@@ -6,18 +6,22 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from orchastration.cli.app import App, SubParsers, add_command, positive_int
+from orchastration.cli.app import App
 from orchastration.cli.session_hooks import add_trace_flag, both, recorded
 from orchastration.errors import UsageError
 from orchastration.outcomes import CleanStatus, UnitStatus, exit_code_for
 
 if TYPE_CHECKING:
+    from orchastration.cli.parser import SubParsers
     from orchastration.engine.units import UnitResult
 
 PROGRESS_MIN_JOBS = 4  # fewer jobs than this: plain result lines are progress enough
 
 
 def register(sub: SubParsers) -> None:
+    # Here, not at the top: a plain `run` line imports this module but never argparse (cli/parser.py).
+    from orchastration.cli.parser import add_command, positive_int
+
     p = add_command(sub, "list", "list the configured jobs", run_list)
     p.add_argument("--json", action="store_true", help="JSON output")
     p = add_command(sub, "run", "run jobs (and what they depend on) unless up to date", run_run)
@@ -62,7 +66,7 @@ def plain_run_args(argv: list[str]) -> Any:
     """What the parser gives for a plain ``run`` line (``fast_run.parse_plain``: global path flags, -q,
     --no-color, -j N, job names), without building it (~4 ms of a run that is not a no-op); None for
     any other line. ``tests/test_cli.py`` compares the two for every kind of plain line."""
-    import argparse
+    from types import SimpleNamespace  # what argparse.Namespace is, without importing argparse
 
     from orchastration.cli.fast_run import parse_plain
 
@@ -70,7 +74,7 @@ def plain_run_args(argv: list[str]) -> Any:
     if plain is None:
         return None
     values, flags = plain.values, plain.flags
-    return argparse.Namespace(
+    return SimpleNamespace(
         version=False, config=values.get("--config"), state_dir=values.get("--state-dir"), log_level=None,
         log_format=None, no_color="--no-color" in flags, quiet=bool({"-q", "--quiet"} & flags), verbose=False,
         handler=run_run, jobs=plain.names, force=False, parallel=plain.parallel, executor=None, address=None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO
 
-from orchastration.cli.app import App, SubParsers, add_command
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command
 from orchastration.errors import UsageError
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_command, add_group, add_json_flag, positive_int
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_group, add_json_flag, positive_int
 from orchastration.cli.session_hooks import add_trace_flag, recorded
 from orchastration.errors import UsageError
 from orchastration.outcomes import OrchestrationStatus, exit_code_for

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from orchastration.cli.app import App, SubParsers, add_command, add_json_flag, positive_int
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_json_flag, positive_int
 
 if TYPE_CHECKING:
     from orchastration.cli.render import Output

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchastration.cli.app import App, SubParsers, add_command, add_json_flag
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_json_flag
 
 if TYPE_CHECKING:
     from orchastration.cli.render import Output

@@ -2,7 +2,7 @@
 
 Keys are command paths without the program name (``""`` is ``orchastration`` itself, ``"plan create"``
 a subcommand); each value is two or three ``(command line, what it does)`` pairs. ``add_command``
-(cli/app.py) puts a command's examples into its parser's epilog. A new command adds its entry here;
+(cli/parser.py) puts a command's examples into its parser's epilog. A new command adds its entry here;
 ``tests/test_jobs_daily.py`` checks that every registered command has one.
 """
 

@@ -8,7 +8,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from orchastration.cli import render
-from orchastration.cli.app import App, SubParsers, add_command, add_json_flag
+from orchastration.cli.app import App
+from orchastration.cli.parser import SubParsers, add_command, add_json_flag
 
 if TYPE_CHECKING:
     from orchastration.agents.gates import Approval
