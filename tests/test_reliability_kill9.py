@@ -165,8 +165,11 @@ def test_a_mark_that_is_not_last_json_is_still_an_interrupted_run(
 
 
 def _restored_by_record(state_dir: Path) -> set[str]:
+    """The jobs a record says were restored: a record in place, or ``last.json`` alone when the kill came
+    between its link and the record's rename (records.settle_run; the next check settles it)."""
     done = set()
-    for path in (state_dir / "runs").glob("*/2*.json"):
+    runs = state_dir / "runs"
+    for path in [*runs.glob("*/2*.json"), *runs.glob("*/last.json")]:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("status") == "restored":
                 done.add(path.parent.name)
