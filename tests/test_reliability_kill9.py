@@ -54,11 +54,15 @@ def _project(root: Path) -> None:
 
 
 def _finished_by_record(state_dir: Path) -> set[str]:
+    """The jobs a record says finished: a record in place, or ``last.json`` alone when the kill came
+    between its link and the record's rename (records.settle_run; the next check settles it)."""
     done = set()
     for i in range(N):
-        for path in records(state_dir, f"j{i}"):
-            if json.loads(path.read_text()).get("status") == "ran":
-                done.add(f"j{i}")
+        last = state_dir / "runs" / f"j{i}" / "last.json"
+        for path in [*records(state_dir, f"j{i}"), *([last] if last.exists() else [])]:
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(path.read_text()).get("status") == "ran":
+                    done.add(f"j{i}")
     return done
 
 
