@@ -97,3 +97,48 @@ def test_the_next_jobs_run_directory_is_made_while_this_one_runs(cli: Any, tmp_p
     assert shown.code == 0 and shown.out.strip() == "second - no completed run, stale: always_run, never run", shown
     logs = cli(["--state-dir", str(state), "logs", "second"], cwd=root)
     assert logs.code == 2 and "no runs recorded" in logs.err, logs
+
+
+def test_the_next_units_lookup_ahead_never_hashes_an_input_just_modified(tmp_path: Path) -> None:
+    # Session.ahead_of: the flusher's thread hashes the next unit's inputs (HashCache.prefetch) and looks
+    # the unit up in the result store. An input modified within RACY_SECONDS is left to the unit itself
+    # (a same-size edit in the same timestamp tick after an early read would go unseen), so the lookup,
+    # which needs every input's hash, is not made either; with every input settled it is.
+    import os
+    import time
+
+    from orchastration.engine.fastpath import RACY_SECONDS
+    from orchastration.engine.result_store import NoStore
+    from orchastration.engine.runner import UnitRunner
+    from orchastration.engine.session import Session
+    from orchastration.engine.units import Unit
+    from orchastration.engine.uptodate import HashCache
+
+    class Recording(NoStore):
+        def __init__(self) -> None:
+            self.looked: list[dict[str, str | None]] = []
+
+        def look_ahead(self, unit: Unit, inputs: Any) -> None:
+            self.looked.append(dict(inputs))
+
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text("old\n")
+    new.write_text("new\n")
+    past = time.time() - RACY_SECONDS - 10
+    os.utime(old, (past, past))
+    units = {n: Unit(n, ("true",), False, tmp_path, {}, 0, (), ("o",), (), False, tmp_path / "runs" / n) for n in "ab"}
+    store, cache = Recording(), HashCache("sha256")
+    flusher = Flusher(tmp_path / "engine")
+    runner = UnitRunner("sha256", {}, cache, store=store, flusher=flusher)
+    inputs = {"a": [], "b": [str(old), str(new)]}
+    session = Session(units, ["a", "b"], runner, {}, inputs, {"a": [], "b": []})
+    ahead = session.ahead_of("a")
+    assert ahead is not None
+    ahead()
+    flusher.drain()
+    assert cache.try_state(str(old)) is not None
+    assert store.looked == [] and not any(key[0] == str(new) for key in cache._hashes)  # left to unit b
+    os.utime(new, (past, past))
+    ahead()
+    flusher.close()
+    assert [sorted(looked) for looked in store.looked] == [sorted(inputs["b"])]

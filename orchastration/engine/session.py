@@ -113,11 +113,13 @@ class Session(UnitEvents):
         def ahead() -> None:
             with contextlib.suppress(OSError):  # the unit itself says so when it claims its run slot
                 make_private_dir(unit.record_dir)
-            if paths:
-                cache.prefetch(paths)
+            hashed = cache.prefetch(paths)
+            if paths and len(hashed) == len(paths):
                 # Its cache lookup too (a key, a manifest read: on a cold cache a miss the jobs'
-                # thread then takes as it is, if the inputs hash the same when the unit starts).
-                store.look_ahead(unit, {p: cache.hash(p) for p in paths})
+                # thread then takes as it is, if the inputs hash the same when the unit starts). Not
+                # with an input left to the unit itself (just modified, missing): hashing it here
+                # would cache the very read prefetch leaves alone.
+                store.look_ahead(unit, hashed)
 
         # Ahead of the bookkeeping still queued for the jobs before it (records, cache entries,
         # database rows): queued behind them it often ran after this command had ended, and the

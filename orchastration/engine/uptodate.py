@@ -55,18 +55,21 @@ class HashCache:
             with self._lock:
                 self._hashes[(path, st.st_mtime_ns, st.st_size)] = digest
 
-    def prefetch(self, paths: Iterable[str]) -> None:
-        """Hash ``paths`` ahead of the unit that reads them (on another thread, while a command runs).
-        A file modified in the last ``RACY_SECONDS`` is left alone: an edit in the same timestamp tick
-        after this read, keeping its size, would go unseen until the unit's own hashing."""
+    def prefetch(self, paths: Iterable[str]) -> dict[str, str]:
+        """Hash ``paths`` ahead of the unit that reads them (on another thread, while a command runs);
+        the hashes of those hashed. A file modified in the last ``RACY_SECONDS`` is left alone (nor
+        hashed by anything else ahead): an edit in the same timestamp tick after this read, keeping its
+        size, would go unseen until the unit's own hashing."""
         now = time.time()
+        hashed: dict[str, str] = {}
         for path in paths:
             try:
                 st = os.stat(path)
                 if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= RACY_SECONDS:
-                    self.state(path, st)
+                    hashed[path] = str(self.state(path, st)[2])
             except Exception:  # missing or unreadable: the unit itself says so
                 continue
+        return hashed
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
