@@ -71,9 +71,8 @@ class CacheStore:
         self.forced = frozenset(forced)
         self.stats = RunStats()
         self._remote_lock = threading.Lock()
-        # ``find``'s lookups (inputs, key, source, entry), for the ``restore`` after it
-        self._found: dict[str, tuple[dict[str, str | None], str, str, Manifest]] = {}
-        self._missed: dict[str, dict[str, str | None]] = {}  # and the inputs of those that found nothing
+        # ``find``'s lookups (inputs, key, source, entry; None: nothing usable), for the ``restore`` after it
+        self._found: dict[str, tuple[dict[str, str | None], str, str, Manifest | None]] = {}
 
     # -- ResultStore ---------------------------------------------------------------------------
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
@@ -93,13 +92,11 @@ class CacheStore:
         if key is None:
             return False
         source, manifest = self._find(unit, key)
-        if manifest is None or not all(self.local.has_blob(b.sha256) for b in manifest.blobs()):
-            with self._remote_lock:
-                self._missed[unit.name] = dict(inputs)
-            return False
+        if manifest is not None and not all(self.local.has_blob(b.sha256) for b in manifest.blobs()):
+            manifest = None
         with self._remote_lock:
             self._found[unit.name] = (dict(inputs), key, source, manifest)
-        return True
+        return manifest is not None
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
         """``find`` now, on the bookkeeping thread while a command runs, for the next unit's
@@ -114,14 +111,10 @@ class CacheStore:
         started = time.monotonic()
         with self._remote_lock:
             found = self._found.pop(unit.name, None)
-            missed = self._missed.pop(unit.name, None)
         key: str | None
         manifest: Manifest | None
-        if found is not None and found[0] == inputs:  # what ``find`` found for these inputs
+        if found is not None and found[0] == inputs:  # what ``find`` found (or not) for these inputs
             key, source, manifest = found[1], found[2], found[3]
-        elif missed is not None and missed == inputs:  # ``find`` looked for these inputs: nothing
-            self.stats.add(misses=1)
-            return None
         else:
             key = self.keys.key(unit, inputs)
             if key is None or not self.read or unit.name in self.forced:
