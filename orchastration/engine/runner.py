@@ -155,10 +155,14 @@ def run_unit(
     if flusher is None:
         return _run_unit(*args)
     flusher.hold()
+    restored = False
     try:
-        return _run_unit(*args)
+        run = _run_unit(*args)
+        restored = run.result.status == UnitStatus.RESTORED
+        return run
     finally:
-        flusher.release()
+        if not restored:  # restored: no command to wait for; its bookkeeping is done on this thread
+            flusher.release()  # once doit saved its state (``Session.succeeded``: ``run_queued``)
 
 
 def _run_unit(
@@ -231,8 +235,6 @@ def _restore_or_run(
     flusher = runner.flusher
     restored = runner.store.restore(unit, hashes, launch)
     if restored is not None:
-        if flusher is not None:
-            flusher.release()  # no command to wait for: holding the queue would only delay it
         return restored, restored.result
     if ahead is not None:
         ahead()

@@ -134,6 +134,8 @@ class Session(UnitEvents):
         landing = self.landings.pop(name, None)
         if landing is not None:
             landing.land(self.commit)
+            if self.outcomes[name].status == UnitStatus.RESTORED and self.runner.flusher is not None:
+                self.runner.flusher.run_queued()  # no command to overlap it with: here, in order
         self.report(self.outcomes[name])
 
     def failed(self, name: str, message: str, dependency_failed: bool) -> None:
