@@ -8,17 +8,15 @@ processes it left holding its pipes get ``LEFTOVER_GRACE_SECONDS``, then its gro
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from orchastration import interrupts
 from orchastration.dataclass_code import dataclass, field
 from orchastration.inherited_env import inherits
 from orchastration.pipes import LogFiles, Sink, write_error
@@ -132,7 +130,7 @@ def run_process(
         if unwritable:
             return _ended(start, EXIT_CANNOT_EXECUTE, "failed", unwritable)
         inherit = inherits(base_env, env)  # the process's own environment: no copy to encode
-        with _interrupts_held() as held:
+        with interrupts.held() as held:
             spawned = _spawn(argv, shell, cwd, None if inherit else child_env, stdin_data is not None)
         if isinstance(spawned, tuple):
             if held:
@@ -192,30 +190,6 @@ def _spawn(
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {exc.filename or argv}: permission denied"
     except OSError as exc:
         return EXIT_CANNOT_EXECUTE, "failed", f"cannot execute {command_text(argv)}: {exc}"
-
-
-_STOP_SIGNALS = tuple(int(getattr(signal, name)) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-# The C module ``signal`` wraps (every platform has it): the same calls without the enum conversions
-# of the wrappers, ~2 µs instead of ~25 µs for the swaps around each command's start.
-_SIGNAL: Any = sys.modules.get("_signal", signal)
-
-
-@contextlib.contextmanager
-def _interrupts_held() -> Iterator[list[int]]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP (those the CLI turns into KeyboardInterrupt) while a command
-    starts: raised inside ``Popen`` once the child exists, the interrupt would leave it running
-    unseen. The list holds the signals that came (main thread only: signals are delivered there)."""
-    held: list[int] = []
-    saved: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in _STOP_SIGNALS:
-            if callable(_SIGNAL.getsignal(sig)):  # a Python handler; SIG_DFL and SIG_IGN are left alone
-                saved[sig] = _SIGNAL.signal(sig, lambda signum, frame: held.append(signum))
-    try:
-        yield held
-    finally:
-        for sig, handler in saved.items():
-            _SIGNAL.signal(sig, handler)
 
 
 def _verdict(

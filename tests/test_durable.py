@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchastration.engine import durable
 from orchastration.engine.durable import Flusher
@@ -81,6 +86,40 @@ def test_held_work_waits_for_a_command_or_runs_on_the_jobs_thread(tmp_path: Path
     flusher.close()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="a signal sent to this process (POSIX)")
+def test_an_interrupt_never_cuts_a_piece_run_on_the_jobs_thread(tmp_path: Path, monkeypatch: Any) -> None:
+    """On the jobs' (main) thread the CLI's signal handlers run: a Ctrl-C or SIGTERM during a restored
+    unit's bookkeeping cut a piece in two (a database commit without the record it vouches for) and
+    the pieces after it still ran. Now every piece runs whole and the interrupt comes after them."""
+    monkeypatch.setattr(durable, "HOLD_SECONDS", 30.0)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # what the CLI turns SIGTERM into
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    flusher = Flusher(tmp_path, gated=True)
+    seen: list[str] = []
+
+    def commit_then_settle() -> None:
+        seen.append("commit")
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes, here if it is not held
+            pass
+        seen.append("settle")
+
+    try:
+        flusher.hold()
+        flusher.submit(commit_then_settle)
+        flusher.submit(lambda: seen.append("next unit"))
+        with pytest.raises(KeyboardInterrupt):
+            flusher.run_queued()
+        assert seen == ["commit", "settle", "next unit"]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(KeyboardInterrupt):  # (kept by the queue, before: re-raised by close)
+            flusher.close()
+
+
 def test_held_work_is_taken_by_the_thread_after_hold_seconds(tmp_path: Path, monkeypatch: Any) -> None:
     """The thread never starves: a piece held longer than HOLD_SECONDS runs on it anyway."""
     monkeypatch.setattr(durable, "HOLD_SECONDS", 0.05)
@@ -103,6 +142,25 @@ def test_run_queued_leaves_an_ungated_queue_to_the_thread(tmp_path: Path) -> Non
     flusher.drain()
     assert seen == ["orchastration-flusher"]
     flusher.close()
+
+
+def test_a_run_whose_record_write_was_cut_short_is_not_kept(tmp_path: Path) -> None:
+    """A record write that never completed (cut by an interrupt, a bug) leaves the run's mark the
+    empty link: the landing drops the run's state (it runs again) and never settles that mark as an
+    (empty) record."""
+    from types import SimpleNamespace
+
+    from orchastration.engine.runner import Landing, _Ending
+
+    mark = tmp_path / "u" / ".incomplete"
+    ending = _Ending(None, SimpleNamespace(name="u"), "20261207T000000.000000Z", mark,  # type: ignore[arg-type]
+                     None, None, None, None, {}, {}, ())  # type: ignore[arg-type]  # fmt: skip
+    flusher = Flusher(tmp_path)
+    commits: list[tuple[str, bool]] = []
+    Landing(ending, flusher).land(lambda name, keep: commits.append((name, keep)))
+    flusher.drain()
+    flusher.close()
+    assert commits == [("u", False)]
 
 
 WAIT_FOR_DIR = """

@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from orchastration import interrupts
+
 DEFAULT_INTERVAL = 0.2  # seconds: how old the newest unsynced record can get
 BACKLOG = 64  # pieces of work queued at most before ``submit`` waits
 HOLD_SECONDS = 0.02  # a hold keeps the thread waiting at most this long (it never starves)
@@ -118,7 +120,9 @@ class Flusher:
         """``gated``: the calling thread (the jobs' thread, with no command to wait for: a unit restored
         from the result store) runs what is queued itself, in order, unless the thread is at work.
         Handed to the thread, the work would take turns with the jobs' thread at the interpreter lock
-        at each system call: a fresh clone's 1,000 restores ran ~20 % slower so."""
+        at each system call: a fresh clone's 1,000 restores ran ~20 % slower so. The CLI's interrupts,
+        which the thread never sees, come after the work here (each piece runs whole: never a database
+        row committed and the record it vouches for left unsettled while the pieces after it go on)."""
         if not self._gated:
             return
         with self._cond:
@@ -126,14 +130,17 @@ class Flusher:
                 return
             self._busy = True
         try:
-            while True:
-                with self._cond:
-                    if not self._work:
-                        return
-                    work = self._work.popleft()
-                self._run_one(work)
+            with interrupts.held() as came:
+                while True:
+                    with self._cond:
+                        if not self._work:
+                            break
+                        work = self._work.popleft()
+                    self._run_one(work)
         finally:
             self._idle()
+        if came:
+            raise KeyboardInterrupt
 
     def drain(self) -> None:
         """Wait until everything submitted so far has run; re-raises what a piece of work raised."""
@@ -161,10 +168,13 @@ class Flusher:
             # here; anything later runs at once in ``submit``. Nothing is left queued for ``drain``.
             self._closed = True
             late, self._work = list(self._work), deque()
-        for work in late:
-            work()
+        with interrupts.held() as came:  # (run here, on the jobs' thread: each piece whole)
+            for work in late:
+                work()
         self._flush()
         self.drain()
+        if came:
+            raise KeyboardInterrupt
 
     def _start(self) -> None:
         if self._thread is None:  # (the lock is held)

@@ -260,6 +260,7 @@ class _Ending:
     outputs: dict[str, str | None]
     reasons: tuple[str, ...]
     error: OSError | None = None  # a deferred record could not be written: the run is not kept
+    written: bool = False  # the record is in its mark (else it was never written whole: not kept)
 
     def write(self) -> None:
         """Log the run's end, write its record (a good one as pending under a flusher) and keep a
@@ -291,6 +292,7 @@ class _Ending:
             message = f"{unit.name}: {write_error(unit.record_dir, exc)}; it runs again next time"
             log(_LOG, "warning", message, unit=unit.name)
             return
+        self.written = True
         if status == UnitStatus.RAN.value:
             runner.store.save(unit, record)
 
@@ -309,8 +311,11 @@ class Landing:
 
     def _land(self, commit: Callable[[str, bool], None]) -> None:
         ending, name = self.ending, self.ending.unit.name
-        if ending.error is not None:
-            commit(name, False)  # no record says it ran: doit must not say it is up to date
+        if ending.error is not None or not ending.written:
+            # No record says it ran (none could be written, or its write was cut short: the mark
+            # is still the empty link, never to be settled as a record): doit must not say it is
+            # up to date.
+            commit(name, False)
             return
         commit(name, True)
         try:

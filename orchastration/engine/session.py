@@ -134,9 +134,9 @@ class Session(UnitEvents):
         landing = self.landings.pop(name, None)
         if landing is not None:
             landing.land(self.commit)
-            if self.outcomes[name].status == UnitStatus.RESTORED and self.runner.flusher is not None:
-                self.runner.flusher.run_queued()  # no command to overlap it with: here, in order
         self.report(self.outcomes[name])
+        if landing is not None and self.outcomes[name].status == UnitStatus.RESTORED and self.runner.flusher:
+            self.runner.flusher.run_queued()  # no command to overlap it with: here, in order
 
     def failed(self, name: str, message: str, dependency_failed: bool) -> None:
         if name in self.outcomes:
