@@ -25,3 +25,14 @@ def test_killed_at_random_points_state_stays_sound(kind: str, tmp_path: Path) ->
     summary = run_scenario(kind, tmp_path, POINTS, SEED)
     assert summary.points == POINTS
     assert not summary.problems, f"seed {SEED}:\n" + "\n".join(summary.problems)
+
+
+def test_a_record_that_is_not_whole_is_a_problem_not_a_crash_of_the_harness(tmp_path: Path) -> None:
+    """An empty settled record (what a cut record write once left) crashed the check with a
+    JSONDecodeError instead of being reported."""
+    from reliability.common import last_json_problems
+
+    runs = tmp_path / "runs" / "b"
+    runs.mkdir(parents=True)
+    (runs / "20261207T000000.000000Z.json").write_text("", encoding="utf-8")
+    assert last_json_problems(tmp_path / "runs") == ["b: 20261207T000000.000000Z.json is not a whole record (0 bytes)"]

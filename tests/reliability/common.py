@@ -150,7 +150,12 @@ def last_json_problems(runs_dir: Path) -> list[str]:
     if not runs_dir.is_dir():
         return problems
     for directory in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("2*.json"))]
+        records = []
+        for path in sorted(directory.glob("2*.json")):
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except ValueError:  # a problem to report, not a crash of the harness
+                problems.append(f"{directory.name}: {path.name} is not a whole record ({path.stat().st_size} bytes)")
         runs = [r for r in records if "run_id" in r]
         last = directory / "last.json"
         if not runs:
