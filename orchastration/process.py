@@ -137,7 +137,10 @@ def run_process(
                 raise KeyboardInterrupt
             return _ended(start, *spawned)
         if on_running is not None:
-            on_running()
+            try:
+                on_running()
+            except KeyboardInterrupt:  # (the caller's work, held until it was done): stop the command
+                held.append(2)
         consoles = (console, err_console or console)
         sinks = [Sink(log, path, out, prefix) for log, path, out in zip(logs.files, logs.paths, consoles, strict=True)]
         deadline = start + timeout if timeout > 0 else None

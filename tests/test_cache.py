@@ -566,3 +566,28 @@ def test_a_hit_touches_its_manifest_unless_it_was_touched_within_the_hour(tmp_pa
     assert local.manifest_path(old).stat().st_mtime >= now - 5  # used again: now the newest
     assert abs(local.manifest_path(recent).stat().st_mtime - (now - 600)) < 1  # left as it was
     assert local.read_manifest("c" * 64) is None
+
+
+def test_a_save_of_large_files_is_slow_and_left_to_the_bookkeeping_thread(tmp_path: Path) -> None:
+    """``slow_save``: a run whose outputs and logs come to over SLOW_SAVE_BYTES (or with a shared store
+    to push to) is not stored on the jobs' thread while the next command's output waits in its pipes
+    (``Flusher.command_started``); small ones, an uncacheable unit or a read-only cache are not slow."""
+    from orchastration.cache.key import Keys
+    from orchastration.cache.local import LocalCache
+    from orchastration.cache.store import SLOW_SAVE_BYTES, CacheStore
+    from orchastration.engine.result_store import NO_STORE
+    from orchastration.engine.units import Unit
+
+    job = Unit("j", ("tool",), False, tmp_path, {}, 0, (), ("out",), (), False, tmp_path / "r")
+    small, big = tmp_path / "small.log", tmp_path / "big.log"
+    small.write_bytes(b"x" * 100)
+    big.write_bytes(b"x" * (SLOW_SAVE_BYTES + 1))
+    store = CacheStore(LocalCache(tmp_path / "cache"), Keys(tmp_path, "sha256"))
+    assert not store.slow_save(job, 1000, [small, tmp_path / "missing.log"])
+    assert store.slow_save(job, SLOW_SAVE_BYTES + 1, [small])
+    assert store.slow_save(job, 0, [big])
+    read_only = CacheStore(LocalCache(tmp_path / "cache"), Keys(tmp_path, "sha256"), write=False)
+    assert not read_only.slow_save(job, 0, [big])
+    uncached = CacheStore(LocalCache(tmp_path / "cache"), Keys(tmp_path, "sha256"), policy={"j": False})
+    assert not uncached.slow_save(job, 0, [big])
+    assert not NO_STORE.slow_save(job, 0, [big])

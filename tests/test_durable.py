@@ -120,6 +120,41 @@ def test_an_interrupt_never_cuts_a_piece_run_on_the_jobs_thread(tmp_path: Path, 
             flusher.close()
 
 
+def test_a_started_command_has_the_jobs_thread_do_the_queue_up_to_a_heavy_piece(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Gated: once a command has started, the jobs' thread does the queued bookkeeping itself while it
+    runs (no turns with another thread at the interpreter lock), but never a heavy piece (a large
+    output to store: the command's output would wait in its pipes): that and what follows go to the
+    thread."""
+    monkeypatch.setattr(durable, "HOLD_SECONDS", 30.0)
+    flusher = Flusher(tmp_path, gated=True)
+    me, ran = threading.current_thread().name, []
+    done = threading.Event()
+    flusher.hold()
+    flusher.submit(lambda: ran.append(("record", threading.current_thread().name)))
+    flusher.submit(lambda: ran.append(("store 2 GB", threading.current_thread().name)), heavy=True)
+    flusher.submit(lambda: (ran.append(("commit", threading.current_thread().name)), done.set()))
+    flusher.command_started()
+    assert done.wait(10)
+    assert ran == [("record", me), ("store 2 GB", "orchastration-flusher"), ("commit", "orchastration-flusher")]
+    flusher.close()
+
+
+def test_a_started_command_has_the_jobs_thread_do_the_queue_for_a_budget_only(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(durable, "HOLD_SECONDS", 30.0)
+    monkeypatch.setattr(durable, "BUDGET_SECONDS", 0.05)
+    flusher = Flusher(tmp_path, gated=True)
+    me, where = threading.current_thread().name, []
+    flusher.hold()
+    for _ in range(3):
+        flusher.submit(lambda: (where.append(threading.current_thread().name), time.sleep(0.04)))
+    flusher.command_started()
+    flusher.drain()
+    assert where[:2] == [me, me] and where[2] == "orchastration-flusher"  # the budget ran out after two
+    flusher.close()
+
+
 def test_held_work_is_taken_by_the_thread_after_hold_seconds(tmp_path: Path, monkeypatch: Any) -> None:
     """The thread never starves: a piece held longer than HOLD_SECONDS runs on it anyway."""
     monkeypatch.setattr(durable, "HOLD_SECONDS", 0.05)

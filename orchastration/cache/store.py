@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from orchastration.engine.uptodate import HashCache
 
 _LOG = get_logger("cache")
+SLOW_SAVE_BYTES = 1 << 20  # a run's outputs and logs above this: its save is not done on the jobs' thread
 
 
 @dataclass
@@ -97,6 +98,18 @@ class CacheStore:
         with self._remote_lock:
             self._found[unit.name] = (dict(inputs), key, source, manifest)
         return manifest is not None
+
+    def slow_save(self, unit: Unit, output_bytes: int, logs: Sequence[Path]) -> bool:
+        """A shared store to push to, or over ``SLOW_SAVE_BYTES`` to copy (logs stat'ed only then)."""
+        if not self.write or not self.cacheable(unit):
+            return False
+        if self.remote is not None and self.remote.writes:
+            return True
+        total = output_bytes
+        for path in logs:
+            with contextlib.suppress(OSError):
+                total += os.stat(path).st_size
+        return total > SLOW_SAVE_BYTES
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
         """``find`` now, on the bookkeeping thread while a command runs, for the next unit's

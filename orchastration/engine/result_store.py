@@ -5,6 +5,7 @@ command (``NO_STORE``: none; the output cache, ``cache/store.py``, plugs in here
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orchastration.dataclass_code import dataclass
@@ -43,6 +44,12 @@ class ResultStore(Protocol):
         """Keep a successful run's outputs and logs (its record names them)."""
         ...
 
+    def slow_save(self, unit: Unit, output_bytes: int, logs: Sequence[Path]) -> bool:
+        """Whether ``save`` of a run with ``output_bytes`` of outputs and these log files may take
+        long (large files, a shared store to push to): its bookkeeping is then left to the flusher's
+        thread, never done while a command's output waits to be read (``Flusher.command_started``)."""
+        ...
+
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
         """A run begins: its units by name and their input files (a unit's key covers its dependencies')."""
         ...
@@ -68,6 +75,10 @@ class NoStore:
 
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Nothing kept."""
+
+    def slow_save(self, unit: Unit, output_bytes: int, logs: Sequence[Path]) -> bool:
+        """Nothing to keep."""
+        return False
 
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
         """Nothing to prepare."""

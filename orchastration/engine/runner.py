@@ -147,7 +147,8 @@ def run_unit(
 
     ``reasons``: why doit runs it (for the record); ``dep_runs``: its dependencies' last run ids
     (saved so the next check sees whether one ran since). Under a flusher its queued bookkeeping
-    waits while this thread works and runs while the command does (``Flusher.hold``); ``ahead`` is
+    waits while this thread works and is done while the command runs (``Flusher.hold``,
+    ``command_started``; a restored unit's once doit saved its state: ``run_queued``); ``ahead`` is
     called just before the command starts (work to queue for that time). ``states``: the inputs'
     states (``HashCache.try_state``) the caller read just before, to use instead of reading them again."""
     flusher = runner.flusher
@@ -155,14 +156,7 @@ def run_unit(
     if flusher is None:
         return _run_unit(*args)
     flusher.hold()
-    restored = False
-    try:
-        run = _run_unit(*args)
-        restored = run.result.status == UnitStatus.RESTORED
-        return run
-    finally:
-        if not restored:  # restored: no command to wait for; its bookkeeping is done on this thread
-            flusher.release()  # once doit saved its state (``Session.succeeded``: ``run_queued``)
+    return _run_unit(*args)
 
 
 def _run_unit(
@@ -193,7 +187,7 @@ def _run_unit(
     out_log, err_log = log_paths(unit, run_id)
     flusher = runner.flusher
     launch = Launch(runner.environ, out_log, err_log, runner.console, runner.err_console, prefix, cancel,
-                    None if flusher is None else flusher.release, empty)  # fmt: skip
+                    None if flusher is None else flusher.command_started, empty)  # fmt: skip
     restored, res = _restore_or_run(runner, unit, hashes, launch, ahead)
     ended = utc_now()
     status = UnitStatus.RESTORED if restored is not None else UNIT_STATUS_OF_PROCESS[ProcessStatus(res.status)]
@@ -209,7 +203,10 @@ def _run_unit(
         # A good run under a flusher: its log line, record and cache entry are written by the
         # flusher's thread while the next command runs; the record is put in place once doit's
         # state holds the run (``Landing``).
-        runner.flusher.submit(ending.write)
+        slow = status == UnitStatus.RAN and runner.store.slow_save(
+            unit, sum(s[1] for s in made.values() if s is not None), (out_log, err_log)
+        )
+        runner.flusher.submit(ending.write, heavy=slow)
         result = UnitResult(unit.name, status, res.exit_code, res.duration_ms, path, tuple(reasons), res.message)
         values = _saved_values(unit, run_id, made, missing, dep_runs)
         return UnitRun(result, values, states, Landing(ending, runner.flusher))
@@ -230,17 +227,14 @@ def _restore_or_run(
     launch: Launch,
     ahead: Callable[[], None] | None,
 ) -> tuple[Restored | None, ProcessResult]:
-    """The unit restored from the result store, or its command run (the flusher's queue released
-    while it runs, held again after)."""
-    flusher = runner.flusher
+    """The unit restored from the result store, or its command run (the flusher's queued work done
+    while it runs: ``Launch.on_running``)."""
     restored = runner.store.restore(unit, hashes, launch)
     if restored is not None:
         return restored, restored.result
     if ahead is not None:
         ahead()
-    res = runner.executor.run(unit, launch)  # Launch.on_running releases the queue
-    if flusher is not None:
-        flusher.hold()
+    res = runner.executor.run(unit, launch)  # Launch.on_running: the queue's work while it runs
     return None, res
 
 
