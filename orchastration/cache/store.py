@@ -112,8 +112,9 @@ class CacheStore:
         return total > SLOW_SAVE_BYTES
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
-        """``find`` now, on the bookkeeping thread while a command runs, for the next unit's
-        ``restore``; not with a shared store (its round trips would hold up that thread's records)."""
+        """``find`` now, with the run's bookkeeping while a command runs, for the next unit's
+        ``restore``; not with a shared store (its round trips would hold up the records, or the
+        reading of the command's output when the jobs' thread does that bookkeeping)."""
         if self.remote is None:
             self.find(unit, inputs)
 

@@ -39,19 +39,21 @@ class Flusher:
 
     One background thread does both. ``submit(work)`` queues a callable; the queue runs in order, so
     work queued after other work sees its effects (a record is written before the database row that
-    vouches for it is committed: docs/reliability.md). While a job's command runs the thread writes the
-    records, cache entries and database rows of the jobs before it.
+    vouches for it is committed: docs/reliability.md). While a job's command runs the records, cache
+    entries and database rows of the jobs before it are written: by the thread, or (``gated``) mostly
+    by the jobs' thread itself.
     """
 
     def __init__(self, directory: Path, interval: float = DEFAULT_INTERVAL, *, gated: bool = False) -> None:
         self.directory = directory
         self.interval = interval
-        # ``gated`` (one job at a time): the thread starts a piece of work only while the jobs' thread
-        # waits for a command (``hold``/``release``), or once it has waited ``HOLD_SECONDS``; with no
-        # command to wait for, the jobs' thread runs the queue itself (``run_queued``). Two Python
-        # threads share one interpreter lock: each system call of the jobs' thread (starting a process,
-        # reading its pipes, writing a restored output) let this thread in, and the jobs' thread then
-        # waited for it to let go (~0.6 ms a job at 1,000 jobs).
+        # ``gated`` (one job at a time): the jobs' thread does the queue itself, right after starting a
+        # command (``command_started``) or once a restored unit is saved (``run_queued``); this thread
+        # takes what it leaves (a heavy piece, what is past the budget: ``release``), a piece held over
+        # ``HOLD_SECONDS`` and what is left at the end (``drain``, ``close``). Two Python threads share
+        # one interpreter lock: handed to this one, the work took turns with the jobs' thread at each
+        # system call of either (starting a process, reading its pipes, writing a record), most when a
+        # command ended in the middle of a piece.
         self._gated = gated
         self._held = False
         lock = threading.Lock()

@@ -200,9 +200,9 @@ def _run_unit(
     ending = _Ending(runner, unit, run_id, path, started, ended, res, restored, hashes, outputs, tuple(reasons))
     good = status in (UnitStatus.RAN, UnitStatus.RESTORED)
     if good and runner.flusher is not None:
-        # A good run under a flusher: its log line, record and cache entry are written by the
-        # flusher's thread while the next command runs; the record is put in place once doit's
-        # state holds the run (``Landing``).
+        # A good run under a flusher: its log line, record and cache entry are written while the
+        # next command runs (``Flusher.command_started``; a slow save by the flusher's thread); the
+        # record is put in place once doit's state holds the run (``Landing``).
         slow = status == UnitStatus.RAN and runner.store.slow_save(
             unit, sum(s[1] for s in made.values() if s is not None), (out_log, err_log)
         )

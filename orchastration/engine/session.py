@@ -87,13 +87,13 @@ class Session(UnitEvents):
             return action_result(run.values, run.result.message or run.result.status, file_states=run.inputs)
 
     def ahead_of(self, name: str) -> Callable[[], None] | None:
-        """One at a time (no ``-j``), under a flusher: what queues, for the flusher's thread to do
-        while this one's command runs (``run_unit`` calls it then; not for a unit restored from the
+        """One at a time (no ``-j``), under a flusher: what queues, ahead of the bookkeeping, to be
+        done while this one's command runs (``run_unit`` calls it then; not for a unit restored from the
         cache: no command, no wait to fill), the next unit's run directory (made on its first run:
         a new inode, slow on a file system that scans past recently deleted ones) and the hashing of
         its inputs — the latter only for a unit no other unit of the run feeds (no edges): its
         inputs cannot change under it during the run — and then its lookup in the result store. A
-        unit doit then skips merely cost that thread the reads (and, if it never ran here, leaves its
+        unit doit then skips merely cost the reads (and, if it never ran here, leaves its
         run directory empty)."""
         flusher = self.runner.flusher
         if flusher is None or self.threaded:
@@ -128,7 +128,7 @@ class Session(UnitEvents):
 
     # -- what doit reports (UnitEvents) ---------------------------------------------------------
     def succeeded(self, name: str) -> None:
-        # doit has saved the unit's state (in memory): the flusher's thread commits it once the
+        # doit has saved the unit's state (in memory): the flusher's queue commits it once the
         # record is written, then lets the record say it finished (last.json, the incomplete mark
         # cleared), never before (docs/reliability.md).
         landing = self.landings.pop(name, None)

@@ -177,7 +177,8 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
     def commit(self, task_id: str, keep: bool = True) -> None:
         """Make what doit holds for ``task_id`` survive a crash of this process: its saved state
         (``keep``) or none (``keep=False``: it runs again next time), with the deletes of failed
-        tasks so far. Runs on the run's flusher thread, through a connection of its own (doit
+        tasks so far. Runs in the run's flusher queue (its thread, or the jobs' thread: one at a
+        time), through a connection of its own (doit
         itself writes every task at the end of the run, so a killed run lost them all)."""
         if not keep:
             self.remove(task_id)
