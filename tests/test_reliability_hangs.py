@@ -458,6 +458,47 @@ print("never held")
 """
 
 
+SIGTERM_WHILE_DEFERRING = """
+import os, signal, sys, threading, time
+from orchastration import cli
+
+cli._stop_signals_interrupt()
+real_start = threading.Timer.start
+
+def start_taking_a_second_signal(self):
+    os.kill(os.getpid(), signal.SIGTERM)  # a second stop signal while the first one is deferred
+    for _ in range(1000):  # its handler runs here, between bytecodes
+        pass
+    real_start(self)
+
+threading.Timer.start = start_taking_a_second_signal
+# A frame of threading.py (not a wait): where a signal landing is deferred, not raised.
+code = compile("import sys\\nframe = sys._getframe()", threading.__file__, "exec")
+scope = {}
+exec(code, scope)
+try:
+    cli._raise_interrupt(signal.SIGTERM, scope["frame"])
+except KeyboardInterrupt:
+    print("raised inside the deferring handler")
+    sys.exit(1)
+try:
+    time.sleep(5)  # the retry raises it here
+    print("never raised")
+except KeyboardInterrupt:
+    print("deferred, then raised")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM sent to itself: POSIX")
+def test_a_second_signal_while_one_is_deferred_never_leaves_through_the_first() -> None:
+    """A stop signal deferred inside threading.py starts a retry thread; a second one landing while
+    that thread starts (it waits on a condition) raised there and left through the first handler, at
+    the place it spared: a condition's lock held for good (CI, ``test_sigterm_never_leaves_a_
+    condition_locked``, round 134 of 200). Now the second waits for the retry too."""
+    done = subprocess.run([PY, "-c", SIGTERM_WHILE_DEFERRING], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "deferred, then raised\n", (done.stdout, done.stderr)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM sent to itself: POSIX")
 def test_sigterm_never_leaves_a_condition_locked() -> None:
     """A stop signal landing inside ``Condition.__enter__`` just after it took its lock raised there,

@@ -35,6 +35,11 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
       ``Condition.__enter__``, Python code, and an exception at its return never reaches the ``with``;
       the run's bookkeeping thread then waited for that lock forever (crashtest, restore scenario:
       SIGTERM at -j 2)."""
+    if _DEFERRING:
+        # A second signal while this handler defers one: it runs inside the retry's start (a thread
+        # start waits on a condition), and raised there it would leave through the deferring handler,
+        # at the very place that handler spared. The retry raises the interrupt.
+        return
     innermost = frame
     while frame is not None:
         code = frame.f_code
@@ -43,9 +48,13 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
         ):
             import threading
 
-            retry = threading.Timer(0.01, _raise_again, (signum,))
-            retry.daemon = True
-            retry.start()
+            _DEFERRING.append(signum)
+            try:
+                retry = threading.Timer(0.01, _raise_again, (signum,))
+                retry.daemon = True
+                retry.start()
+            finally:
+                _DEFERRING.clear()
             return
         frame = frame.f_back
     raise KeyboardInterrupt
@@ -58,6 +67,7 @@ def _threading_file() -> str:
 
 
 _ARMED: list[Any] = []  # [a lock] while ``_raise_interrupt`` handles the stop signals
+_DEFERRING: list[int] = []  # [the signal] while ``_raise_interrupt`` starts the retry of one it deferred
 
 
 def _raise_again(signum: int) -> None:
