@@ -13,7 +13,7 @@ import pytest
 from conftest import Result
 from jobs_helpers import PY, statuses, write_config
 
-from orchastration.empty_logs import EMPTY_LOG, link_empty, open_for_write
+from orchastration.empty_logs import EMPTY_LOG, link_empty, open_for_write, replace_whole
 
 Cli = Callable[..., Result]
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="the shared file is read-only on POSIX only")
@@ -124,6 +124,24 @@ def test_open_for_write_never_writes_through_a_link(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [EMPTY_LOG, "run.stdout.log"]  # no temp left
     link_empty(log, shared, exist_ok=True)  # a log already there (with output) is left as it is
     assert log.read_bytes() == b"output" and not os.path.samefile(log, shared)
+
+
+def test_replace_whole_puts_a_file_of_its_own_in_place_of_a_link(tmp_path: Path) -> None:
+    """A record goes into the unit's ``.incomplete`` mark (a link to the shared empty file) whole, in
+    one rename: never through the link, never seen in part, no temp left; a temp a killed process of
+    the same id left is replaced."""
+    import threading
+
+    shared, mark = tmp_path / EMPTY_LOG, tmp_path / ".incomplete"
+    link_empty(mark, shared)
+    stale = tmp_path / f".incomplete.{os.getpid()}-{threading.get_ident()}.tmp"
+    stale.write_bytes(b"half a record from a killed run")
+    replace_whole(mark, b'{"status": "ran"}\n')
+    assert mark.read_bytes() == b'{"status": "ran"}\n' and shared.read_bytes() == b""
+    assert not os.path.samefile(mark, shared) and os.stat(shared).st_nlink == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".incomplete", EMPTY_LOG])
+    if os.name == "posix":
+        assert os.stat(mark).st_mode & 0o777 == 0o600
 
 
 def test_without_hard_links_an_empty_log_is_a_file_of_its_own(tmp_path: Path) -> None:

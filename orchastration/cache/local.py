@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from orchastration.dataclass_code import dataclass
+from orchastration.state import write_all
 
 _CHUNK = 1 << 20
 LAYOUT = "v1"  # the directory under ``dir`` this format writes (an older layout is never read)
@@ -43,13 +44,6 @@ def copy_hashing(src: IO[bytes], dst: IO[bytes]) -> tuple[str, int]:
         dst.write(chunk)
         size += len(chunk)
     return h.hexdigest(), size
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """``data`` to a file descriptor, whole (``os.write`` may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 @dataclass(frozen=True)
