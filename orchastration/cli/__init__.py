@@ -36,27 +36,27 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
       the run's bookkeeping thread then waited for that lock forever (crashtest, restore scenario:
       SIGTERM at -j 2)."""
     if _DEFERRING:
-        # A second signal while this handler defers one: it runs inside the retry's start (a thread
-        # start waits on a condition), and raised there it would leave through the deferring handler,
-        # at the very place that handler spared. The retry raises the interrupt.
+        # A second signal while this handler decides about one (or starts its retry: a thread start
+        # waits on a condition): raised there, it would leave through this handler, at the very place
+        # this one spares. This one's interrupt (raised now, or by its retry) is enough.
         return
-    innermost = frame
-    while frame is not None:
-        code = frame.f_code
-        if code.co_filename.startswith(_IMPORT_MACHINERY) or (
-            frame is innermost and code.co_filename == _threading_file() and code.co_name not in _WAITS
-        ):
-            import threading
+    _DEFERRING.append(signum)
+    try:
+        innermost = frame
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename.startswith(_IMPORT_MACHINERY) or (
+                frame is innermost and code.co_filename == _threading_file() and code.co_name not in _WAITS
+            ):
+                import threading
 
-            _DEFERRING.append(signum)
-            try:
                 retry = threading.Timer(0.01, _raise_again, (signum,))
                 retry.daemon = True
                 retry.start()
-            finally:
-                _DEFERRING.clear()
-            return
-        frame = frame.f_back
+                return
+            frame = frame.f_back
+    finally:
+        _DEFERRING.clear()
     raise KeyboardInterrupt
 
 
@@ -67,7 +67,7 @@ def _threading_file() -> str:
 
 
 _ARMED: list[Any] = []  # [a lock] while ``_raise_interrupt`` handles the stop signals
-_DEFERRING: list[int] = []  # [the signal] while ``_raise_interrupt`` starts the retry of one it deferred
+_DEFERRING: list[int] = []  # [the signal] while ``_raise_interrupt`` handles one
 
 
 def _raise_again(signum: int) -> None:
