@@ -212,3 +212,26 @@ def test_the_process_environment_is_inherited_not_encoded_and_overrides_still_ap
         inherited.update(ORCH_PROBE="changed")
     for twin in (copy.copy(inherited), pickle.loads(pickle.dumps(inherited)), inherited | {}, inherited.copy()):
         assert type(twin) is dict and twin == inherited  # a copy can change: it is encoded like any mapping
+
+
+def test_an_interrupt_from_on_running_stops_the_started_command(tmp_path: Path) -> None:
+    """``on_running`` (the run's bookkeeping, done while the command runs, its interrupts held and
+    raised after it) raising KeyboardInterrupt: the command just started is stopped and the run says
+    interrupted, as for an interrupt while it starts; it is never left running unseen."""
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+    def bookkeeping_interrupted() -> None:
+        until = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < until:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    res = run_process([PY, "-c", code], cwd=tmp_path, base_env=ENV, on_running=bookkeeping_interrupted)
+    assert res.status == "interrupted" and time.monotonic() - started < 30, res
+    pid = int(pid_file.read_text())
+    until = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < until:
+        time.sleep(0.05)
+    assert not pid_alive(pid)

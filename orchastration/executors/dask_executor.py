@@ -150,9 +150,13 @@ class DaskExecutor:
                 remote.run_job, _spec(unit, key, self.topic), key=key, pure=False,
                 resources=dict(placement.resources) or None,
             )  # fmt: skip
-            if launch.on_running is not None:
-                launch.on_running()  # submitted: the caller now waits (its bookkeeping meanwhile)
-            result = self._wait(unit, key, future, live, launch, start)
+            try:
+                if launch.on_running is not None:
+                    launch.on_running()  # submitted: the caller now waits (its bookkeeping meanwhile)
+            except KeyboardInterrupt:  # (held over that bookkeeping, raised after it) as in ``_wait``
+                result = self._cancel(key, future, live, start)
+            else:
+                result = self._wait(unit, key, future, live, launch, start)
         finally:
             self.live.pop(key, None)
             failure = live.close()
