@@ -17,7 +17,7 @@ import os
 import threading
 from pathlib import Path
 
-from orchastration.state import write_all
+from orchastration.fdio import write_all
 
 EMPTY_LOG = ".empty.log"  # in the runs directory; no job or task name starts with a dot
 _MODE = 0o400 if os.name == "posix" else 0o600  # Windows: a read-only file's links cannot be deleted

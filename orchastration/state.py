@@ -86,13 +86,6 @@ _TEMP_FLAGS = (
 )  # fmt: skip
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """``data`` to a file descriptor, whole (``os.write`` may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _mkstemp(directory: Path, prefix: str) -> tuple[int, str]:
     """A new private file ``directory/<prefix><random>.tmp``: (descriptor, path)."""
     while True:

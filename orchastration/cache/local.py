@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from orchastration.dataclass_code import dataclass
-from orchastration.state import write_all
+from orchastration.fdio import write_all
 
 _CHUNK = 1 << 20
 LAYOUT = "v1"  # the directory under ``dir`` this format writes (an older layout is never read)

@@ -17,8 +17,8 @@ from orchastration.cache.key import Keys
 from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
 from orchastration.dataclass_code import dataclass, field
 from orchastration.empty_logs import link_empty, open_for_write
+from orchastration.fdio import write_all
 from orchastration.logs import get_logger, log
-from orchastration.state import write_all
 
 if TYPE_CHECKING:
     from orchastration.cache.remote import RemoteCache
