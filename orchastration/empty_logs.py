@@ -17,8 +17,6 @@ import os
 import threading
 from pathlib import Path
 
-from orchastration.fdio import write_all
-
 EMPTY_LOG = ".empty.log"  # in the runs directory; no job or task name starts with a dot
 _MODE = 0o400 if os.name == "posix" else 0o600  # Windows: a read-only file's links cannot be deleted
 _WRITE = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -90,8 +88,21 @@ def open_for_write(path: Path | str) -> int:
         if os.fstat(fd).st_nlink <= 1:
             return fd
         os.close(fd)  # truncating the shared file did nothing: it is empty
+    return own_file(path)
+
+
+def own_file(path: Path | str) -> int:
+    """A new empty file of its own (0600) renamed over ``path``, open for writing: what ``path`` was (a
+    link to the shared empty file, say) is never written through. Renamed while empty, then written by
+    the caller (a reader may see it empty or in part meanwhile: for marks and logs, never records): on
+    ext4 a rename over an existing name forces the new file's pending data to disk first
+    (``auto_da_alloc``), ~55 µs a file on this project's build machine."""
     tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
-    fd = os.open(tmp, _WRITE | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(tmp, _WRITE | os.O_EXCL | _CLOEXEC, 0o600)
+    except FileExistsError:  # left by a killed process that had this id: never renamed into place
+        os.unlink(tmp)
+        fd = os.open(tmp, _WRITE | os.O_EXCL | _CLOEXEC, 0o600)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -100,28 +111,6 @@ def open_for_write(path: Path | str) -> int:
             os.unlink(tmp)
         raise
     return fd
-
-
-def replace_whole(path: Path | str, data: bytes) -> None:
-    """``path`` replaced by a file of its own holding ``data`` (0600), atomically: a reader sees the
-    old file (the link to the shared empty file, say) or the whole new one, never a part, and the
-    old file is never written through. Four system calls: create, write, close, rename."""
-    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
-    try:
-        fd = os.open(tmp, _WRITE | os.O_EXCL | _CLOEXEC, 0o600)
-    except FileExistsError:  # left by a killed process that had this id: never renamed into place
-        os.unlink(tmp)
-        fd = os.open(tmp, _WRITE | os.O_EXCL | _CLOEXEC, 0o600)
-    try:
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _linked(path: Path | str) -> bool:

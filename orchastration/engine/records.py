@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
-from orchastration.empty_logs import link_empty, replace_whole, shared_empty
+from orchastration.empty_logs import link_empty, own_file, shared_empty
 from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
+from orchastration.fdio import write_all
 from orchastration.state import (
     SCHEMA_VERSION,
     atomic_write_json,
@@ -116,9 +117,14 @@ def finish_run(
         return path
     # Written into the mark, a name no reader parses: a crash mid-write leaves a mark that says
     # "interrupted", never a part of a record; the rename puts the record in place and clears the
-    # mark in one step (one file per run). The mark is replaced whole, never written through: it is
-    # a link to the shared empty file (or what a killed run of this unit left).
-    replace_whole(unit.record_dir / INCOMPLETE, dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8"))
+    # mark in one step (one file per run). The mark is replaced, never written through: it is a link
+    # to the shared empty file (or what a killed run of this unit left).
+    data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
+    fd = own_file(unit.record_dir / INCOMPLETE)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
     if settle or not good:
         settle_run(unit, run_id, path, sync=sync, locked=locked)
     return path
