@@ -151,12 +151,9 @@ def run_unit(
     ``command_started``; a restored unit's once doit saved its state: ``run_queued``); ``ahead`` is
     called just before the command starts (work to queue for that time). ``states``: the inputs'
     states (``HashCache.try_state``) the caller read just before, to use instead of reading them again."""
-    flusher = runner.flusher
-    args = (runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead, states)
-    if flusher is None:
-        return _run_unit(*args)
-    flusher.hold()
-    return _run_unit(*args)
+    if runner.flusher is not None:
+        runner.flusher.hold()
+    return _run_unit(runner, unit, inputs, reasons, dep_runs, prefix, cancel, on_start, ahead, states)
 
 
 def _run_unit(
