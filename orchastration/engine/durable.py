@@ -226,6 +226,9 @@ class Flusher:
                 self._cond.wait(min(waits) if waits else None)
 
     def _loop(self) -> None:
+        # What a batch's sync needs, loaded as the thread starts (at the run's first piece of work),
+        # not in the run's last sync; gated, the thread may do no piece before that sync.
+        _syncfs()
         while True:
             work = self._next()
             if work is None:
@@ -234,8 +237,6 @@ class Flusher:
                     if self._stop and not self._work and not self._dirty:
                         return
                 continue
-            if not _SYNCFS:  # load what the batch's sync needs now, while a command runs, not at the run's end
-                _syncfs()
             try:
                 self._run_one(work)
             finally:
