@@ -140,7 +140,7 @@ def run_process(
             try:
                 on_running()
             except KeyboardInterrupt:  # (the caller's work, held until it was done): stop the command
-                held.append(2)
+                held.append(interrupts.STOP_SIGNALS[0])  # SIGINT
         consoles = (console, err_console or console)
         sinks = [Sink(log, path, out, prefix) for log, path, out in zip(logs.files, logs.paths, consoles, strict=True)]
         deadline = start + timeout if timeout > 0 else None

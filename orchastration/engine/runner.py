@@ -250,13 +250,14 @@ class _Ending:
     inputs: dict[str, str | None]
     outputs: dict[str, str | None]
     reasons: tuple[str, ...]
-    error: OSError | None = None  # a deferred record could not be written: the run is not kept
-    written: bool = False  # the record is in its mark (else it was never written whole: not kept)
+    # The record is in its mark. Else (it could not be written: logged; or its write was cut short)
+    # the run is not kept.
+    written: bool = False
 
     def write(self) -> None:
         """Log the run's end, write its record (a good one as pending under a flusher) and keep a
         run's outputs in the result store. Raises OSError when the record cannot be written
-        (deferred: kept in ``error`` and logged instead)."""
+        (deferred: logged instead, and ``written`` stays False)."""
         runner, unit, res, path = self.runner, self.unit, self.res, self.path
         status = STATUS_OF_PROCESS[res.status] if self.restored is None else UnitStatus.RESTORED.value
         # Jobs are audited in the log file at info; task builds log their own "task build finished".
@@ -279,7 +280,6 @@ class _Ending:
                 raise
             from orchastration.pipes import write_error
 
-            self.error = exc
             message = f"{unit.name}: {write_error(unit.record_dir, exc)}; it runs again next time"
             log(_LOG, "warning", message, unit=unit.name)
             return
@@ -302,7 +302,7 @@ class Landing:
 
     def _land(self, commit: Callable[[str, bool], None]) -> None:
         ending, name = self.ending, self.ending.unit.name
-        if ending.error is not None or not ending.written:
+        if not ending.written:
             # No record says it ran (none could be written, or its write was cut short: the mark
             # is still the empty link, never to be settled as a record): doit must not say it is
             # up to date.
