@@ -6,9 +6,9 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 from orchastration.errors import ConfigError
+from orchastration.named_tuple import NamedTuple
 
 APP = "orchastration"
 CONFIG_ENV = "ORCHASTRATION_CONFIG"

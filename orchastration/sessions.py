@@ -15,9 +15,11 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the no-op ``run`` never imports typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchastration.engine.units import UnitResult
 
 SESSION_SCHEMA = 1

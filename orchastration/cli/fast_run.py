@@ -12,9 +12,13 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
 
+from orchastration.named_tuple import NamedTuple
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the no-op ``run`` never imports typing
 if TYPE_CHECKING:
+    from typing import IO
+
     from orchastration.engine.fastpath import Summaries
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a job name; never a flag

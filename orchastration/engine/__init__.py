@@ -7,9 +7,11 @@ Importing this package is cheap: doit is imported only when a function that need
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the no-op ``run`` never imports typing
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchastration.engine.units import PlanItem, Unit, UnitResult
     from orchastration.paths import Paths
 

@@ -22,9 +22,9 @@ import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from orchastration import __version__
+from orchastration.named_tuple import NamedTuple
 from orchastration.paths import home_key
 
 FORMAT = "orchastration-fastpath 2"
