@@ -75,6 +75,9 @@ def test_quick_mode_measures_every_scenario_with_sane_figures(tmp_path: Path) ->
     cached = rows["5 x sleep 0.2 with an output: fresh clone, warm cache"]
     assert cached[header.index("baseline")].endswith("(cold build, empty cache: 1 s of sleep)")
     assert float(cached[ours]) < 1_000 <= float(cached[header.index("baseline")].split()[0])
+    # The file system's state, which sets the cold-build ratios, is measured at both ends of the run.
+    costs = re.search(r"a new file on this file system cost (\d+) µs at the run's start and (\d+) µs", out.stdout)
+    assert costs and all(0 < int(us) < 100_000 for us in costs.groups()), out.stdout
     # make has no listing command: its cell is empty, not a made-up number.
     assert rows["list 20 x 5"][header.index("make")] == "-"
     _, goals = parse_table(out.stdout, "goal")

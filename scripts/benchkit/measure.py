@@ -145,3 +145,23 @@ def median_of(
             break
     ms = statistics.median(s.ms for s in samples)
     return Sample(ms, statistics.median(s.rss_mb for s in samples), len(samples))
+
+
+_probes = iter(range(1_000_000))
+
+
+def new_file_us(parent: Path, files: int = 1000, per_dir: int = 10) -> float:
+    """What making a file costs on this file system now: µs per empty file, ``files`` of them made in
+    ``files / per_dir`` new directories (the shape of a build's outputs and run records) under
+    ``parent``, directories counted as files. Nothing is deleted: deleting here would raise the cost
+    it measures (on ext4, a new inode is looked for past the recently deleted ones), and ``parent`` is
+    the run's temporary directory."""
+    root = parent / f"new-file-probe-{next(_probes)}"
+    root.mkdir()
+    start = time.perf_counter()
+    for d in range(files // per_dir):
+        sub = root / str(d)
+        os.mkdir(sub)
+        for f in range(per_dir - 1):
+            os.close(os.open(sub / str(f), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    return (time.perf_counter() - start) * 1e6 / files
