@@ -3,9 +3,11 @@
 
 Every tool gets the same generated workload in its own format (``benchkit/tools.py``): N jobs x M
 input files, job i concatenating its inputs into ``out/<i>.txt`` through the shell. Every figure is
-a whole process timed from outside: the median of several runs after a warm-up. Scenarios: start-up
-(``--version``), cold build (an empty output cache), no-op rerun, one input edited, listing, a fresh clone
-with a warm output cache and a cold build with the cache off, at 100 x 10 and 1,000 x 10;
+a whole process timed from outside: the median of several runs after a warm-up, the tools of a row
+taking turns (run i of every tool before run i + 1 of any: a slow spell of the shared machine falls on
+all of them, not on one). Scenarios: start-up (``--version``), cold build (an empty output cache, in
+turns with a cold build with the cache off), no-op rerun, one input edited, listing, a fresh clone with
+a warm output cache (in turns with the peers' cold builds), at 100 x 10 and 1,000 x 10;
 16 x ``sleep 0.5`` at ``-j 8`` (scheduling overhead); 50 jobs sleeping 0.5 s each with an output, cold
 and as a fresh clone with the output cache warm (what the cache saves); ``hash`` of a 1 GiB file beside ``sha256sum``
 (throughput, peak RSS); 50 MB of job output (wall time, peak RSS).
@@ -38,7 +40,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import tools as tk  # noqa: E402
-from benchkit.measure import BenchError, BenchTimeout, Sample, median_of, new_file_us, rss_floor_mb  # noqa: E402
+from benchkit.measure import (  # noqa: E402
+    BenchError,
+    BenchTimeout,
+    Contender,
+    Sample,
+    new_file_us,
+    round_robin,
+    rss_floor_mb,
+)
 from benchkit.report import OURS, Row, goals_table, table  # noqa: E402
 
 SETTLE_SECONDS = 2.2
@@ -61,31 +71,47 @@ QUICK = {
 }
 
 
-def _try(row: Row, tool: str, measure: Callable[[], Sample], pick: Callable[[Sample], float] = lambda s: s.ms) -> bool:
-    """Record one figure; a failing or timed-out tool is reported and left out of the row."""
-    try:
-        sample = measure()
-    except BenchError as exc:
-        print(f"bench: {tool}: {row.scenario}: skipped: {exc}", file=sys.stderr)
-        if isinstance(exc, BenchTimeout):
-            row.notes.append(f"{tool}: killed after {exc.seconds:g} s")
-        return False
-    row.values[tool] = pick(sample)
-    row.runs[tool] = sample.runs
-    return True
+def _take(
+    row: Row,
+    contenders: list[Contender],
+    repeat: int,
+    warmup: int = 1,
+    rss: bool = False,
+    pick: Callable[[Sample], float] = lambda s: s.ms,
+    rss_row: Row | None = None,
+) -> list[str]:
+    """One figure of every contender, measured in turns (``round_robin``), into ``row`` (and the peak RSS
+    into ``rss_row``); returns the names that have one. A failing or timed-out contender is reported and
+    left out of the row."""
+    taken = []
+    for name, result in round_robin(contenders, repeat, warmup, rss).items():
+        if isinstance(result, BenchError):
+            print(f"bench: {name}: {row.scenario}: skipped: {result}", file=sys.stderr)
+            if isinstance(result, BenchTimeout):
+                row.notes.append(f"{name}: killed after {result.seconds:g} s")
+            continue
+        row.values[name], row.runs[name] = pick(result), result.runs
+        if rss_row is not None:
+            rss_row.values[name], rss_row.runs[name] = result.rss_mb, result.runs
+        taken.append(name)
+    return taken
 
 
 def startup(tools: list[tk.Tool], work: Path, env: dict[str, str], repeat: int) -> list[Row]:
     """``--version`` of every tool beside ``python -c pass``."""
     row = Row("startup", "start-up (`--version`)", "ms", baseline="python -c pass")
-    _try(row, row.baseline, lambda: median_of([sys.executable, "-c", "pass"], work, env, repeat))
-    for t in tools:
-        _try(row, t.name, lambda t=t: median_of(t.version_argv(), work, t.env(env, work), repeat))
+    contenders = [Contender(row.baseline, [sys.executable, "-c", "pass"], work, env)]
+    contenders += [Contender(t.name, t.version_argv(), work, t.env(env, work)) for t in tools]
+    _take(row, contenders, repeat)
     return [row]
 
 
-def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[int, int], repeat: int) -> list[Row]:
-    """Cold build, no-op rerun, one input edited and listing of the N x M workload."""
+def builds(
+    tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[int, int], repeat: int
+) -> tuple[list[Row], Row | None]:
+    """Cold build, no-op rerun, one input edited and listing of the N x M workload; with orchastration,
+    also its cold build with the cache off (the ``cold`` row's empty cache must cost little over it,
+    measured in the same rounds), returned apart."""
     jobs_n, inputs_n = size
     label, tag = f"{jobs_n} x {inputs_n}", f"{jobs_n}x{inputs_n}"
     jobs = tk.build_jobs(jobs_n, inputs_n)
@@ -93,82 +119,84 @@ def builds(tools: list[tk.Tool], work: Path, env: dict[str, str], size: tuple[in
     noop = Row(f"noop:{tag}", f"no-op rerun {label}", "ms")
     edit = Row(f"edit:{tag}", f"one input edited {label}", "ms")
     listing = Row(f"list:{tag}", f"list {label}", "ms")
+    off = Row(f"cold-nocache:{tag}", f"cold build, cache off {label}", "ms")
+    ours = next((t for t in tools if t.name == OURS), None)
     dirs = {t.name: work / f"{t.name}-{tag}" for t in tools}
+    if ours is not None:
+        dirs[off.scenario] = work / f"{ours.name}-{tag}-nocache"
     old = time.time() - 3600  # inputs written "an hour ago", like a checked-out tree
-    live = []  # the tools whose cold build worked: the other scenarios need its tree
-    for t in tools:
-        d = dirs[t.name]
+    contenders = []
+    for name, d in dirs.items():
+        t = ours if name == off.scenario else next(t for t in tools if t.name == name)
+        assert t is not None
         (d / "in").mkdir(parents=True)
         for job in jobs:
-            for name in job.inputs:
-                (d / name).write_text(f"{name}\n" * 20)
-                os.utime(d / name, (old, old))
+            for path in job.inputs:
+                (d / path).write_text(f"{path}\n" * 20)
+                os.utime(d / path, (old, old))
         t.write_build(d, jobs)
-
-        def reset(_i: int, t: tk.Tool = t, d: Path = d) -> None:
-            t.reset(d)
-
-        if _try(cold, t.name, lambda t=t, d=d, reset=reset: median_of(
-                t.build_argv(), d, t.env(env, d), min(repeat, 3), before=reset)):  # fmt: skip
-            live.append(t)
+        run_env = {**t.env(env, d), "ORCHASTRATION_NO_CACHE": "1"} if name == off.scenario else t.env(env, d)
+        contenders.append(Contender(name, t.build_argv(), d, run_env, lambda _i, t=t, d=d: t.reset(d)))
+    done = _take(cold, contenders, min(repeat, 3))
+    if off.scenario in cold.values:
+        off.values[OURS], off.runs[OURS] = cold.values.pop(off.scenario), cold.runs.pop(off.scenario)
+    live = [t for t in tools if t.name in done]  # the tools whose cold build worked: the rest need its tree
     time.sleep(SETTLE_SECONDS)
-    for t in live:
-        d = dirs[t.name]
-        _try(noop, t.name, lambda t=t, d=d: median_of(t.build_argv(), d, t.env(env, d), repeat, warmup=2))
-    for t in live:
-        d = dirs[t.name]
+    _take(noop, [Contender(t.name, t.build_argv(), dirs[t.name], t.env(env, dirs[t.name])) for t in live], repeat, 2)
 
-        def touch(i: int, d: Path = d) -> None:
-            with open(d / "in" / f"{i % jobs_n}_0.txt", "a") as fh:
-                fh.write(f"edit {i}\n")
+    def touch(i: int, d: Path) -> None:
+        with open(d / "in" / f"{i % jobs_n}_0.txt", "a") as fh:
+            fh.write(f"edit {i}\n")
 
-        _try(edit, t.name, lambda t=t, d=d, touch=touch: median_of(
-            t.build_argv(), d, t.env(env, d), repeat, before=touch))  # fmt: skip
-    for t in live:
-        d, argv = dirs[t.name], t.list_argv()
-        if argv is not None:
-            _try(listing, t.name, lambda t=t, d=d, argv=argv: median_of(argv, d, t.env(env, d), repeat))
+    _take(edit, [Contender(t.name, t.build_argv(), dirs[t.name], t.env(env, dirs[t.name]),
+                           lambda i, d=dirs[t.name]: touch(i, d)) for t in live], repeat)  # fmt: skip
+    listed = [(t, t.list_argv()) for t in live]
+    _take(listing, [Contender(t.name, a, dirs[t.name], t.env(env, dirs[t.name])) for t, a in listed if a], repeat)
     for row in (noop, edit):
         row.notes += [f"{t.name} has no up-to-date check: it reruns every job" for t in live if not t.incremental]
-    return [cold, noop, edit, listing]
+    return [cold, noop, edit, listing], (off if ours is not None else None)
 
 
-def cached(ours: tk.Tool, cold: Row, work: Path, env: dict[str, str], size: tuple[int, int], repeat: int) -> list[Row]:
+def cached(
+    tools: list[tk.Tool], cold: Row, work: Path, env: dict[str, str], size: tuple[int, int], repeat: int
+) -> list[Row]:
     """The output cache (docs/cache.md) on the N x M workload: a fresh clone of the tree with the cache its
-    cold build filled (every job restored; the peers, having no such cache, build it cold: their cold
-    figure), and a cold build with the cache off (the cold row's empty cache must cost little over it)."""
+    cold build filled (every job restored), in turns with the peers' cold builds (having no such cache,
+    a fresh clone of theirs is a cold build)."""
     import shutil
 
     tag = f"{size[0]}x{size[1]}"
+    ours = next((t for t in tools if t.name == OURS), None)
+    if ours is None:
+        return []
     built = work / f"{ours.name}-{tag}"
     if OURS not in cold.values or not (built / ".cache").is_dir():
         return []
     warm = Row(f"warm-clone:{tag}", f"fresh clone, warm cache {size[0]} x {size[1]}", "ms")
-    off = Row(f"cold-nocache:{tag}", f"cold build, cache off {size[0]} x {size[1]}", "ms")
     clone = work / f"{ours.name}-{tag}-clone"
     shutil.copytree(built, clone, ignore=shutil.ignore_patterns(".state", "out"))
-
-    runs = min(repeat, 3)
-    _try(warm, ours.name, lambda: median_of(ours.build_argv(), clone, ours.env(env, clone), runs,
-                                            before=lambda _i: tk.fresh_checkout(clone)))  # fmt: skip
-    warm.values.update({k: v for k, v in cold.values.items() if k != OURS})
-    warm.notes.append("the peers have no output cache: their figure is their cold build")
-    no_cache = {**ours.env(env, built), "ORCHASTRATION_NO_CACHE": "1"}
-    _try(
-        off, ours.name, lambda: median_of(ours.build_argv(), built, no_cache, runs, before=lambda _i: ours.reset(built))
-    )
-    return [warm, off]
+    contenders = [Contender(ours.name, ours.build_argv(), clone, ours.env(env, clone),
+                            lambda _i: tk.fresh_checkout(clone))]  # fmt: skip
+    for t in tools:
+        d = work / f"{t.name}-{tag}"
+        if t.name != OURS and t.name in cold.values:
+            contenders.append(Contender(t.name, t.build_argv(), d, t.env(env, d), lambda _i, t=t, d=d: t.reset(d)))
+    _take(warm, contenders, min(repeat, 3))
+    warm.notes.append("the peers have no output cache: their figure is their cold build, measured in the same rounds")
+    return [warm]
 
 
 def sleeps(tools: list[tk.Tool], work: Path, env: dict[str, str], spec: tuple[int, float, int], repeat: int) -> Row:
     """Scheduling overhead: ``count`` x ``sleep seconds`` at ``parallel`` jobs at once."""
     count, seconds, parallel = spec
     row = Row("sleep", f"{count} x sleep {seconds} at -j {parallel} (wall)", "ms")
+    contenders = []
     for t in tools:
         d = work / f"{t.name}-sleep"
         d.mkdir()
         t.write_sleep(d, count, seconds)
-        _try(row, t.name, lambda t=t, d=d: median_of(t.sleep_argv(count, parallel), d, t.env(env, d), repeat))
+        contenders.append(Contender(t.name, t.sleep_argv(count, parallel), d, t.env(env, d)))
+    _take(row, contenders, repeat)
     return row
 
 
@@ -182,12 +210,9 @@ def cached_sleeps(ours: tk.Orchastration, work: Path, env: dict[str, str], spec:
     d.mkdir()
     ours.write_cached_sleep(d, count, seconds)
     argv, run_env = ours.build_argv(), ours.env(env, d)
-
-    if _try(row, cold, lambda: median_of(argv, d, run_env, 1, warmup=0, before=lambda _i: ours.reset(d))):
+    if _take(row, [Contender(cold, argv, d, run_env, lambda _i: ours.reset(d))], 1, warmup=0):
         row.runs.pop(cold, None)  # one run by design (it is long): not a figure cut short by the budget
-        _try(
-            row, ours.name, lambda: median_of(argv, d, run_env, min(repeat, 3), before=lambda _i: tk.fresh_checkout(d))
-        )
+        _take(row, [Contender(ours.name, argv, d, run_env, lambda _i: tk.fresh_checkout(d))], min(repeat, 3))
     return row
 
 
@@ -207,15 +232,13 @@ def hashing(ours: tk.Tool | None, work: Path, env: dict[str, str], mib: int, rep
     speed = Row("hash", f"hash {label} (sha256) throughput", "MiB/s", baseline="sha256sum")
     rss = Row("hash-rss", f"hash {label}: peak RSS", "MB", baseline="sha256sum")
     rss_small = Row("hash-rss-small", "hash 1 MiB: peak RSS", "MB", baseline="sha256sum")
-    argvs = {"sha256sum": [tk.find("sha256sum") or "sha256sum"]}
+    argvs = {"sha256sum": ([tk.find("sha256sum") or "sha256sum"], env)}
     if ours is not None:
-        argvs[OURS] = [ours.exe, "hash", "--algo", "sha256", "--file"]
-    for name, argv in argvs.items():
-        e = ours.env(env, work) if ours is not None and name == OURS else env
-        _pair(speed, rss, name, lambda a=argv, e=e: median_of([*a, str(big)], work, e, repeat, rss=True),
-              pick=lambda s: mib / (s.ms / 1000))  # fmt: skip
-        _try(rss_small, name, lambda a=argv, e=e: median_of([*a, str(small)], work, e, repeat, rss=True),
-             pick=lambda s: s.rss_mb)  # fmt: skip
+        argvs[OURS] = ([ours.exe, "hash", "--algo", "sha256", "--file"], ours.env(env, work))
+    _take(speed, [Contender(name, [*a, str(big)], work, e) for name, (a, e) in argvs.items()], repeat, rss=True,
+          pick=lambda s: mib / (s.ms / 1000), rss_row=rss)  # fmt: skip
+    _take(rss_small, [Contender(name, [*a, str(small)], work, e) for name, (a, e) in argvs.items()], repeat,
+          rss=True, pick=lambda s: s.rss_mb)  # fmt: skip
     return [speed, rss, rss_small]
 
 
@@ -227,27 +250,15 @@ def output(tools: list[tk.Tool], work: Path, env: dict[str, str], mib: int, repe
     """One job printing ``mib`` MiB: wall time and peak RSS, each tool with its own capture."""
     wall = Row("output", f"{mib} MiB of job output: wall", "ms")
     rss = Row("output-rss", f"{mib} MiB of job output: peak RSS", "MB")
+    contenders = []
     for t in tools:
         d = work / f"{t.name}-output"
         d.mkdir()
         tk.write_chunk(d)
         t.write_output(d, mib << 20)
-        _pair(wall, rss, t.name, lambda t=t, d=d: median_of(t.output_argv(), d, t.env(env, d), repeat, rss=True))
+        contenders.append(Contender(t.name, t.output_argv(), d, t.env(env, d)))
+    _take(wall, contenders, repeat, rss=True, rss_row=rss)
     return [wall, rss]
-
-
-def _pair(
-    wall: Row, rss: Row, tool: str, measure: Callable[[], Sample], pick: Callable[[Sample], float] = lambda s: s.ms
-) -> None:
-    """One measurement filling two rows: its time (or throughput) and its peak RSS."""
-    kept: list[Sample] = []
-
-    def keep() -> Sample:
-        kept.append(measure())
-        return kept[0]
-
-    if _try(wall, tool, keep, pick):
-        rss.values[tool], rss.runs[tool] = kept[0].rss_mb, kept[0].runs
 
 
 def bench_env(work: Path) -> dict[str, str]:
@@ -327,9 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += startup(tools, work, env, repeat)
         if "builds" in scenarios:
             for size in sizes:
-                rows += builds(tools, work, env, size, repeat)
-                if ours is not None:
-                    rows += cached(ours, rows[-4], work, env, size, repeat)
+                built, off = builds(tools, work, env, size, repeat)
+                rows += built + cached(tools, built[0], work, env, size, repeat) + ([off] if off else [])
         if "sleep" in scenarios:
             rows.append(sleeps(tools, work, env, mode["sleep"], repeat))
             if isinstance(ours, tk.Orchastration):
@@ -383,8 +393,9 @@ def write_doc(text: str, tools: list[tk.Tool], repeat: int, args: argparse.Names
         "# Benchmarks\n\n"
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}.\n\n"
         f"Versions: {tool_versions(tools)}.\n\n"
-        f"Command: `{command}` (each figure: the median of {repeat} whole-process runs after a warm-up; "
-        "cold builds: 3 runs). `÷ peer` is orchastration's figure divided by the peer's: below 1 is "
+        f"Command: `{command}` (each figure: the median of {repeat} whole-process runs after a warm-up, "
+        "the tools of a row taking turns run by run; cold builds: 3 runs). "
+        "`÷ peer` is orchastration's figure divided by the peer's: below 1 is "
         "faster / smaller for ms and MB, above 1 is faster for MiB/s.\n\n"
     )
     target = ROOT / "docs" / "benchmarks.md"

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,37 @@ def test_a_cold_build_starts_from_a_workload_whose_old_state_was_moved_aside(tmp
     (d / "out" / "1.txt").write_text("new")
     tools.fresh_checkout(d)  # a fresh clone: no state, no outputs; the cache (none here) stays
     assert sorted(p.name for p in d.iterdir()) == ["in", "out"] and list((d / "out").iterdir()) == []
+
+
+def test_a_figure_takes_its_runs_in_turns_and_a_failing_contender_drops_out(tmp_path: Path) -> None:
+    """Run i of every contender comes before run i + 1 of any (a slow spell of the machine falls on all of
+    them); a contender whose command fails leaves with its error while the others go on."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from benchkit.measure import BenchError, Contender, Sample, round_robin
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    order: list[str] = []
+    flaky = tmp_path / "flaky.sh"
+    flaky.write_text('[ ! -e "$1" ] || exit 3\n')  # fails once the marker exists (its third run)
+
+    def before(name: str) -> Any:
+        def note(i: int) -> None:
+            order.append(f"{name}{i}")
+            if name == "c" and i == 2:
+                (tmp_path / "marker").touch()
+
+        return note
+
+    env = dict(os.environ)
+    contenders = [
+        Contender("a", ["true"], tmp_path, env, before("a")),
+        Contender("b", [PY, "-c", "pass"], tmp_path, env, before("b")),
+        Contender("c", ["sh", str(flaky), str(tmp_path / "marker")], tmp_path, env, before("c")),
+    ]
+    results = round_robin(contenders, repeat=3, warmup=1)
+    assert order == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3"]
+    a, b, c = results["a"], results["b"], results["c"]
+    assert isinstance(a, Sample) and isinstance(b, Sample) and (a.runs, b.runs) == (3, 3)
+    assert 0 < a.ms < 5_000 and 0 < b.ms < 5_000
+    assert isinstance(c, BenchError) and "exited 3" in str(c)

@@ -116,6 +116,57 @@ def run_once(argv: list[str], cwd: Path, env: dict[str, str], rss: bool = False,
     return Sample(elapsed, rss)
 
 
+@dataclass(frozen=True)
+class Contender:
+    """One command of a round robin: its name (a tool, or a baseline), what it runs where, and what to
+    do untimed before each of its runs (``before(i)``: reset a tree for a cold build, edit an input)."""
+
+    name: str
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+    before: Callable[[int], None] | None = None
+
+
+def round_robin(
+    contenders: list[Contender], repeat: int, warmup: int = 1, rss: bool = False
+) -> dict[str, Sample | BenchError]:
+    """Each contender's median wall time (and median peak RSS) of ``repeat`` runs after ``warmup``
+    unmeasured ones, the runs taken in turns: run i of every contender before run i + 1 of any.
+
+    On a shared machine a slow spell of a few seconds falls on every contender of the figure alike, so
+    their ratio holds; measured one after the other, the spell landed on one side (one tool's runs, then
+    the next tool's). A slow contender gets fewer runs: once it has spent ``BUDGET_SECONDS`` its runs so
+    far are its sample (a warm-up over budget counts as its one run), and the others go on; ``Sample.runs``
+    says how many. A contender whose run fails or times out (``TIMEOUT_SECONDS``) leaves with its error.
+    """
+    samples: dict[str, list[Sample]] = {c.name: [] for c in contenders}
+    spent = dict.fromkeys(samples, 0.0)
+    failed: dict[str, BenchError] = {}
+    active = list(contenders)
+    for i in range(warmup + repeat):
+        for c in list(active):
+            try:
+                if c.before is not None:
+                    c.before(i)
+                sample = run_once(c.argv, c.cwd, c.env, rss, TIMEOUT_SECONDS)
+            except BenchError as exc:
+                failed[c.name] = exc
+                active.remove(c)
+                continue
+            spent[c.name] += sample.ms / 1000
+            if i >= warmup or spent[c.name] > BUDGET_SECONDS:
+                samples[c.name].append(sample)
+            if samples[c.name] and spent[c.name] > BUDGET_SECONDS:
+                active.remove(c)
+    results: dict[str, Sample | BenchError] = dict(failed)
+    for name, taken in samples.items():
+        if name not in failed:
+            ms, mb = statistics.median(s.ms for s in taken), statistics.median(s.rss_mb for s in taken)
+            results[name] = Sample(ms, mb, len(taken))
+    return results
+
+
 def median_of(
     argv: list[str],
     cwd: Path,
@@ -125,26 +176,11 @@ def median_of(
     before: Callable[[int], None] | None = None,
     rss: bool = False,
 ) -> Sample:
-    """Median wall time (and the median peak RSS) of ``repeat`` runs after ``warmup`` unmeasured ones.
-
-    ``before(i)`` runs untimed before each run (warm-ups included): e.g. reset a tree for a cold
-    build, or edit one input. A slow tool gets fewer runs: once ``BUDGET_SECONDS`` are spent the
-    runs so far are the sample (a warm-up over budget counts as the one run); ``Sample.runs`` says
-    how many. Each run is killed after ``TIMEOUT_SECONDS``.
-    """
-    samples: list[Sample] = []
-    spent = 0.0
-    for i in range(warmup + repeat):
-        if before is not None:
-            before(i)
-        sample = run_once(argv, cwd, env, rss, TIMEOUT_SECONDS)
-        spent += sample.ms / 1000
-        if i >= warmup or spent > BUDGET_SECONDS:
-            samples.append(sample)
-        if samples and spent > BUDGET_SECONDS:
-            break
-    ms = statistics.median(s.ms for s in samples)
-    return Sample(ms, statistics.median(s.rss_mb for s in samples), len(samples))
+    """One command's ``round_robin`` (median of ``repeat`` runs after ``warmup``); its error raised."""
+    result = round_robin([Contender("", argv, cwd, env, before)], repeat, warmup, rss)[""]
+    if isinstance(result, BenchError):
+        raise result
+    return result
 
 
 _probes = iter(range(1_000_000))
