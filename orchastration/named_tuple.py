@@ -14,8 +14,18 @@ if TYPE_CHECKING:
     from typing import NamedTuple as NamedTuple
 else:
     _PROHIBITED = frozenset(
-        {"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults", "_make", "_replace"}
-        | {"_asdict", "_source"}
+        {
+            "__new__",
+            "__init__",
+            "__slots__",
+            "__getnewargs__",
+            "_fields",
+            "_field_defaults",
+            "_make",
+            "_replace",
+            "_asdict",
+            "_source",
+        }
     )
     _SPECIAL = frozenset({"__module__", "__name__", "__annotations__"})
 

@@ -121,21 +121,21 @@ def builds(
     listing = Row(f"list:{tag}", f"list {label}", "ms")
     off = Row(f"cold-nocache:{tag}", f"cold build, cache off {label}", "ms")
     ours = next((t for t in tools if t.name == OURS), None)
-    dirs = {t.name: work / f"{t.name}-{tag}" for t in tools}
+    # (name, tool, tree, environment over the tool's): every tool, and ours again with the cache off
+    setups = [(t.name, t, work / f"{t.name}-{tag}", {}) for t in tools]
     if ours is not None:
-        dirs[off.scenario] = work / f"{ours.name}-{tag}-nocache"
+        setups.append((off.scenario, ours, work / f"{ours.name}-{tag}-nocache", {"ORCHASTRATION_NO_CACHE": "1"}))
+    dirs = {name: d for name, _, d, _ in setups}
     old = time.time() - 3600  # inputs written "an hour ago", like a checked-out tree
     contenders = []
-    for name, d in dirs.items():
-        t = ours if name == off.scenario else next(t for t in tools if t.name == name)
-        assert t is not None
+    for name, t, d, extra in setups:
         (d / "in").mkdir(parents=True)
         for job in jobs:
             for path in job.inputs:
                 (d / path).write_text(f"{path}\n" * 20)
                 os.utime(d / path, (old, old))
         t.write_build(d, jobs)
-        run_env = {**t.env(env, d), "ORCHASTRATION_NO_CACHE": "1"} if name == off.scenario else t.env(env, d)
+        run_env = {**t.env(env, d), **extra}
         contenders.append(Contender(name, t.build_argv(), d, run_env, lambda _i, t=t, d=d: t.reset(d)))
     done = _take(cold, contenders, min(repeat, 3))
     if off.scenario in cold.values:

@@ -167,22 +167,6 @@ def round_robin(
     return results
 
 
-def median_of(
-    argv: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    repeat: int,
-    warmup: int = 1,
-    before: Callable[[int], None] | None = None,
-    rss: bool = False,
-) -> Sample:
-    """One command's ``round_robin`` (median of ``repeat`` runs after ``warmup``); its error raised."""
-    result = round_robin([Contender("", argv, cwd, env, before)], repeat, warmup, rss)[""]
-    if isinstance(result, BenchError):
-        raise result
-    return result
-
-
 _probes = iter(range(1_000_000))
 
 
