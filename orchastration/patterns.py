@@ -111,12 +111,24 @@ def _glob_matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def display_path(working_dir: Path | str, path: str) -> str:
-    """A path as the user wrote it: relative to ``working_dir`` when inside it."""
+    """A path as the user wrote it: relative to ``working_dir`` when inside it (``/`` separators),
+    else as it is. A record shows a dozen paths a run: an absolute, normal path under a normal
+    working dir (the common case) is cut at the prefix, what ``relpath`` would return without its
+    ~5 µs of splitting and joining."""
+    base = str(working_dir)
+    if (
+        path.startswith(base)
+        and path[len(base) : len(base) + 1] == os.sep
+        and os.path.isabs(base)
+        and os.path.normpath(path) == path
+        and os.path.normpath(base) == base
+    ):
+        return path[len(base) + 1 :].replace(os.sep, "/")
     try:
         rel = os.path.relpath(path, working_dir)
     except ValueError:  # another drive on Windows
         return path
-    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel.replace(os.sep, "/")
 
 
 # What a path is, as input expansion needs to know it: a file (or missing: kept as a plain path), a

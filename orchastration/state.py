@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchastration import __version__
+from orchastration.json_text import indented
 
 SCHEMA_VERSION = 1
 PRIVATE_DIR = 0o700  # state dirs and files are the user's alone (job output, env hashes: docs/reliability.md)
@@ -148,7 +149,7 @@ def json_safe(text: str) -> str:
 
 def dumps(record: Any) -> str:
     """The canonical JSON text of a record (indented, sorted keys, trailing newline); UTF-8 safe."""
-    return json_safe(json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    return json_safe(indented(record)) + "\n"
 
 
 def atomic_write_json(path: Path, record: Any, sync: bool = True) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchastration.patterns import _scan_one_level
+from orchastration.patterns import _scan_one_level, display_path
 
 
 @pytest.fixture
@@ -64,3 +64,28 @@ def test_double_star_matches_what_glob_matches_without_links(messy: Path, patter
     full = os.path.join(str(messy), *pattern.split("/"))
     want = sorted({os.path.normpath(m) for m in glob.iglob(full, recursive=True) if os.path.isfile(m)})
     assert sorted(files_matching(full)) == want
+
+
+def _relpath_display(working_dir: str, path: str) -> str:
+    """What ``display_path`` returns, by ``os.path.relpath`` alone (the oracle of its fast path)."""
+    rel = os.path.relpath(path, working_dir)
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel.replace(os.sep, "/")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["in/a.txt", "a", "deep/er/x.y", "a//b", "./a", "a/./b", "a/../b", "../x", "..", "..foo", "...", "", ".", "a/"],
+)
+def test_display_path_is_relpath_inside_the_working_dir_and_the_path_outside(tmp_path: Path, tail: str) -> None:
+    base = str(tmp_path / "wd")
+    path = base + os.sep + tail.replace("/", os.sep) if tail else base
+    assert display_path(base, path) == _relpath_display(base, path)
+    assert display_path(Path(base), path) == _relpath_display(base, path)
+    for odd_base in (base + os.sep, base + os.sep + "." + os.sep + "x" + os.sep + "..", base + "x"):
+        assert display_path(odd_base, path) == _relpath_display(odd_base, path)
+
+
+def test_display_path_keeps_a_name_that_starts_with_two_dots_relative(tmp_path: Path) -> None:
+    # A file named "..foo" in the working dir is inside it (relpath's "..foo" is no parent).
+    assert display_path(str(tmp_path), str(tmp_path / "..foo")) == "..foo"
+    assert display_path(str(tmp_path / "wd"), str(tmp_path / "other")) == str(tmp_path / "other")

@@ -96,3 +96,44 @@ def test_atomic_writes_leave_a_private_file_and_no_temp_file(tmp_path: Path) -> 
     if os.name == "posix":
         assert target.stat().st_mode & 0o777 == 0o600
         assert all(p.stat().st_mode & 0o777 == 0o600 for p in (tmp_path / "runs").iterdir())
+
+
+def _json_dumps_text(value: object) -> str:
+    return state.json_safe(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+
+
+def test_dumps_writes_what_json_dumps_writes() -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Word(enum.StrEnum):
+        YES = "yes"
+
+    record = {
+        "schema": 1, "name": "j", "status": "restored", "exit_code": 0, "duration_ms": 12, "timeout_seconds": 0.0,
+        "command": ["cat", "a b", "é", "\u2028", "\x00\x1f\"\\"], "shell": False, "program": None, "ok": True,
+        "inputs": {"in/a.txt": "ab" * 32, "in/missing": None, "z": "", "A": "x"},
+        "outputs": {}, "depends_on": [], "reasons": ("never run", "input changed: in/a.txt"),
+        "nested": {"deeper": {"list": [1, 2.5, -0.0, 1e100, [], {}, [[]], {"k": [None]}]}},
+        "floats": [float("nan"), float("inf"), float("-inf"), 0.1 + 0.2, 2**70, -(2**70)],
+        "enums": [Level.HIGH, Word.YES], "name\udcff": "file\udcfe", "\U0001f600": "emoji",
+    }  # fmt: skip
+    assert state.dumps(record) == _json_dumps_text(record)
+    for value in ([], {}, "", 0, None, [record, record], {"": {"": []}}, {"b": 1, "a": 2, "ä": 3, "Z": 4}):
+        assert state.dumps(value) == _json_dumps_text(value)
+
+
+def test_dumps_leaves_what_records_never_hold_to_json() -> None:
+    # Keys that are not strings are json's to convert (and sort, or refuse), as before.
+    for value in ({1: "a", 2: "b"}, {True: 1}, {None: 0}, {"x": [{2.5: "y"}]}):
+        assert state.dumps(value) == _json_dumps_text(value)
+    with pytest.raises(TypeError):
+        state.dumps({1: "a", "b": 2})  # json.dumps cannot sort int and str keys either
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        state.dumps({"a": {1, 2}})
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        state.dumps({"a": cycle})

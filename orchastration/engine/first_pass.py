@@ -17,6 +17,8 @@ that another unit depends on stays in doit's graph (up to date: doit orders the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,7 @@ from orchastration.engine.runner import run_unit
 from orchastration.engine.uptodate import hashes_of, never_run_reason, without_run_dir
 from orchastration.logs import get_logger, log
 from orchastration.outcomes import UnitStatus
+from orchastration.state import PRIVATE_DIR
 
 if TYPE_CHECKING:
     from orchastration.engine.doit_adapter import UnitGraph
@@ -95,6 +98,11 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
         check = session.checks[name]
         check.dep_runs = {dep: runs.get(dep) for dep in unit.depends_on}
         reason = "never run" if name in fresh else never_run_reason(unit)
+        if name in fresh:
+            # Its runs directory, known missing: made first, not found missing by the run slot's
+            # link (a failed link, a lookup and two exceptions less a unit of a first build).
+            with contextlib.suppress(OSError):  # (the unit says so itself when it claims its slot)
+                os.mkdir(unit.record_dir, PRIVATE_DIR)
         run = run_unit(runner, unit, session.inputs[name], reasons=(reason,), dep_runs=check.dep_runs,
                        prefix=f"[{name}] " if session.prefixed else "", cancel=None, on_start=session.on_start,
                        ahead=session.ahead_of(name), states=states)  # fmt: skip
