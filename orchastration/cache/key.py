@@ -102,6 +102,10 @@ class Keys:
         self._store(unit.name, found)
         return found
 
+    def remember(self, name: str, key: str) -> None:
+        """``name``'s key, computed elsewhere from the inputs its run uses (another process's lookup)."""
+        self._store(name, key)
+
     def _missing(self, names: Sequence[str]) -> list[str]:
         """The unkeyed units among ``names`` and their dependencies, dependencies first."""
         if not names:  # most units: nothing to copy (the known keys grow with the run)

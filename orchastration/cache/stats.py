@@ -4,13 +4,30 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import Any
 
 from orchastration.cache.local import STATS, LocalCache
-from orchastration.dataclass_code import dataclass
+from orchastration.dataclass_code import dataclass, field
 
-if TYPE_CHECKING:
-    from orchastration.cache.store import RunStats
+
+@dataclass
+class RunStats:
+    """Hits and misses of one run (``cache stats`` shows the last run's)."""
+
+    hits: int = 0
+    remote_hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def as_json(self) -> dict[str, int]:
+        return {"hits": self.hits, "remote_hits": self.remote_hits, "misses": self.misses, "stored": self.stored}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
 from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
-from orchastration.dataclass_code import dataclass, field
+from orchastration.cache.stats import RunStats
 from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.fdio import write_all
 from orchastration.logs import get_logger, log
@@ -29,25 +29,6 @@ if TYPE_CHECKING:
 
 _LOG = get_logger("cache")
 SLOW_SAVE_BYTES = 1 << 20  # a run's outputs and logs above this: its save is not done on the jobs' thread
-
-
-@dataclass
-class RunStats:
-    """Hits and misses of one run (``cache stats`` shows the last run's)."""
-
-    hits: int = 0
-    remote_hits: int = 0
-    misses: int = 0
-    stored: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **counts: int) -> None:
-        with self.lock:
-            for name, n in counts.items():
-                setattr(self, name, getattr(self, name) + n)
-
-    def as_json(self) -> dict[str, int]:
-        return {"hits": self.hits, "remote_hits": self.remote_hits, "misses": self.misses, "stored": self.stored}
 
 
 class CacheStore:
@@ -90,6 +71,10 @@ class CacheStore:
         then copied into the local one); ``restore`` with the same inputs uses what was found."""
         if not self.cacheable(unit) or not self.read or unit.name in self.forced:
             return False
+        with self._remote_lock:
+            known = self._found.get(unit.name)
+        if known is not None and known[0] == inputs:  # looked up for these inputs already (``adopt``)
+            return known[3] is not None
         key = self.keys.key(unit, inputs)
         if key is None:
             return False
@@ -99,6 +84,23 @@ class CacheStore:
         with self._remote_lock:
             self._found[unit.name] = (dict(inputs), key, source, manifest)
         return manifest is not None
+
+    def found(self, unit: Unit) -> object:
+        """``find``'s lookup for the unit (inputs, key, source, entry), kept for its ``restore``."""
+        with self._remote_lock:
+            return self._found.get(unit.name)
+
+    def adopt(self, unit: Unit, found: object) -> None:
+        """A lookup ``find`` made in another process (``engine/lookahead.py``): its key is the unit's
+        key here too, and ``restore`` with the same inputs uses its entry (checked there as here)."""
+        if not isinstance(found, tuple) or len(found) != 4:
+            return
+        inputs, key, source, manifest = found
+        if not isinstance(inputs, dict) or not isinstance(key, str) or not isinstance(manifest, (Manifest, type(None))):
+            return
+        self.keys.remember(unit.name, key)
+        with self._remote_lock:
+            self._found[unit.name] = (inputs, key, str(source), manifest)
 
     def slow_save(self, unit: Unit, output_bytes: int, logs: Sequence[Path]) -> bool:
         """A shared store to push to, or over ``SLOW_SAVE_BYTES`` to copy (logs stat'ed only then)."""

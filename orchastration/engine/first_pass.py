@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import action_result
+from orchastration.engine.lookahead import MIN_UNITS, Lookahead
 from orchastration.engine.result_store import NO_STORE
 from orchastration.engine.runner import run_unit
 from orchastration.engine.uptodate import hashes_of, never_run_reason, without_run_dir
@@ -50,6 +51,7 @@ class FirstPass:
     done: list[str] = field(default_factory=list)
     ran: int = 0
     failed: str | None = None
+    ahead: int = 0  # units whose inputs and lookup the look-ahead process read (engine/lookahead.py)
 
 
 def first_pass(session: Session, graph: UnitGraph, names: Sequence[str]) -> FirstPass:
@@ -61,13 +63,45 @@ def first_pass(session: Session, graph: UnitGraph, names: Sequence[str]) -> Firs
     finally:
         if out.done or out.failed:
             restored = len(out.done) - out.ran
-            log(_LOG, "info", "first pass", restored=restored, ran=out.ran, failed=out.failed)
+            log(_LOG, "info", "first pass", restored=restored, ran=out.ran, failed=out.failed, ahead=out.ahead)
     return out
 
 
 def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPass) -> None:
-    runner = session.runner
+    ahead = _look_ahead(session, graph, names)
+    try:
+        _units(session, graph, names, out, ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
+            out.ahead = ahead.taken
+
+
+def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str]) -> Lookahead | None:
+    """The look-ahead process (``engine/lookahead.py``) for the units of the pass with no dependency,
+    when the store holds the first of them (it is looked up here: the pass's own lookup of it)."""
+    runner, chosen = session.runner, set(names)
     store, cache = runner.store, runner.cache
+    if store is NO_STORE:
+        return None
+    alone = [
+        n for n in names
+        if n not in session.forced and not session.table[n].always_run and not session.edges[n]
+        and not session.table[n].depends_on and not any(a in chosen for a in session.table[n].after)
+        and graph.never_run(n)
+    ]  # fmt: skip
+    if len(alone) <= MIN_UNITS:
+        return None
+    first = session.table[alone[0]]
+    states = {p: cache.try_state(p) for p in session.inputs[first.name]}
+    if any(s is None for s in states.values()) or not store.find(first, hashes_of(states)):
+        return None  # a cold cache: the pass hashes each unit's inputs while the one before runs
+    return Lookahead.start(alone[1:], session.table, session.inputs, cache, store)
+
+
+def _units(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPass, ahead: Lookahead | None) -> None:
+    runner = session.runner
+    store = runner.store
     chosen, done = set(names), set[str]()
     runs: dict[str, str | None] = {}  # the run id each unit done here saved (its dependents' ``deps``)
     leading = True  # every unit so far was done here: this one is, whatever it takes
@@ -88,7 +122,7 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
         ):
             leading = False
             continue
-        states = {p: cache.try_state(p) for p in session.inputs[name]}
+        states = _states(session, name, ahead)
         if leading and any(s is None for s in states.values()):
             leading = False  # an input missing or unreadable: doit's verdict and words
         if not leading and not store.find(unit, hashes_of(states)):
@@ -122,3 +156,18 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
         out.done.append(name)
         out.ran += run.result.status == UnitStatus.RAN
         runs[name] = str(run.values["run"])
+
+
+def _states(session: Session, name: str, ahead: Lookahead | None) -> dict[str, list[Any] | None]:
+    """The unit's input states: as the look-ahead read them (its store lookup adopted with them), or
+    read now."""
+    runner, unit = session.runner, session.table[name]
+    if ahead is not None and name in ahead.names:
+        taken = ahead.take(name)
+        if taken is not None:
+            states, found = taken
+            for path, state in states.items():
+                runner.cache.adopt(path, state)
+            runner.store.adopt(unit, found)
+            return dict(states)
+    return {p: runner.cache.try_state(p) for p in session.inputs[name]}

@@ -40,6 +40,14 @@ class ResultStore(Protocol):
         """Look the unit up ahead of its ``restore`` (another thread, while a command runs), if worth it."""
         ...
 
+    def found(self, unit: Unit) -> object:
+        """What ``find`` found for the unit (picklable), for ``adopt`` in another process (None: nothing)."""
+        ...
+
+    def adopt(self, unit: Unit, found: object) -> None:
+        """Take what another process's ``find`` found for the unit, as if this store had looked it up."""
+        ...
+
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Keep a successful run's outputs and logs (its record names them)."""
         ...
@@ -72,6 +80,13 @@ class NoStore:
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
         """Nothing to look up."""
+
+    def found(self, unit: Unit) -> object:
+        """Nothing looked up."""
+        return None
+
+    def adopt(self, unit: Unit, found: object) -> None:
+        """Nothing to take."""
 
     def save(self, unit: Unit, record: Mapping[str, Any]) -> None:
         """Nothing kept."""

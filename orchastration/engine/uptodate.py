@@ -10,7 +10,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from orchastration.engine.fastpath import RACY_SECONDS
@@ -54,6 +54,12 @@ class HashCache:
             st = os.stat(path)
             with self._lock:
                 self._hashes[(path, st.st_mtime_ns, st.st_size)] = digest
+
+    def adopt(self, path: str, state: Sequence[Any]) -> None:
+        """A file's ``state`` as another process read it (``engine/lookahead.py``): kept under its stat."""
+        mtime_ns, size, digest = state
+        with self._lock:
+            self._hashes[(path, int(mtime_ns), int(size))] = str(digest)
 
     def prefetch(self, paths: Iterable[str]) -> dict[str, str]:
         """Hash ``paths`` ahead of the unit that reads them (on another thread, while a command runs);

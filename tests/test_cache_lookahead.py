@@ -1,0 +1,210 @@
+"""The first pass's look-ahead process (engine/lookahead.py): a fresh clone of many jobs, restored from
+the output cache, with a fork of the CLI reading the inputs and cache entries ahead; the installed CLI,
+real files, a real cache; the process watched through /proc."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Result, cli_command
+from jobs_helpers import statuses, write_config
+from test_cache import job
+
+Cli = Callable[..., Result]
+LINUX = sys.platform.startswith("linux")
+AN_HOUR_AGO = time.time() - 3600  # inputs older than RACY_SECONDS: the look-ahead reads them
+
+
+@pytest.fixture(autouse=True)
+def cache_on(env: dict[str, str]) -> None:
+    env.pop("ORCHASTRATION_NO_CACHE", None)
+
+
+def _project(root: Path, cache: Path, count: int, command: Callable[[int], dict[str, object]]) -> Path:
+    (root / "src").mkdir(parents=True)
+    jobs = {}
+    for i in range(count):
+        for k in range(2):
+            path = root / "src" / f"{i}_{k}.txt"
+            path.write_text(f"input {i} {k}\n" * (k + 1))
+            os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+        jobs[f"j{i}"] = command(i)
+    write_config(root, jobs, f'[cache]\ndir = "{cache.as_posix()}"\n')
+    return root
+
+
+def _python_job(i: int) -> dict[str, object]:
+    return job(f"dist/{i}.txt", f"m-{i}", f"src/{i}_0.txt", f"src/{i}_1.txt")
+
+
+def _shell_job(i: int) -> dict[str, object]:
+    command = f"cat src/{i}_0.txt src/{i}_1.txt > dist/{i}.txt"
+    return {"command": command, "shell": True, "inputs": [f"src/{i}_0.txt", f"src/{i}_1.txt"],
+            "outputs": [f"dist/{i}.txt"]}  # fmt: skip
+
+
+def _built_and_cloned(cli: Cli, tmp_path: Path, count: int, command: Callable[[int], dict[str, object]]) -> Path:
+    """A project of ``count`` independent jobs built once (filling the cache), and a copy of it in
+    another directory (file times kept, no state, no outputs): the fresh clone."""
+    first = _project(tmp_path / "one" / "proj", tmp_path / "cache", count, command)
+    if command is _shell_job:
+        (first / "dist").mkdir()
+    _run(cli, first)
+    clone = tmp_path / "two" / "clone"
+    shutil.copytree(first, clone, ignore=shutil.ignore_patterns("dist", "m-*"))
+    (clone / "dist").mkdir()
+    return clone
+
+
+def _run(cli: Cli, root: Path, *args: str) -> Result:
+    result = cli(["--state-dir", str(root.parent / f"state-{root.name}"), "run", *args], cwd=root)
+    assert result.code == 0, (result.out, result.err)
+    return result
+
+
+def _first_pass(env: dict[str, str]) -> dict[str, object]:
+    log_file = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "orchastration.log"
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    last: dict[str, object] = [e for e in events if e["msg"] == "first pass"][-1]
+    return last
+
+
+def _processes_in(directory: Path) -> dict[int, str]:
+    """Live processes whose working dir is ``directory``: pid -> state letter (Linux /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") != str(directory):
+                continue
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found[int(entry)] = state
+    return found
+
+
+def test_a_fresh_clone_of_many_jobs_is_read_ahead_and_restored_whole(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    clone = _built_and_cloned(cli, tmp_path, 80, _python_job)
+    result = _run(cli, clone)
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 80
+    assert not list(clone.glob("m-*")), "no command ran"
+    # The first job is looked up by the pass itself (it decides whether a look-ahead pays), the 79
+    # after it by the look-ahead, on Linux; elsewhere the pass reads every one.
+    counts = _first_pass(env)
+    assert (counts["restored"], counts["ran"], counts["ahead"]) == (80, 0, 79 if LINUX else 0)
+    first = tmp_path / "one" / "proj"
+    state = clone.parent / "state-clone"
+    for i in range(80):
+        assert (clone / "dist" / f"{i}.txt").read_bytes() == (first / "dist" / f"{i}.txt").read_bytes()
+        record = json.loads((state / "runs" / f"j{i}" / "last.json").read_text())
+        want = {f"src/{i}_{k}.txt": hashlib.sha256((clone / "src" / f"{i}_{k}.txt").read_bytes()).hexdigest()
+                for k in range(2)}  # fmt: skip
+        assert record["status"] == "restored" and record["inputs"] == want, record
+        assert not list((state / "runs" / f"j{i}").glob(".incomplete*")), "every record settled"
+    if LINUX:
+        assert not _processes_in(clone), "the look-ahead was waited for"
+    again = _run(cli, clone)
+    assert set(statuses(again.out).values()) == {"skipped"}
+    why = cli(["--state-dir", str(state), "why", "j79"], cwd=clone)
+    assert why.code == 0 and "up-to-date" in why.out, why
+
+
+def test_inputs_modified_just_now_are_left_to_the_pass(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    """A file modified within RACY_SECONDS is not read ahead (an edit in the same timestamp tick would
+    look unchanged to the next run): those jobs' inputs are read by the pass, as ever."""
+    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)
+    for i in range(1, 70, 2):
+        os.utime(clone / "src" / f"{i}_1.txt")  # now
+    result = _run(cli, clone)
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
+    assert _first_pass(env)["ahead"] == (34 if LINUX else 0)  # j2, j4, ..., j68 (j0 is the probe)
+    assert not list(clone.glob("m-*"))
+
+
+def test_an_entry_the_look_ahead_finds_corrupt_runs_its_job_and_says_so_once(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)
+    cache = tmp_path / "cache"
+    entry = next(p for p in (cache / "v1" / "entries").rglob("*.json") if "dist/40.txt" in p.read_text())
+    entry.write_text(entry.read_text()[:-20])
+    result = _run(cli, clone)
+    found = statuses(result.out)
+    assert found["j40"] == "ran" and {s for n, s in found.items() if n != "j40"} == {"restored"}
+    assert [p.name for p in clone.glob("m-*")] == ["m-40"]
+    assert result.err.count("j40: local cache corrupt or partial entry") == 1, result.err
+    assert _first_pass(env)["ahead"] == (69 if LINUX else 0)
+
+
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
+def test_the_look_ahead_dies_with_a_killed_cli_and_the_next_run_finishes_the_work(
+    env: dict[str, str], cli: Cli, tmp_path: Path
+) -> None:
+    """kill -9 of the CLI while its look-ahead lives (the CLI stopped first, so the look-ahead, its
+    pipe full, is caught alive): the look-ahead goes with it (PR_SET_PDEATHSIG), the state lock is
+    free, and the next run restores what was not done, the jobs whose records settled up to date."""
+    clone = _built_and_cloned(cli, tmp_path, 300, _shell_job)
+    state = clone.parent / "state-clone"
+    proc = subprocess.Popen(
+        [*cli_command(), "--state-dir", str(state), "run"], cwd=clone, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline, helper = time.monotonic() + 60, None
+        while helper is None and proc.poll() is None and time.monotonic() < deadline:
+            helper = next((pid for pid in _processes_in(clone) if pid != proc.pid), None)
+        assert helper is not None, "a look-ahead process ran beside the CLI"
+        os.kill(proc.pid, signal.SIGSTOP)
+        assert helper in _processes_in(clone)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _processes_in(clone) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _processes_in(clone), "the look-ahead died with the CLI"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    result = _run(cli, clone)
+    found = statuses(result.out)
+    assert len(found) == 300 and set(found.values()) <= {"restored", "skipped"}, result.out
+    made = {i: (clone / "dist" / f"{i}.txt").read_text() for i in range(300)}
+    assert made == {i: f"input {i} 0\ninput {i} 1\ninput {i} 1\n" for i in range(300)}
+    assert set(statuses(_run(cli, clone).out).values()) == {"skipped"}
+
+
+def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_lookups(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The look-ahead never contacts a shared cache (its round trips, and the local copies a hit makes,
+    are the pass's): a second machine, its local cache empty, restores every job from the shared one."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env["ORCHASTRATION_CACHE_URL"] = shared.as_uri()
+    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)
+    text = (clone / "orchastration.toml").read_text()
+    local = tmp_path / "second-machine-cache"
+    (clone / "orchastration.toml").write_text(text.replace((tmp_path / "cache").as_posix(), local.as_posix()))
+    result = _run(cli, clone)
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
+    assert not list(clone.glob("m-*"))
+    assert _first_pass(env)["ahead"] == (69 if LINUX else 0)
+    assert len(list((local / "v1" / "entries").rglob("*.json"))) == 70  # each hit copied by the pass
+    stats = cli(["--state-dir", str(clone.parent / "state-clone"), "cache", "stats", "--json"], cwd=clone)
+    assert json.loads(stats.out)["last_run"]["remote_hits"] == 70, stats.out
