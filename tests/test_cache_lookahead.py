@@ -208,3 +208,53 @@ def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_l
     assert len(list((local / "v1" / "entries").rglob("*.json"))) == 70  # each hit copied by the pass
     stats = cli(["--state-dir", str(clone.parent / "state-clone"), "cache", "stats", "--json"], cwd=clone)
     assert json.loads(stats.out)["last_run"]["remote_hits"] == 70, stats.out
+
+
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
+def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_running(
+    env: dict[str, str], cli: Cli, tmp_path: Path
+) -> None:
+    """kill -9 at points spread over a read-ahead restore (the fork, the pass, its end): no process is
+    left, every job whose record says it was restored is up to date with the right output, and the
+    next run restores the rest, running no command."""
+    clone = _built_and_cloned(cli, tmp_path, 200, _shell_job)
+    timed = tmp_path / "timed"
+    shutil.copytree(clone, timed)
+    started = time.monotonic()
+    _run(cli, timed)
+    whole = time.monotonic() - started
+    partial = []  # kill points that fell inside the restore
+    for point, fraction in enumerate((0.05, 0.3, 0.5, 0.7, 0.9)):
+        root = tmp_path / f"kill{point}"
+        shutil.copytree(clone, root)
+        state = root.parent / f"state-{root.name}"
+        proc = subprocess.Popen(
+            [*cli_command(), "--state-dir", str(state), "run"], cwd=root, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(whole * fraction)
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _processes_in(root) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _processes_in(root), f"a process left after the kill at {fraction:.0%}"
+        restored = [
+            i for i in range(200)
+            if (state / "runs" / f"j{i}" / "last.json").is_file()
+            and json.loads((state / "runs" / f"j{i}" / "last.json").read_text())["status"] == "restored"
+        ]  # fmt: skip
+        if 0 < len(restored) < 200:
+            partial.append(fraction)
+        dry = cli(["--state-dir", str(state), "run", "--dry-run"], cwd=root)
+        assert dry.code == 0, dry.err
+        lines = [line[len("job=") :] for line in dry.out.splitlines() if line.startswith("job=")]
+        verdicts = dict(line.split(" ", 2)[:2] for line in lines)
+        for i in restored:
+            assert (root / "dist" / f"{i}.txt").read_text() == f"input {i} 0\ninput {i} 1\ninput {i} 1\n"
+            assert verdicts[f"j{i}"] == "up-to-date", (fraction, i, dry.out)
+        rerun = _run(cli, root)
+        found = statuses(rerun.out)
+        assert {found[f"j{i}"] for i in restored} <= {"skipped"}, (fraction, rerun.out)
+        assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (fraction, rerun.out)
+    assert partial, "at least one kill fell inside the restore"
