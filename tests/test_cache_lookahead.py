@@ -258,3 +258,26 @@ def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_run
         assert {found[f"j{i}"] for i in restored} <= {"skipped"}, (fraction, rerun.out)
         assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (fraction, rerun.out)
     assert partial, "at least one kill fell inside the restore"
+
+
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
+def test_a_fork_that_fails_leaves_the_pass_to_read_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from orchastration.engine import lookahead
+    from orchastration.engine.result_store import NO_STORE
+    from orchastration.engine.uptodate import HashCache
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(lookahead.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(lookahead.os, "fork", no_fork)
+    open_fds = set(os.listdir("/proc/self/fd"))
+    names = [f"u{i}" for i in range(lookahead.MIN_UNITS)]
+    assert lookahead.Lookahead.start(names, {}, {}, HashCache("sha256"), NO_STORE) is None
+    assert set(os.listdir("/proc/self/fd")) == open_fds, "the pipe is closed again"
+    # One thread more than this one: no fork is tried at all (a lock it holds would stay held).
+    monkeypatch.setattr(lookahead.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(lookahead.os, "fork", lambda: pytest.fail("forked beside another thread"))
+    assert lookahead.Lookahead.start(names, {}, {}, HashCache("sha256"), NO_STORE) is None

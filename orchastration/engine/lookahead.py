@@ -59,9 +59,17 @@ class Lookahead:
         running (a fork copies only this one: a lock another thread holds would stay locked)."""
         if len(names) < MIN_UNITS or not sys.platform.startswith("linux") or threading.active_count() != 1:
             return None
-        read_fd, write_fd = os.pipe()
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:  # out of file descriptors: the pass reads alone
+            return None
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes or memory: the pass reads alone
+            os.close(read_fd)
+            os.close(write_fd)
+            return None
         if pid == 0:  # the look-ahead: never returns, never runs the CLI's exit handlers
             code = 1
             try:
