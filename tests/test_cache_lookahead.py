@@ -281,3 +281,33 @@ def test_a_fork_that_fails_leaves_the_pass_to_read_alone(monkeypatch: pytest.Mon
     monkeypatch.setattr(lookahead.threading, "active_count", lambda: 2)
     monkeypatch.setattr(lookahead.os, "fork", lambda: pytest.fail("forked beside another thread"))
     assert lookahead.Lookahead.start(names, {}, {}, HashCache("sha256"), NO_STORE) is None
+
+
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
+def test_ctrl_c_during_a_read_ahead_restore_stops_both_and_the_next_run_finishes(
+    env: dict[str, str], cli: Cli, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the CLI's whole process group: the look-ahead ends at once (its SIGINT is the
+    default), the CLI says it was interrupted (130) and waits for it, and the next run restores the rest."""
+    clone = _built_and_cloned(cli, tmp_path, 300, _shell_job)
+    state = clone.parent / "state-clone"
+    proc = subprocess.Popen(
+        [*cli_command(), "--state-dir", str(state), "run"], cwd=clone, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, helper = time.monotonic() + 60, None
+        while helper is None and proc.poll() is None and time.monotonic() < deadline:
+            helper = next((pid for pid in _processes_in(clone) if pid != proc.pid), None)
+        assert helper is not None, "a look-ahead process ran beside the CLI"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err, (proc.returncode, err)
+    assert "Traceback" not in err, err
+    assert not _processes_in(clone), "nothing left running"
+    found = statuses(_run(cli, clone).out)
+    assert len(found) == 300 and set(found.values()) <= {"restored", "skipped"}
