@@ -277,8 +277,9 @@ def test_a_timeout_kills_the_remote_tree(cluster: Cluster, cli: Callable[..., Re
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    """Until ``path`` holds something (a pid file exists empty between its creation and its write)."""
     deadline = time.monotonic() + seconds
-    while not path.exists():
+    while not (path.exists() and path.read_text().strip()):
         assert proc.poll() is None, proc.communicate(timeout=5)
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.1)

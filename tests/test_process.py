@@ -219,7 +219,12 @@ def test_an_interrupt_from_on_running_stops_the_started_command(tmp_path: Path) 
     raised after it) raising KeyboardInterrupt: the command just started is stopped and the run says
     interrupted, as for an interrupt while it starts; it is never left running unseen."""
     pid_file = tmp_path / "pid"
-    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    # Written whole, then renamed: the file never exists empty (a stop between its creation and its
+    # write left it so, and the test read '' as a pid).
+    code = (
+        f"import os, time; open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid())); "
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r}); time.sleep(60)"
+    )
 
     def bookkeeping_interrupted() -> None:
         until = time.monotonic() + 10
