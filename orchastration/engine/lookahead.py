@@ -114,7 +114,8 @@ class Lookahead:
 
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)  # it only reads: stopping it anywhere is safe
-        os.waitpid(self.pid, 0)
+        with contextlib.suppress(ChildProcessError):  # (reaped already: SIGCHLD ignored by an embedder)
+            os.waitpid(self.pid, 0)
 
 
 def _look_ahead(
