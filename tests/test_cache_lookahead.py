@@ -256,6 +256,11 @@ def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_run
         rerun = _run(cli, root)
         found = statuses(rerun.out)
         assert {found[f"j{i}"] for i in restored} <= {"skipped"}, (fraction, rerun.out)
+        # The rest say why truthfully: never run (an empty runs directory the look-ahead made, or
+        # none), or interrupted (the one being restored at the kill).
+        for i in set(range(200)) - set(restored):
+            reasons = json.loads((state / "runs" / f"j{i}" / "last.json").read_text())["reasons"]
+            assert reasons in (["never run"], ["last run interrupted"]), (fraction, i, reasons)
         assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (fraction, rerun.out)
     assert partial, "at least one kill fell inside the restore"
 

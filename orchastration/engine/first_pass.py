@@ -68,9 +68,10 @@ def first_pass(session: Session, graph: UnitGraph, names: Sequence[str]) -> Firs
 
 
 def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPass) -> None:
+    fresh = without_run_dir(session.table[n] for n in names)  # before this pass (or its look-ahead) makes any
     ahead = _look_ahead(session, graph, names)
     try:
-        _units(session, graph, names, out, ahead)
+        _units(session, graph, names, out, fresh, ahead)
     finally:
         if ahead is not None:
             ahead.close()
@@ -99,14 +100,15 @@ def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str]) -> Loo
     return Lookahead.start(alone[1:], session.table, session.inputs, cache, store)
 
 
-def _units(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPass, ahead: Lookahead | None) -> None:
+def _units(
+    session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPass, fresh: set[str], ahead: Lookahead | None
+) -> None:
     runner = session.runner
     store = runner.store
     chosen, done = set(names), set[str]()
     runs: dict[str, str | None] = {}  # the run id each unit done here saved (its dependents' ``deps``)
     leading = True  # every unit so far was done here: this one is, whatever it takes
     misses = 0
-    fresh = without_run_dir(session.table[n] for n in names)  # before this pass makes any
     for name in names:
         if not leading and (store is NO_STORE or misses >= GIVE_UP_AFTER):
             return  # nothing to restore, or a cold cache: the rest is doit's (and the runner's lookup)
@@ -132,7 +134,7 @@ def _units(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstP
         check = session.checks[name]
         check.dep_runs = {dep: runs.get(dep) for dep in unit.depends_on}
         reason = "never run" if name in fresh else never_run_reason(unit)
-        if name in fresh:
+        if name in fresh and (ahead is None or name not in ahead.made):
             # Its runs directory, known missing: made first, not found missing by the run slot's
             # link (a failed link, a lookup and two exceptions less a unit of a first build).
             with contextlib.suppress(OSError):  # (the unit says so itself when it claims its slot)

@@ -5,8 +5,10 @@ of the CLI hashes the inputs of the units after it and looks each one up in the 
 core; the pass takes each unit's input states and lookup from it instead of reading them itself (a
 quarter of a restored unit's work).
 
-The process only reads: input files, the local store's entries and blobs. It writes nothing, so whatever
-becomes of it (killed, crashed, cut short by the end of the pass) leaves nothing to repair; the pass
+The process reads (input files, the local store's entries and blobs) and makes each unit's empty runs
+directory, as the bookkeeping thread makes the next job's ahead of its command (``Session.ahead_of``: an
+empty one says ``never run``). It writes nothing else, so whatever becomes of it (killed, crashed, cut
+short by the end of the pass) leaves nothing to repair; the pass
 does every unit the look-ahead did not (or could not: a missing, special or just-modified input) the
 way it always does. It dies with the CLI (``PR_SET_PDEATHSIG``), is waited for at the end of the
 pass, and holds the state lock's file only as long as it lives (an ``flock`` is shared with a fork).
@@ -30,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from orchastration.engine.fastpath import RACY_SECONDS
 from orchastration.engine.uptodate import hashes_of
+from orchastration.state import PRIVATE_DIR
 
 if TYPE_CHECKING:
     from orchastration.engine.result_store import ResultStore
@@ -47,6 +50,7 @@ class Lookahead:
         self.pid, self._reader = pid, reader
         self.names = frozenset(names)
         self.taken = 0  # units whose states and lookup the pass took from it
+        self.made: set[str] = set()  # units whose runs directory it made
         self._closed = False
 
     @classmethod
@@ -95,9 +99,11 @@ class Lookahead:
         except Exception:  # it ended (killed, crashed): the pass goes on alone
             self.close()
             return None
-        if not isinstance(sent, tuple) or len(sent) != 3 or sent[0] != name:
+        if not isinstance(sent, tuple) or len(sent) != 4 or sent[0] != name:
             self.close()  # out of step: never use it for another unit
             return None
+        if sent[3]:
+            self.made.add(name)
         if sent[1] is None:
             return None
         self.taken += 1
@@ -113,7 +119,7 @@ class Lookahead:
         import signal
 
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)  # it only reads: stopping it anywhere is safe
+            os.kill(self.pid, signal.SIGKILL)  # it reads, or makes an empty dir: stopping it anywhere is safe
         with contextlib.suppress(ChildProcessError):  # (reaped already: SIGCHLD ignored by an embedder)
             os.waitpid(self.pid, 0)
 
@@ -122,7 +128,8 @@ def _look_ahead(
     out: IO[bytes], names: Sequence[str], table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]],
     cache: HashCache, store: ResultStore,
 ) -> None:  # fmt: skip
-    """In the process: each unit's states and lookup, or ``(name, None, None)`` for one left to the pass."""
+    """In the process: each unit's states and lookup (``None, None`` for one left to the pass), and
+    whether it made the unit's runs directory."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end at once
@@ -133,7 +140,12 @@ def _look_ahead(
         if states is not None:  # (the local store only: a shared store's round trips would fill it)
             store.look_ahead(unit, hashes_of(states))
             found = store.found(unit)
-        pickle.dump((name, states, found), out, protocol=pickle.HIGHEST_PROTOCOL)
+        made = True
+        try:  # its runs directory, as the bookkeeping thread makes the next job's ahead of a command
+            os.mkdir(unit.record_dir, PRIVATE_DIR)
+        except OSError:  # there already (then never the pass's to make), or ``runs`` not yet
+            made = False
+        pickle.dump((name, states, found, made), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
 
