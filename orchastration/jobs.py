@@ -159,13 +159,10 @@ def plan(
     return annotate(items, units, config, environ, forced=chosen if force else ())
 
 
-CONFIG_CACHE_DIR = "config-cache"
-
-
 def cached_config(
     explicit: str | os.PathLike[str] | None, environ: Mapping[str, str], cwd: Path, paths: Paths
 ) -> Config:
-    """``load_config``, memoised by the config file's bytes in the state dir.
+    """``load_config``, memoised by the config file's bytes in the user cache dir (``Paths.config_cache_dir``).
 
     Parsing and validating a TOML file of 1,000 jobs costs ~100 ms; unpickling the validated
     model ~5 ms. The key covers everything the model depends on: the file's path and bytes, the
@@ -202,7 +199,7 @@ def cached_config(
         stamps = []
     for part in (str(path), os.path.expanduser("~"), home_key(environ), __version__, sys.version, *stamps):
         h.update(b"\0" + part.encode("utf-8", "surrogateescape"))
-    cache = paths.engine_dir / CONFIG_CACHE_DIR / f"{h.hexdigest()[:32]}.pickle"
+    cache = paths.config_cache_dir / f"{h.hexdigest()[:32]}.pickle"
     try:
         config = pickle.loads(cache.read_bytes())
         from orchastration.config import Config
@@ -213,7 +210,7 @@ def cached_config(
         pass
     config = load_config(explicit, environ=environ, cwd=cwd, user_config=paths.user_config)
     if _has_env_values(config) or config.volatile:  # volatile: the file's bytes do not decide the model
-        return config  # env values may be secrets: never copy them into the state dir
+        return config  # env values may be secrets: never copy them into a cache
     try:
         from orchastration.state import atomic_write_bytes
 
@@ -221,7 +218,7 @@ def cached_config(
         # A cache: atomic, not synced (lost to a power cut, the config is parsed again).
         atomic_write_bytes(cache, pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL), sync=False)
     except OSError:
-        pass  # a read-only state dir only costs speed
+        pass  # a read-only cache dir only costs speed
     return config
 
 
@@ -230,8 +227,8 @@ def _has_env_values(config: Config) -> bool:
     return any(getattr(item, "env", None) for table in tables for item in table.values())
 
 
-def _drop_old(directory: Path, keep: int = 8) -> None:
-    """Keep the cache small: only the most recently written entries."""
+def _drop_old(directory: Path, keep: int = 32) -> None:
+    """Keep the cache small: only the most recently written entries (of every project of this user)."""
     try:
         entries = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime)
     except OSError:

@@ -135,6 +135,13 @@ class Paths(NamedTuple):
         return self.state_dir / "orchestrations"
 
     @property
+    def config_cache_dir(self) -> Path:
+        """Parsed configs (``jobs.cached_config``), in the user cache dir beside the log file: shared by
+        every state dir of this user, so a new checkout at the same path (a CI job with its cache
+        restored, a re-clone) does not parse its config again."""
+        return self.log_file.parent / "config-cache"
+
+    @property
     def engine_dir(self) -> Path:
         """Private engine data (doit database, up-to-date summaries, the lock)."""
         return self.state_dir / "engine"

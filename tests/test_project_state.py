@@ -259,3 +259,43 @@ def test_a_dodo_file_records_runs_in_the_projects_own_state_dir(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert (expected_state_dir(env, a / "orchastration.toml") / "runs" / "build" / "last.json").is_file()
     assert run(["status"], a, env, timeout=60).out.startswith("build - exit=0 ")  # the CLI sees the same runs
+
+
+def test_a_new_checkout_at_the_same_path_does_not_parse_its_config_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsed configs live in the user cache dir, not the state dir: with the state dir gone (a CI job
+    with its cache restored, a re-clone) the run takes the model from there; an edited file is parsed."""
+    import io
+
+    import orchastration.config
+    from orchastration.cli import main
+
+    env = isolated_env(tmp_path)
+    project = tmp_path / "proj"
+    project.mkdir()
+    write_config(project, {"a": {"command": [PY, "-c", "open('a.txt', 'w').write('a')"], "outputs": ["a.txt"]}})
+
+    def run_in(state: Path) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["--state-dir", str(state), "run"], stdout=out, stderr=err, environ=env, cwd=project)
+        return code, out.getvalue() + err.getvalue()
+
+    assert run_in(tmp_path / "state-1")[0] == 0
+    cache = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "config-cache"
+    assert len(list(cache.glob("*.pickle"))) == 1
+    assert not list((tmp_path / "state-1").rglob("*.pickle")), "nothing parsed is kept in the state dir"
+
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the config was parsed again")
+
+    real = orchastration.config.load_config
+    monkeypatch.setattr(orchastration.config, "load_config", no_parse)
+    code, text = run_in(tmp_path / "state-2")  # a new checkout: no state at all
+    assert code == 0 and "status=ran" in text, text
+    (project / "orchastration.toml").write_text((project / "orchastration.toml").read_text() + "\n# edited\n")
+    code, text = run_in(tmp_path / "state-2")  # (the CLI reports what its parse raised)
+    assert code != 0 and "parsed again" in text, text
+    monkeypatch.setattr(orchastration.config, "load_config", real)
+    assert run_in(tmp_path / "state-2")[0] == 0
+    assert len(list(cache.glob("*.pickle"))) == 2
