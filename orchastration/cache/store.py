@@ -114,12 +114,11 @@ class CacheStore:
                 total += os.stat(path).st_size
         return total > SLOW_SAVE_BYTES
 
-    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
+    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
         """``find`` now, with the run's bookkeeping while a command runs, for the next unit's
         ``restore``; not with a shared store (its round trips would hold up the records, or the
         reading of the command's output when the jobs' thread does that bookkeeping)."""
-        if self.remote is None:
-            self.find(unit, inputs)
+        return self.remote is None and self.find(unit, inputs)
 
     def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
         """Restore ``unit`` from the cache if an entry for its key exists and is sound."""

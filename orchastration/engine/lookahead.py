@@ -3,15 +3,17 @@ holds the pass's first unit (a fresh clone, a new branch's build dir restored fr
 of the CLI hashes the inputs of the units after it and looks each one up in the store
 (``ResultStore.look_ahead``: the local cache, never a shared one), ahead of the pass and on another
 core; the pass takes each unit's input states and lookup from it instead of reading them itself (a
-quarter of a restored unit's work).
+quarter of a restored unit's work). The pass never waits for it: a unit whose message has not come when
+the pass gets there is read by the pass, as ever, and the look-ahead skips the units the pass has
+reached (a counter in shared memory), so a slow spell of either one costs the other nothing.
 
 The process reads (input files, the local store's entries and blobs) and makes each unit's empty runs
 directory, as the bookkeeping thread makes the next job's ahead of its command (``Session.ahead_of``: an
 empty one says ``never run``). It writes nothing else, so whatever becomes of it (killed, crashed, cut
-short by the end of the pass) leaves nothing to repair; the pass
-does every unit the look-ahead did not (or could not: a missing, special or just-modified input) the
-way it always does. It dies with the CLI (``PR_SET_PDEATHSIG``), is waited for at the end of the
-pass, and holds the state lock's file only as long as it lives (an ``flock`` is shared with a fork).
+short by the end of the pass) leaves nothing to repair; the pass does every unit the look-ahead did not
+(or could not: a missing, special or just-modified input) the way it always does. It dies with the CLI
+(``PR_SET_PDEATHSIG``), is waited for at the end of the pass, and holds the state lock's file only as
+long as it lives (an ``flock`` is shared with a fork).
 
 States read ahead are what the unit's record and saved state then say, as the pass's own read just
 before would be: a file edited after it differs from them, and the next run looks again. A file
@@ -21,17 +23,20 @@ in the same timestamp tick after an early read would look unchanged to the next 
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import stat
+import struct
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from orchastration.engine.fastpath import RACY_SECONDS
 from orchastration.engine.uptodate import hashes_of
+from orchastration.fdio import write_all
 from orchastration.state import PRIVATE_DIR
 
 if TYPE_CHECKING:
@@ -44,13 +49,18 @@ States = dict[str, list[Any]]
 
 
 class Lookahead:
-    """The parent's end: each unit's (states, lookup), in the order the process was given them."""
+    """The parent's end: each unit's (states, lookup) if the look-ahead has sent it by the time the pass
+    gets there. The pass never waits for it: a unit it has not reached yet the pass does itself, and
+    tells it so (a shared counter of the units the pass has reached: it skips those)."""
 
-    def __init__(self, pid: int, reader: IO[bytes], names: Sequence[str]) -> None:
-        self.pid, self._reader = pid, reader
+    def __init__(self, pid: int, fd: int, progress: mmap.mmap, names: Sequence[str]) -> None:
+        self.pid, self._fd, self._progress = pid, fd, progress
+        self._index = {name: i for i, name in enumerate(names)}
         self.names = frozenset(names)
         self.taken = 0  # units whose states and lookup the pass took from it
         self.made: set[str] = set()  # units whose runs directory it made
+        self._buffer = bytearray()  # what came through the pipe; messages from ``_at`` on are unread
+        self._at = 0
         self._closed = False
 
     @classmethod
@@ -65,8 +75,9 @@ class Lookahead:
             return None
         parent = os.getpid()
         try:
+            progress = mmap.mmap(-1, _COUNTER.size)  # anonymous and shared: the fork sees the pass's writes
             read_fd, write_fd = os.pipe()
-        except OSError:  # out of file descriptors: the pass reads alone
+        except OSError:  # out of file descriptors or memory: the pass reads alone
             return None
         try:
             pid = os.fork()
@@ -79,42 +90,75 @@ class Lookahead:
             try:
                 os.close(read_fd)
                 _die_with(parent)
-                with os.fdopen(write_fd, "wb") as out:
-                    _look_ahead(out, names, table, inputs, cache, store)
+                _look_ahead(write_fd, progress, names, table, inputs, cache, store)
                 code = 0
             except BaseException:  # the pass does what was not sent, its own way
                 pass
             finally:
                 os._exit(code)
         os.close(write_fd)
-        return cls(pid, os.fdopen(read_fd, "rb"), names)
+        os.set_blocking(read_fd, False)
+        return cls(pid, read_fd, progress, names)
 
     def take(self, name: str) -> tuple[States, object] | None:
-        """The next unit's input states and store lookup, if it is ``name`` and the look-ahead could
-        read them (None: the pass reads them itself). Waits for the process to get there."""
+        """``name``'s input states and store lookup if the look-ahead has sent them (None: the pass
+        reads them itself: the look-ahead is behind, could not read them, or has ended)."""
         if self._closed:
             return None
-        try:
-            sent = pickle.load(self._reader)  # our own fork's, through a pipe only it holds
-        except Exception:  # it ended (killed, crashed): the pass goes on alone
-            self.close()
-            return None
-        if not isinstance(sent, tuple) or len(sent) != 4 or sent[0] != name:
-            self.close()  # out of step: never use it for another unit
-            return None
-        if sent[3]:
-            self.made.add(name)
-        if sent[1] is None:
-            return None
-        self.taken += 1
-        return sent[1], sent[2]
+        at = self._index[name]
+        _COUNTER.pack_into(self._progress, 0, at + 1)  # the look-ahead skips what the pass has reached
+        while True:
+            sent = self._next()
+            if sent is None:
+                return None  # not there yet: the pass does it (what comes later for it is dropped)
+            index = self._index.get(sent[0], -1) if isinstance(sent, tuple) and len(sent) == 4 else -1
+            if index < 0 or index > at:
+                self.close()  # out of step: never use it for another unit
+                return None
+            if index < at:
+                continue  # one the pass did itself meanwhile
+            if sent[3]:
+                self.made.add(name)
+            if sent[1] is None:
+                return None
+            self.taken += 1
+            return sent[1], sent[2]
+
+    def _next(self) -> Any:
+        """The next message the look-ahead sent, if whole already (None: none yet, or it ended)."""
+        while True:
+            buffer, at = self._buffer, self._at
+            if len(buffer) - at >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(buffer, at)
+                end = at + _LENGTH.size + size
+                if len(buffer) >= end:
+                    self._at = end  # (read on from there: no copy of what is left a message)
+                    try:
+                        return pickle.loads(bytes(buffer[at + _LENGTH.size : end]))  # our own fork's
+                    except Exception:
+                        self.close()
+                        return None
+            if at:
+                del buffer[:at]  # what was read goes once all of it is, before the next read
+                self._at = 0
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except BlockingIOError:
+                return None
+            except OSError:
+                self.close()
+                return None
+            if not chunk:  # it ended (done, killed, crashed): the pass goes on alone
+                self.close()
+                return None
+            self._buffer += chunk
 
     def close(self) -> None:
         """Stop the process (if still at work) and wait for it."""
         if self._closed:
             return
         self._closed = True
-        self._reader.close()
+        os.close(self._fd)
         import contextlib
         import signal
 
@@ -122,31 +166,41 @@ class Lookahead:
             os.kill(self.pid, signal.SIGKILL)  # it reads, or makes an empty dir: stopping it anywhere is safe
         with contextlib.suppress(ChildProcessError):  # (reaped already: SIGCHLD ignored by an embedder)
             os.waitpid(self.pid, 0)
+        self._progress.close()
+
+
+_COUNTER = struct.Struct("q")  # the units of ``names`` the pass has reached
+_LENGTH = struct.Struct("I")  # each message: its length, then its pickle
 
 
 def _look_ahead(
-    out: IO[bytes], names: Sequence[str], table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]],
-    cache: HashCache, store: ResultStore,
+    fd: int, progress: mmap.mmap, names: Sequence[str], table: Mapping[str, Unit],
+    inputs: Mapping[str, Sequence[str]], cache: HashCache, store: ResultStore,
 ) -> None:  # fmt: skip
-    """In the process: each unit's states and lookup (``None, None`` for one left to the pass), and
-    whether it made the unit's runs directory."""
+    """In the process: for each unit the pass has not reached, its states and lookup (``None, None``
+    for one left to the pass) and whether it made the unit's runs directory."""
+    import logging
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end at once
-    for name in names:
+    # Silent: what it found is sent, and a lookup that found nothing usable (a corrupt entry, say) is
+    # left to the pass, which says why, once (the two may both look at a unit the pass reaches first).
+    logging.disable(logging.CRITICAL)
+    for i, name in enumerate(names):
+        if _COUNTER.unpack_from(progress)[0] > i:
+            continue  # the pass got there first
         unit = table[name]
         states = _read_states(inputs[name], cache, time.time())
-        found = None
-        if states is not None:  # (the local store only: a shared store's round trips would fill it)
-            store.look_ahead(unit, hashes_of(states))
+        found = None  # (the local store only: a shared store's round trips would fill it)
+        if states is not None and store.look_ahead(unit, hashes_of(states)):
             found = store.found(unit)
         made = True
         try:  # its runs directory, as the bookkeeping thread makes the next job's ahead of a command
             os.mkdir(unit.record_dir, PRIVATE_DIR)
         except OSError:  # there already (then never the pass's to make), or ``runs`` not yet
             made = False
-        pickle.dump((name, states, found, made), out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
+        payload = pickle.dumps((name, states, found, made), protocol=pickle.HIGHEST_PROTOCOL)
+        write_all(fd, _LENGTH.pack(len(payload)) + payload)
 
 
 def _read_states(paths: Sequence[str], cache: HashCache, now: float) -> States | None:

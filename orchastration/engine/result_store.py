@@ -36,8 +36,9 @@ class ResultStore(Protocol):
         """Whether ``restore`` with these inputs would find the unit's work (looked up now)."""
         ...
 
-    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
-        """Look the unit up ahead of its ``restore`` (another thread, while a command runs), if worth it."""
+    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
+        """Look the unit up ahead of its ``restore`` (another thread while a command runs, the
+        first pass's look-ahead process), if worth it; True: its work was found."""
         ...
 
     def found(self, unit: Unit) -> object:
@@ -78,8 +79,9 @@ class NoStore:
         """Nothing held."""
         return False
 
-    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> None:
+    def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
         """Nothing to look up."""
+        return False
 
     def found(self, unit: Unit) -> object:
         """Nothing looked up."""
