@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Result, cli_command
@@ -96,6 +97,15 @@ def _processes_in(directory: Path) -> dict[int, str]:
     return found
 
 
+def _look_ahead_of(proc: subprocess.Popen[Any], clone: Path) -> int:
+    """The look-ahead process of the CLI ``proc`` running in ``clone``, once it is there."""
+    deadline, helper = time.monotonic() + 60, None
+    while helper is None and proc.poll() is None and time.monotonic() < deadline:
+        helper = next((pid for pid in _processes_in(clone) if pid != proc.pid), None)
+    assert helper is not None, "a look-ahead process ran beside the CLI"
+    return helper
+
+
 def test_a_fresh_clone_of_many_jobs_is_read_ahead_and_restored_whole(
     cli: Cli, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -169,10 +179,7 @@ def test_the_look_ahead_dies_with_a_killed_cli_and_the_next_run_finishes_the_wor
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline, helper = time.monotonic() + 60, None
-        while helper is None and proc.poll() is None and time.monotonic() < deadline:
-            helper = next((pid for pid in _processes_in(clone) if pid != proc.pid), None)
-        assert helper is not None, "a look-ahead process ran beside the CLI"
+        helper = _look_ahead_of(proc, clone)
         os.kill(proc.pid, signal.SIGSTOP)
         assert helper in _processes_in(clone)
         os.kill(proc.pid, signal.SIGKILL)
@@ -219,17 +226,12 @@ def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_l
 def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_running(
     env: dict[str, str], cli: Cli, tmp_path: Path
 ) -> None:
-    """kill -9 at points spread over a read-ahead restore (the fork, the pass, its end): no process is
-    left, every job whose record says it was restored is up to date with the right output, and the
-    next run restores the rest, running no command."""
+    """kill -9 at points spread over a read-ahead restore (start-up, the fork, early, midway and late
+    in the pass, each seen happen, not timed): no process is left, every job whose record says it was
+    restored is up to date with the right output, and the next run restores the rest, running no command."""
     clone = _built_and_cloned(cli, tmp_path, 200, _shell_job)
-    timed = tmp_path / "timed"
-    shutil.copytree(clone, timed)
-    started = time.monotonic()
-    _run(cli, timed)
-    whole = time.monotonic() - started
     partial = []  # kill points that fell inside the restore
-    for point, fraction in enumerate((0.05, 0.3, 0.5, 0.7, 0.9)):
+    for point, when in enumerate(("start-up", "fork", 20, 80, 160)):
         root = tmp_path / f"kill{point}"
         shutil.copytree(clone, root)
         state = root.parent / f"state-{root.name}"
@@ -237,36 +239,42 @@ def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_run
             [*cli_command(), "--state-dir", str(state), "run"], cwd=root, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(whole * fraction)
+        if when == "fork":
+            _look_ahead_of(proc, root)
+        elif isinstance(when, int):  # that many records settled
+            deadline = time.monotonic() + 60
+            while len(list(state.glob("runs/*/last.json"))) < when and proc.poll() is None:
+                assert time.monotonic() < deadline, f"{when} jobs never restored"
+                time.sleep(0.002)
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 10
         while _processes_in(root) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _processes_in(root), f"a process left after the kill at {fraction:.0%}"
+        assert not _processes_in(root), f"a process left after the kill at {when}"
         restored = [
             i for i in range(200)
             if (state / "runs" / f"j{i}" / "last.json").is_file()
             and json.loads((state / "runs" / f"j{i}" / "last.json").read_text())["status"] == "restored"
         ]  # fmt: skip
         if 0 < len(restored) < 200:
-            partial.append(fraction)
+            partial.append(when)
         dry = cli(["--state-dir", str(state), "run", "--dry-run"], cwd=root)
         assert dry.code == 0, dry.err
         lines = [line[len("job=") :] for line in dry.out.splitlines() if line.startswith("job=")]
         verdicts = dict(line.split(" ", 2)[:2] for line in lines)
         for i in restored:
             assert (root / "dist" / f"{i}.txt").read_text() == f"input {i} 0\ninput {i} 1\ninput {i} 1\n"
-            assert verdicts[f"j{i}"] == "up-to-date", (fraction, i, dry.out)
+            assert verdicts[f"j{i}"] == "up-to-date", (when, i, dry.out)
         rerun = _run(cli, root)
         found = statuses(rerun.out)
-        assert {found[f"j{i}"] for i in restored} <= {"skipped"}, (fraction, rerun.out)
+        assert {found[f"j{i}"] for i in restored} <= {"skipped"}, (when, rerun.out)
         # The rest say why truthfully: never run (an empty runs directory the look-ahead made, or
         # none), or interrupted (the one being restored at the kill).
         for i in set(range(200)) - set(restored):
             reasons = json.loads((state / "runs" / f"j{i}" / "last.json").read_text())["reasons"]
-            assert reasons in (["never run"], ["last run interrupted"]), (fraction, i, reasons)
-        assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (fraction, rerun.out)
+            assert reasons in (["never run"], ["last run interrupted"]), (when, i, reasons)
+        assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (when, rerun.out)
     assert partial, "at least one kill fell inside the restore"
 
 
@@ -306,10 +314,7 @@ def test_ctrl_c_during_a_read_ahead_restore_stops_both_and_the_next_run_finishes
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline, helper = time.monotonic() + 60, None
-        while helper is None and proc.poll() is None and time.monotonic() < deadline:
-            helper = next((pid for pid in _processes_in(clone) if pid != proc.pid), None)
-        assert helper is not None, "a look-ahead process ran beside the CLI"
+        _look_ahead_of(proc, clone)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
