@@ -363,3 +363,30 @@ def test_the_pass_never_waits_for_the_look_ahead_and_drops_what_comes_late() -> 
         os.close(write_fd)
     assert stand_in.wait(timeout=10) is not None
     assert ahead.take("d") is None  # closed: the pass reads alone
+
+
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
+def test_the_stop_signals_wait_while_the_look_ahead_is_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C landing just after the fork would run the CLI's handler in the child, inside the
+    interpreter's after-fork work (CI once printed "Exception ignored in ... KeyboardInterrupt"): the
+    stop signals are blocked across the fork and the mask is as it was after it."""
+    import errno
+
+    from orchastration.engine import lookahead
+    from orchastration.engine.result_store import NO_STORE
+    from orchastration.engine.uptodate import HashCache
+    from orchastration.interrupts import STOP_SIGNALS
+
+    seen: list[set[int]] = []
+
+    def fork_seeing_the_mask() -> int:
+        seen.append({int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])})
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(lookahead.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(lookahead.os, "fork", fork_seeing_the_mask)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    names = [f"u{i}" for i in range(lookahead.MIN_UNITS)]
+    assert lookahead.Lookahead.start(names, {}, {}, HashCache("sha256"), NO_STORE) is None
+    assert seen and set(STOP_SIGNALS) <= seen[0], seen
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from orchastration.engine.fastpath import RACY_SECONDS
 from orchastration.engine.uptodate import hashes_of
 from orchastration.fdio import write_all
+from orchastration.interrupts import STOP_SIGNALS
 from orchastration.state import PRIVATE_DIR
 
 if TYPE_CHECKING:
@@ -79,15 +80,25 @@ class Lookahead:
             read_fd, write_fd = os.pipe()
         except OSError:  # out of file descriptors or memory: the pass reads alone
             return None
+        # The stop signals wait while it forks: one that came between the fork and the child's own
+        # handling would run the CLI's handler in the child, in the middle of the interpreter's
+        # after-fork work ("Exception ignored ... KeyboardInterrupt" on stderr, seen once in CI).
+        import signal
+
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             pid = os.fork()
         except OSError:  # out of processes or memory: the pass reads alone
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(read_fd)
             os.close(write_fd)
             return None
         if pid == 0:  # the look-ahead: never returns, never runs the CLI's exit handlers
             code = 1
             try:
+                for signum in STOP_SIGNALS:  # Ctrl-C (the whole group gets it), a kill: end at once
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 os.close(read_fd)
                 _die_with(parent)
                 _look_ahead(write_fd, progress, names, table, inputs, cache, store)
@@ -98,7 +109,13 @@ class Lookahead:
                 os._exit(code)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        return cls(pid, read_fd, progress, names)
+        ahead = cls(pid, read_fd, progress, names)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one that came meanwhile is the CLI's now
+        except BaseException:  # (its interrupt, raised here: the look-ahead is stopped with it)
+            ahead.close()
+            raise
+        return ahead
 
     def take(self, name: str) -> tuple[States, object] | None:
         """``name``'s input states and store lookup if the look-ahead has sent them (None: the pass
@@ -180,9 +197,7 @@ def _look_ahead(
     """In the process: for each unit the pass has not reached, its states and lookup (``None, None``
     for one left to the pass) and whether it made the unit's runs directory."""
     import logging
-    import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C reaches the whole group: end at once
     # Silent: what it found is sent, and a lookup that found nothing usable (a corrupt entry, say) is
     # left to the pass, which says why, once (the two may both look at a unit the pass reaches first).
     logging.disable(logging.CRITICAL)
