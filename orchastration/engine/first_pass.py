@@ -87,9 +87,9 @@ def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str]) -> Loo
         return None
     alone = [
         n for n in names
-        if n not in session.forced and not session.table[n].always_run and not session.edges[n]
-        and not session.table[n].depends_on and not any(a in chosen for a in session.table[n].after)
-        and graph.never_run(n)
+        if n not in session.forced and not session.table[n].always_run
+        and not session.edges[n]  # (its depends_on, and the producers of its inputs)
+        and not any(a in chosen for a in session.table[n].after) and graph.never_run(n)
     ]  # fmt: skip
     if len(alone) <= MIN_UNITS:
         return None
@@ -164,7 +164,7 @@ def _states(session: Session, name: str, ahead: Lookahead | None) -> dict[str, l
     """The unit's input states: as the look-ahead read them (its store lookup adopted with them), or
     read now."""
     runner, unit = session.runner, session.table[name]
-    if ahead is not None and name in ahead.names:
+    if ahead is not None:
         taken = ahead.take(name)
         if taken is not None:
             states, found = taken

@@ -23,9 +23,11 @@ in the same timestamp tick after an early read would look unchanged to the next 
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import pickle
+import signal
 import stat
 import struct
 import sys
@@ -56,8 +58,7 @@ class Lookahead:
 
     def __init__(self, pid: int, fd: int, progress: mmap.mmap, names: Sequence[str]) -> None:
         self.pid, self._fd, self._progress = pid, fd, progress
-        self._index = {name: i for i, name in enumerate(names)}
-        self.names = frozenset(names)
+        self._index = {name: i for i, name in enumerate(names)}  # the units it reads, in its order
         self.taken = 0  # units whose states and lookup the pass took from it
         self.made: set[str] = set()  # units whose runs directory it made
         self._buffer = bytearray()  # what came through the pipe; messages from ``_at`` on are unread
@@ -83,8 +84,6 @@ class Lookahead:
         # The stop signals wait while it forks: one that came between the fork and the child's own
         # handling would run the CLI's handler in the child, in the middle of the interpreter's
         # after-fork work ("Exception ignored ... KeyboardInterrupt" on stderr, seen once in CI).
-        import signal
-
         held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             pid = os.fork()
@@ -119,10 +118,11 @@ class Lookahead:
 
     def take(self, name: str) -> tuple[States, object] | None:
         """``name``'s input states and store lookup if the look-ahead has sent them (None: the pass
-        reads them itself: the look-ahead is behind, could not read them, or has ended)."""
-        if self._closed:
+        reads them itself: not one of its units, the look-ahead is behind, could not read them, or
+        has ended)."""
+        at = self._index.get(name)
+        if at is None or self._closed:
             return None
-        at = self._index[name]
         _COUNTER.pack_into(self._progress, 0, at + 1)  # the look-ahead skips what the pass has reached
         while True:
             sent = self._next()
@@ -176,9 +176,6 @@ class Lookahead:
             return
         self._closed = True
         os.close(self._fd)
-        import contextlib
-        import signal
-
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)  # it reads, or makes an empty dir: stopping it anywhere is safe
         with contextlib.suppress(ChildProcessError):  # (reaped already: SIGCHLD ignored by an embedder)
@@ -236,7 +233,6 @@ def _read_states(paths: Sequence[str], cache: HashCache, now: float) -> States |
 def _die_with(parent: int) -> None:
     """Be killed when the CLI dies, even by ``kill -9`` (Linux ``prctl(PR_SET_PDEATHSIG)``)."""
     import ctypes
-    import signal
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
