@@ -47,8 +47,9 @@ class Flusher:
     def __init__(self, directory: Path, interval: float = DEFAULT_INTERVAL, *, gated: bool = False) -> None:
         self.directory = directory
         self.interval = interval
-        # ``gated`` (one job at a time): the jobs' thread does the queue itself, right after starting a
-        # command (``command_started``) or once a restored unit is saved (``run_queued``); this thread
+        # ``gated`` (what a run of the engine uses, at any -j): a jobs' thread does the queue itself,
+        # right after starting a command (``command_started``; one such thread at a time, in order) or,
+        # one job at a time, once a restored unit is saved (``run_queued``); this thread
         # takes what it leaves (a heavy piece, what is past the budget: ``release``), a piece held over
         # ``HOLD_SECONDS`` and what is left at the end (``drain``, ``close``). Two Python threads share
         # one interpreter lock: handed to this one, the work took turns with the jobs' thread at each

@@ -67,9 +67,9 @@ def run_units(
     units = list(units)
     if dry_run:
         return _dry_run(plan(units, targets, paths=paths, hash_algorithm=hash_algorithm, force=force), on_result)
-    # Records, logs, database: durable in batches; one job at a time, the bookkeeping runs while a
-    # command does (engine/durable.py).
-    flusher = Flusher(paths.engine_dir, gated=parallel <= 1)
+    # Records, logs, database: durable in batches; the bookkeeping runs while a command does, done
+    # by a jobs' thread that started one (engine/durable.py).
+    flusher = Flusher(paths.engine_dir, gated=True)
     runner = UnitRunner(hash_algorithm, environ, HashCache(hash_algorithm), console, err_console, executor, store,
                         flusher)  # fmt: skip
     summaries = summaries or Summaries(paths.engine_dir)

@@ -135,8 +135,11 @@ class Session(UnitEvents):
         if landing is not None:
             landing.land(self.commit)
         self.report(self.outcomes[name])
-        if landing is not None and self.outcomes[name].status == UnitStatus.RESTORED and self.runner.flusher:
-            self.runner.flusher.run_queued()  # no command to overlap it with: here, in order
+        restored = landing is not None and self.outcomes[name].status == UnitStatus.RESTORED
+        if restored and self.runner.flusher and not self.threaded:
+            # No command to overlap it with: here, in order (with -j this is doit's main loop, which
+            # dispatches the next units instead: a jobs' thread or the flusher's takes the work).
+            self.runner.flusher.run_queued()
 
     def failed(self, name: str, message: str, dependency_failed: bool) -> None:
         if name in self.outcomes:
