@@ -84,6 +84,10 @@ class Tool:
     def build_argv(self) -> list[str]:
         raise NotImplementedError
 
+    def parallel_build_argv(self, parallel: int) -> list[str] | None:
+        """The build with ``parallel`` jobs at once, or None where the workload has no such run."""
+        return None
+
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         raise NotImplementedError
 
@@ -155,6 +159,9 @@ class Orchastration(Tool):
     def build_argv(self) -> list[str]:
         return [self.exe, "-q", "run"]
 
+    def parallel_build_argv(self, parallel: int) -> list[str] | None:
+        return [self.exe, "-q", "run", "-j", str(parallel)]
+
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         jobs = [f'[jobs.s{i}]\ncommand = ["sleep", "{seconds}"]\nalways_run = true\n' for i in range(count)]
         (d / "orchastration.toml").write_text("\n".join(jobs))
@@ -199,6 +206,9 @@ class Doit(Tool):
     def build_argv(self) -> list[str]:
         return [self.exe]
 
+    def parallel_build_argv(self, parallel: int) -> list[str] | None:
+        return [self.exe, "-n", str(parallel), "-P", "thread"]  # threads, as orchastration's -j
+
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         # A task without file_dep always runs.
         (d / "dodo.py").write_text(
@@ -234,6 +244,9 @@ class Make(Tool):
 
     def build_argv(self) -> list[str]:
         return [self.exe, "-s"]
+
+    def parallel_build_argv(self, parallel: int) -> list[str] | None:
+        return [self.exe, "-s", "-j", str(parallel)]
 
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         names = [f"s{i}" for i in range(count)]
@@ -339,6 +352,9 @@ class Snakemake(Tool):
 
     def build_argv(self) -> list[str]:
         return [self.exe, "--cores", "1", "--quiet", "all", "--", "all"]
+
+    def parallel_build_argv(self, parallel: int) -> list[str] | None:
+        return [self.exe, "--cores", str(parallel), "--quiet", "all", "--", "all"]
 
     def write_sleep(self, d: Path, count: int, seconds: float) -> None:
         (d / "Snakefile").write_text(
