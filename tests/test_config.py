@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,23 @@ def test_toml_syntax_error_names_line_and_column(cli, tmp_path: Path) -> None:
     assert_error(cli(["--config", str(unclosed), "config", "validate"]), 2, f"{unclosed}:2:", "end of file")
 
 
+def test_configs_are_toml_1_0_as_tomllib_reads_them(cli, tmp_path: Path) -> None:
+    """The parser is tomli (a dependency: tomllib's code, compiled), held to TOML 1.0: what tomllib
+    accepts, no more (tomli 2.4 reads TOML 1.1: a newline in an inline table, ``\\e``, seconds left out),
+    with tomllib's messages."""
+    from orchastration.config import _toml
+
+    assert _toml().__name__ == "tomli"
+    newer = [("[jobs.a]\ncommand = ['x']\nenv = { A = '1',\n B = '2' }\n", 3), ('[jobs.a]\ncommand = ["\\e"]\n', 2)]
+    for i, (text, line) in enumerate(newer):
+        cfg = write(tmp_path / f"{i}.toml", text)
+        with pytest.raises(tomllib.TOMLDecodeError) as expected:
+            tomllib.loads(text)
+        result = cli(["--config", str(cfg), "config", "validate"])
+        assert_error(result, 2, f"{cfg}:{line}:", "invalid TOML")
+        assert str(expected.value).split(" (at ")[0] in result.err
+
+
 def test_cli_config_errors_are_one_line_exit_2(cli, tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", '[jobs.build]\ncomand = ["x"]\n')
     result = cli(["--config", str(cfg), "config", "validate"])
@@ -225,8 +243,6 @@ def test_config_show_fills_defaults_and_masks_env(cli, tmp_path: Path) -> None:
 
 
 def test_config_show_text_is_valid_toml_that_reloads(cli, tmp_path: Path) -> None:
-    import tomllib
-
     cfg = original_config(tmp_path)
     shown = cli(["--config", str(cfg), "config", "show", "--show-env"])
     data = tomllib.loads(shown.out)
