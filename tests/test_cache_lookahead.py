@@ -222,6 +222,51 @@ def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_l
     assert json.loads(stats.out)["last_run"]["remote_hits"] == 70, stats.out
 
 
+def test_with_j_the_pass_restores_what_the_local_cache_holds_and_threads_run_the_rest(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``-j 2`` on a fresh clone: the first pass restores the jobs the local cache holds (read ahead),
+    doit's threads run those it does not hold; every job once. (Before, with -j doit's threads did
+    every restore: no first pass, 2.3 x slower at 1,000 jobs.)"""
+    clone = _built_and_cloned(cli, tmp_path, 80, _python_job)
+    edited = {5, 41, 77}
+    for i in edited:
+        path = clone / "src" / f"{i}_0.txt"
+        path.write_text(f"edited {i}\n")
+        os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+    result = _run(cli, clone, "-j", "2")
+    found = statuses(result.out)
+    assert len(found) == 80 and {n for n, s in found.items() if s != "restored"} == {f"j{i}" for i in edited}
+    assert {found[f"j{i}"] for i in edited} == {"ran"}, result.out
+    assert sorted(p.name for p in clone.glob("m-*")) == sorted(f"m-{i}" for i in edited)
+    counts = _first_pass(env)
+    assert (counts["restored"], counts["ran"], counts["failed"]) == (77, 0, None), counts
+    for i in range(80):
+        want = b"".join((clone / "src" / f"{i}_{k}.txt").read_bytes() for k in range(2)) + b"!"
+        assert (clone / "dist" / f"{i}.txt").read_bytes() == want
+    assert set(statuses(_run(cli, clone, "-j", "2").out).values()) == {"skipped"}
+
+
+def test_with_j_and_a_shared_cache_the_threads_do_the_restores(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
+    """A shared cache's round trips are waited for side by side by doit's threads, not one by one by
+    the pass: a second machine (its local cache empty) restores every job at ``-j 2``, the pass none."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env["ORCHASTRATION_CACHE_URL"] = shared.as_uri()
+    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)
+    text = (clone / "orchastration.toml").read_text()
+    local = tmp_path / "second-machine-cache"
+    (clone / "orchastration.toml").write_text(text.replace((tmp_path / "cache").as_posix(), local.as_posix()))
+    result = _run(cli, clone, "-j", "2")
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
+    assert not list(clone.glob("m-*"))
+    log_file = Path(env["XDG_CACHE_HOME"]) / "orchastration" / "orchastration.log"
+    passes = [json.loads(line) for line in log_file.read_text().splitlines() if '"first pass"' in line]
+    assert all(p["restored"] == 0 for p in passes[1:]), passes  # (the first: the build filling the cache)
+    stats = cli(["--state-dir", str(clone.parent / "state-clone"), "cache", "stats", "--json"], cwd=clone)
+    assert json.loads(stats.out)["last_run"]["remote_hits"] == 70, stats.out
+
+
 @pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
 def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_running(
     env: dict[str, str], cli: Cli, tmp_path: Path

@@ -181,6 +181,7 @@ def _run_doit(
     loaded()
     try:
         if _for_doit(session, graph, names, keep_going):
+            session.dispatching = session.threaded
             errors = graph.run(session, parallel=parallel, keep_going=keep_going, on_interrupt=session.interrupted)
         else:
             errors = graph.finish(session)
@@ -197,12 +198,11 @@ def _run_doit(
 
 def _for_doit(session: Session, graph: UnitGraph, names: list[str], keep_going: bool) -> bool:
     """Do first what never ran (``engine/first_pass.py``), then narrow doit's graph to the rest and
-    what it depends on; False: nothing is left for doit. Only one job at a time: with ``-j`` doit's
-    threads run (and restore: large outputs copied, shared-cache round trips waited for) side by
-    side, where the pass would take them one by one."""
-    if session.threaded:
-        return True
-    first = first_pass(session, graph, names)
+    what it depends on; False: nothing is left for doit. With ``-j`` the pass only restores what the
+    local cache holds (one thread restoring small entries beats N taking turns at the interpreter
+    lock: a fresh clone of 1,000 x 10 took 2.3 x as long at ``-j 2``); doit's threads run the rest
+    side by side, and restore what only a shared cache holds (its round trips waited for together)."""
+    first = first_pass(session, graph, names, restore_only=session.threaded)
     if not first.done and first.failed is None:
         return True
     settled = set(first.done)

@@ -36,6 +36,7 @@ class Session(UnitEvents):
     forced: set[str] = field(default_factory=set)
     prefixed: bool = False
     threaded: bool = False
+    dispatching: bool = False  # doit's thread runner runs: its main loop hands units to the threads
     on_start: Callable[[str], None] | None = None
     on_result: ResultCallback | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -136,8 +137,8 @@ class Session(UnitEvents):
             landing.land(self.commit)
         self.report(self.outcomes[name])
         restored = landing is not None and self.outcomes[name].status == UnitStatus.RESTORED
-        if restored and self.runner.flusher and not self.threaded:
-            # No command to overlap it with: here, in order (with -j this is doit's main loop, which
+        if restored and self.runner.flusher and not self.dispatching:
+            # No command to overlap it with: here, in order (doit's thread runner's main loop
             # dispatches the next units instead: a jobs' thread or the flusher's takes the work).
             self.runner.flusher.run_queued()
 
