@@ -200,11 +200,9 @@ def test_the_look_ahead_dies_with_a_killed_cli_and_the_next_run_finishes_the_wor
     assert set(statuses(_run(cli, clone).out).values()) == {"skipped"}
 
 
-def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_lookups(
-    cli: Cli, env: dict[str, str], tmp_path: Path
-) -> None:
-    """The look-ahead never contacts a shared cache (its round trips, and the local copies a hit makes,
-    are the pass's): a second machine, its local cache empty, restores every job from the shared one."""
+def _second_machine(cli: Cli, env: dict[str, str], tmp_path: Path) -> tuple[Path, Path]:
+    """70 jobs built with a shared cache (a file:// URL) and cloned; the clone's local cache is a new,
+    empty directory: (the clone, its local cache)."""
     shared = tmp_path / "shared"
     shared.mkdir()
     env["ORCHASTRATION_CACHE_URL"] = shared.as_uri()
@@ -212,6 +210,15 @@ def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_l
     text = (clone / "orchastration.toml").read_text()
     local = tmp_path / "second-machine-cache"
     (clone / "orchastration.toml").write_text(text.replace((tmp_path / "cache").as_posix(), local.as_posix()))
+    return clone, local
+
+
+def test_with_a_shared_cache_the_look_ahead_reads_inputs_and_the_pass_does_the_lookups(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The look-ahead never contacts a shared cache (its round trips, and the local copies a hit makes,
+    are the pass's): a second machine, its local cache empty, restores every job from the shared one."""
+    clone, local = _second_machine(cli, env, tmp_path)
     result = _run(cli, clone)
     assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
     assert not list(clone.glob("m-*"))
@@ -250,13 +257,7 @@ def test_with_j_the_pass_restores_what_the_local_cache_holds_and_threads_run_the
 def test_with_j_and_a_shared_cache_the_threads_do_the_restores(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     """A shared cache's round trips are waited for side by side by doit's threads, not one by one by
     the pass: a second machine (its local cache empty) restores every job at ``-j 2``, the pass none."""
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    env["ORCHASTRATION_CACHE_URL"] = shared.as_uri()
-    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)
-    text = (clone / "orchastration.toml").read_text()
-    local = tmp_path / "second-machine-cache"
-    (clone / "orchastration.toml").write_text(text.replace((tmp_path / "cache").as_posix(), local.as_posix()))
+    clone, _ = _second_machine(cli, env, tmp_path)
     result = _run(cli, clone, "-j", "2")
     assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
     assert not list(clone.glob("m-*"))
