@@ -268,6 +268,25 @@ def test_with_j_and_a_shared_cache_the_threads_do_the_restores(cli: Cli, env: di
     assert json.loads(stats.out)["last_run"]["remote_hits"] == 70, stats.out
 
 
+def test_with_j_a_shared_cache_configured_the_pass_still_restores_what_the_local_one_holds(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A CI machine with its local cache kept and a shared cache configured: at ``-j 2`` the first pass
+    restores every job from the local cache, with no round trip to the shared one."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env["ORCHASTRATION_CACHE_URL"] = shared.as_uri()
+    clone = _built_and_cloned(cli, tmp_path, 70, _python_job)  # (the same local cache: warm)
+    result = _run(cli, clone, "-j", "2")
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 70
+    assert not list(clone.glob("m-*"))
+    counts = _first_pass(env)
+    assert (counts["restored"], counts["ran"]) == (70, 0), counts
+    stats = cli(["--state-dir", str(clone.parent / "state-clone"), "cache", "stats", "--json"], cwd=clone)
+    last = json.loads(stats.out)["last_run"]
+    assert (last["remote_hits"], last["hits"]) == (0, 70), last
+
+
 @pytest.mark.skipif(not LINUX, reason="the look-ahead process is Linux only")
 def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_running(
     env: dict[str, str], cli: Cli, tmp_path: Path

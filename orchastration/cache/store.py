@@ -66,9 +66,10 @@ class CacheStore:
         """``cache = true|false`` on the job or task; by default: it has outputs and is not always_run."""
         return self.policy.get(unit.name, bool(unit.outputs) and not unit.always_run)
 
-    def find(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
+    def find(self, unit: Unit, inputs: Mapping[str, str | None], local_only: bool = False) -> bool:
         """Whether an entry for ``unit`` run on these inputs is held (locally, or in the shared store:
-        then copied into the local one); ``restore`` with the same inputs uses what was found."""
+        then copied into the local one); ``restore`` with the same inputs uses what was found.
+        ``local_only``: not the shared store (a miss then is not kept: see ``look_ahead``)."""
         if not self.cacheable(unit) or not self.read or unit.name in self.forced:
             return False
         with self._remote_lock:
@@ -78,9 +79,12 @@ class CacheStore:
         key = self.keys.key(unit, inputs)
         if key is None:
             return False
-        source, manifest = self._find(unit, key)
+        shared = self.remote is not None and self.remote.reads
+        source, manifest = ("local", self._find_local(unit, key)) if local_only else self._find(unit, key)
         if manifest is not None and not all(self.local.has_blob(b.sha256) for b in manifest.blobs()):
             manifest = None
+        if manifest is None and local_only and shared:
+            return False  # not kept: the unit's own lookup asks the shared store
         with self._remote_lock:
             self._found[unit.name] = (dict(inputs), key, source, manifest)
         return manifest is not None
@@ -115,10 +119,12 @@ class CacheStore:
         return total > SLOW_SAVE_BYTES
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
-        """``find`` now, with the run's bookkeeping while a command runs, for the next unit's
-        ``restore``; not with a shared store (its round trips would hold up the records, or the
-        reading of the command's output when the jobs' thread does that bookkeeping)."""
-        return self.remote is None and self.find(unit, inputs)
+        """``find`` ahead of the unit's ``restore`` (with the run's bookkeeping while a command runs, in
+        the look-ahead process, in the first pass with ``-j``), in the local store only: a shared
+        store's round trips would hold up the records, or the reading of a command's output when the
+        jobs' thread does that bookkeeping. With a shared store, a local miss is not kept: the unit's
+        own lookup asks the shared store then."""
+        return self.find(unit, inputs, local_only=True)
 
     def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
         """Restore ``unit`` from the cache if an entry for its key exists and is sound."""
@@ -188,14 +194,16 @@ class CacheStore:
 
     # -- lookup ----------------------------------------------------------------------------------
     def _find(self, unit: Unit, key: str) -> tuple[str, Manifest | None]:
-        raw = self.local.read_manifest(key)
-        if raw is not None:
-            found = self._check(unit, key, raw, "local")
-            if found is not None:
-                return "local", found
+        found = self._find_local(unit, key)
+        if found is not None:
+            return "local", found
         if self.remote is None or not self.remote.reads:
             return "local", None
         return "remote", self._fetch(unit, key)
+
+    def _find_local(self, unit: Unit, key: str) -> Manifest | None:
+        raw = self.local.read_manifest(key)
+        return None if raw is None else self._check(unit, key, raw, "local")
 
     def _check(self, unit: Unit, key: str, raw: bytes, where: str) -> Manifest | None:
         try:

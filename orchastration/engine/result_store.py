@@ -38,7 +38,9 @@ class ResultStore(Protocol):
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
         """Look the unit up ahead of its ``restore`` (another thread while a command runs, the
-        first pass's look-ahead process), if worth it; True: its work was found."""
+        first pass's look-ahead process, the first pass with ``-j``) where that is cheap (no round
+        trip); True: its work was found. False may only mean "not found here": ``restore`` looks
+        further."""
         ...
 
     def found(self, unit: Unit) -> object:
