@@ -94,12 +94,7 @@ def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str], lookup
     store, cache = runner.store, runner.cache
     if store is NO_STORE:
         return None
-    alone = [
-        n for n in names
-        if n not in session.forced and not session.table[n].always_run
-        and not session.edges[n]  # (its depends_on, and the producers of its inputs)
-        and not any(a in chosen for a in session.table[n].after) and graph.never_run(n)
-    ]  # fmt: skip
+    alone = [n for n in names if not _doits(session, graph, n, set(), chosen)]  # (none of them done yet)
     if len(alone) <= MIN_UNITS:
         return None
     first = session.table[alone[0]]

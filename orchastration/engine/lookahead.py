@@ -17,8 +17,8 @@ long as it lives (an ``flock`` is shared with a fork).
 
 States read ahead are what the unit's record and saved state then say, as the pass's own read just
 before would be: a file edited after it differs from them, and the next run looks again. A file
-modified within ``RACY_SECONDS`` is left to the pass (as ``HashCache.prefetch`` leaves it): an edit
-in the same timestamp tick after an early read would look unchanged to the next run.
+modified within ``RACY_SECONDS`` is left to the pass (``HashCache.settled_state``, as ``prefetch``
+leaves it): an edit in the same timestamp tick after an early read would look unchanged to the next run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import mmap
 import os
 import pickle
 import signal
-import stat
 import struct
 import sys
 import threading
@@ -36,7 +35,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchastration.engine.fastpath import RACY_SECONDS
 from orchastration.engine.uptodate import hashes_of
 from orchastration.fdio import write_all
 from orchastration.interrupts import STOP_SIGNALS
@@ -220,13 +218,10 @@ def _read_states(paths: Sequence[str], cache: HashCache, now: float) -> States |
     file or modified within ``RACY_SECONDS`` (the pass reads them itself)."""
     states: States = {}
     for path in paths:
-        try:
-            st = os.stat(path)
-            if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < RACY_SECONDS:
-                return None
-            states[path] = cache.state(path, st)
-        except Exception:  # missing, unreadable: the pass says so its own way
+        found = cache.settled_state(path, now)
+        if found is None:  # the pass reads them all, and says so its own way
             return None
+        states[path] = found
     return states
 
 

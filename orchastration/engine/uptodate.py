@@ -69,13 +69,21 @@ class HashCache:
         now = time.time()
         hashed: dict[str, str] = {}
         for path in paths:
-            try:
-                st = os.stat(path)
-                if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= RACY_SECONDS:
-                    hashed[path] = str(self.state(path, st)[2])
-            except Exception:  # missing or unreadable: the unit itself says so
-                continue
+            found = self.settled_state(path, now)
+            if found is not None:
+                hashed[path] = str(found[2])
         return hashed
+
+    def settled_state(self, path: str, now: float) -> list[Any] | None:
+        """``state(path)`` read ahead of its unit, or None: missing, unreadable, not a regular file, or
+        modified within ``RACY_SECONDS`` of ``now`` (left to the unit itself)."""
+        try:
+            st = os.stat(path)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= RACY_SECONDS:
+                return self.state(path, st)
+        except Exception:  # missing or unreadable: the unit itself says so
+            pass
+        return None
 
     def hash(self, path: str) -> str | None:
         """The content hash of ``path``, or None when it is missing or unreadable."""
