@@ -192,7 +192,7 @@ def test_a_run_whose_record_write_was_cut_short_is_not_kept(tmp_path: Path) -> N
                      None, None, None, None, {}, {}, ())  # type: ignore[arg-type]  # fmt: skip
     flusher = Flusher(tmp_path)
     commits: list[tuple[str, bool]] = []
-    Landing(ending, flusher).land(lambda name, keep: commits.append((name, keep)))
+    Landing(ending, flusher).land(lambda name, keep, now: commits.append((name, keep)), lambda: None)
     flusher.drain()
     flusher.close()
     assert commits == [("u", False)]
@@ -283,3 +283,66 @@ def test_the_next_units_lookup_ahead_never_hashes_an_input_just_modified(tmp_pat
     ahead()
     flusher.close()
     assert [sorted(looked) for looked in store.looked] == [sorted(inputs["b"])]
+
+
+def _group_log(flusher: Flusher, events: list[str], i: int) -> None:
+    """A piece that staged row ``i``: its record settles once a commit covered it."""
+    events.append(f"row {i}")
+    flusher.grouped(lambda: events.append("commit"), lambda: events.append(f"settle {i}"))
+
+
+def test_rows_are_committed_in_groups_and_settled_only_after_their_commit(tmp_path: Path) -> None:
+    """One transaction for up to GROUP pieces' rows: 70 rows take three commits (32, 32, and the rest
+    at the drain), and no record settles before the commit that holds its row."""
+    flusher = Flusher(tmp_path, gated=True)
+    events: list[str] = []
+    for i in range(70):
+        flusher.submit(lambda i=i: _group_log(flusher, events, i))
+        flusher.run_queued()  # the jobs' thread, as after a restored unit
+    flusher.drain()
+    flusher.close()
+    assert events.count("commit") == 3 == flusher.groups
+    committed: set[int] = set()
+    staged: list[int] = []
+    for event in events:
+        if event.startswith("row "):
+            staged.append(int(event.split()[1]))
+        elif event == "commit":
+            committed.update(staged)
+            staged = []
+        else:
+            assert int(event.split()[1]) in committed, event
+    assert [e for e in events if e.startswith("settle")] == [f"settle {i}" for i in range(70)]
+
+
+def test_a_group_nobody_ends_is_committed_by_the_thread_in_time(tmp_path: Path) -> None:
+    """A row staged before a long wait (the next job's command runs for minutes) is not left
+    uncommitted: the thread ends the group once it is GROUP_SECONDS old."""
+    for gated in (False, True):
+        flusher = Flusher(tmp_path, gated=gated)
+        events: list[str] = []
+        flusher.submit(lambda f=flusher, e=events: _group_log(f, e, 0))
+        flusher.run_queued()
+        until = time.monotonic() + 10
+        while "settle 0" not in events and time.monotonic() < until:
+            time.sleep(0.01)
+        assert events == ["row 0", "commit", "settle 0"], gated
+        flusher.close()
+
+
+def test_a_failed_group_commit_settles_nothing_and_is_raised(tmp_path: Path) -> None:
+    flusher = Flusher(tmp_path)
+    settled: list[int] = []
+
+    def piece(i: int) -> None:
+        def commit() -> None:
+            raise OSError("disk full")
+
+        flusher.grouped(commit, lambda: settled.append(i))
+
+    for i in range(3):
+        flusher.submit(lambda i=i: piece(i))
+    with pytest.raises(OSError, match="disk full"):
+        flusher.drain()
+    flusher.close()
+    assert settled == []

@@ -289,26 +289,32 @@ class _Ending:
 
 
 class Landing:
-    """A good run's last step under a flusher, once doit saved its state: ``land(commit)`` queues
-    the commit of that state (``commit(name, keep)``) and the record's settling behind the record's
-    write; a run whose record could not be written is not kept (it runs again next time)."""
+    """A good run's last step under a flusher, once doit saved its state: ``land(commit, staged)``
+    queues the commit of that state (``commit(name, keep, now)``) and the record's settling behind
+    the record's write; a run whose record could not be written is not kept (it runs again next
+    time). The state is committed with the other runs of its group (``Flusher.grouped``: one
+    transaction, ``staged()``), and the record settled once it is."""
 
     def __init__(self, ending: _Ending, flusher: Flusher) -> None:
         self.ending, self.flusher = ending, flusher
 
-    def land(self, commit: Callable[[str, bool], None]) -> None:
+    def land(self, commit: Callable[[str, bool, bool], None], staged: Callable[[], None]) -> None:
         """Commit, then settle, in the flusher's order."""
-        self.flusher.submit(lambda: self._land(commit))
+        self.flusher.submit(lambda: self._land(commit, staged))
 
-    def _land(self, commit: Callable[[str, bool], None]) -> None:
+    def _land(self, commit: Callable[[str, bool, bool], None], staged: Callable[[], None]) -> None:
         ending, name = self.ending, self.ending.unit.name
         if not ending.written:
             # No record says it ran (none could be written, or its write was cut short: the mark
             # is still the empty link, never to be settled as a record): doit must not say it is
             # up to date.
-            commit(name, False)
+            commit(name, False, True)
             return
-        commit(name, True)
+        commit(name, True, False)
+        self.flusher.grouped(staged, self._settle)
+
+    def _settle(self) -> None:
+        ending, name = self.ending, self.ending.unit.name
         try:
             settle_run(ending.unit, ending.run_id, ending.path, sync=False, locked=True)
         except OSError as exc:

@@ -178,6 +178,7 @@ def _run_doit(
     explain = _explainer(session.table, session.checks)
     graph = UnitGraph(tasks, db_path, checker_class(session.runner.cache), explain, start=start, only=names)
     session.reasons_of, session.commit = graph.reasons, graph.commit
+    session.commit_staged = graph.commit_staged
     loaded()
     try:
         if _for_doit(session, graph, names, keep_going):

@@ -46,9 +46,10 @@ class Session(UnitEvents):
     running: ActiveCount = field(default_factory=ActiveCount)
     landings: dict[str, Landing] = field(default_factory=dict)  # run_unit's UnitRun.landing
     _position: dict[str, int] = field(default_factory=dict)  # each unit's place in ``order``
-    # Commits (keep=True) or drops (False) the state doit saved for a unit (the adapter's; from the
-    # flusher's thread).
-    commit: Callable[[str, bool], None] = lambda name, keep: None
+    # Commits (keep=True) or drops (False) the state doit saved for a unit, at once (now=True) or
+    # with the next ``commit_staged()`` (the adapter's; from the flusher's queue).
+    commit: Callable[[str, bool, bool], None] = lambda name, keep, now: None
+    commit_staged: Callable[[], None] = lambda: None
 
     def report(self, result: UnitResult) -> None:
         """A unit's final result (the first one reported wins)."""
@@ -134,7 +135,7 @@ class Session(UnitEvents):
         # cleared), never before (docs/reliability.md).
         landing = self.landings.pop(name, None)
         if landing is not None:
-            landing.land(self.commit)
+            landing.land(self.commit, self.commit_staged)
         self.report(self.outcomes[name])
         restored = landing is not None and self.outcomes[name].status == UnitStatus.RESTORED
         if restored and self.runner.flusher and not self.dispatching:
@@ -146,7 +147,7 @@ class Session(UnitEvents):
         if name in self.outcomes:
             flusher = self.runner.flusher
             if flusher is not None:  # doit dropped the unit's state: make that survive a crash too
-                flusher.submit(lambda: self.commit(name, True))
+                flusher.submit(lambda: self.commit(name, True, True))
             self.report(self.outcomes[name])
             return
         reasons = tuple(self.reasons_of(name))

@@ -174,12 +174,14 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
             self._dirty.discard(task_id)
             self._removed.add(task_id)
 
-    def commit(self, task_id: str, keep: bool = True) -> None:
+    def commit(self, task_id: str, keep: bool = True, now: bool = True) -> None:
         """Make what doit holds for ``task_id`` survive a crash of this process: its saved state
         (``keep``) or none (``keep=False``: it runs again next time), with the deletes of failed
         tasks so far. Runs in the run's flusher queue (its thread, or the jobs' thread: one at a
         time), through a connection of its own (doit
-        itself writes every task at the end of the run, so a killed run lost them all)."""
+        itself writes every task at the end of the run, so a killed run lost them all).
+        ``now=False``: written into the connection's open transaction, committed with the others
+        of its group by ``commit_staged`` (one transaction for many tasks: a commit costs ~40 µs)."""
         if not keep:
             self.remove(task_id)
         with self._pending:
@@ -193,11 +195,18 @@ class _PreloadedSqliteDB(SqliteDB):  # type: ignore[misc]
             self._writer.executemany("delete from doit where task_id=?", [(t,) for t in removed])
         if row is not None:
             self._writer.execute("insert or replace into doit values (?,?)", row)
-        self._writer.commit()
+        if now:
+            self._writer.commit()
+
+    def commit_staged(self) -> None:
+        """Commit what ``commit(now=False)`` wrote since the last commit."""
+        if self._writer is not None:
+            self._writer.commit()
 
     def dump(self) -> None:
         """doit's end of the run: what no commit wrote (deletes included), through doit's connection."""
         if self._writer is not None:
+            self._writer.commit()  # (a staged group is ended before: this only makes sure)
             self._writer.close()
             self._writer = None
         with self._pending:

@@ -200,10 +200,14 @@ class UnitGraph:
         """Our words for why doit judged ``name`` not up to date (after it checked it)."""
         return self.dep.reasons.get(name, [])
 
-    def commit(self, name: str, keep: bool = True) -> None:
+    def commit(self, name: str, keep: bool = True, now: bool = True) -> None:
         """Make the state doit holds for ``name`` (``keep=False``: none) survive a crash; callable from
-        another thread (the run's flusher)."""
-        self.dep.backend.commit(name, keep)
+        another thread (the run's flusher). ``now=False``: at the next ``commit_staged``."""
+        self.dep.backend.commit(name, keep, now)
+
+    def commit_staged(self) -> None:
+        """Commit what ``commit(now=False)`` left staged."""
+        self.dep.backend.commit_staged()
 
     def check(self, name: str) -> None:
         """Ask doit whether ``name`` is up to date, without running anything (fills ``reasons``)."""
