@@ -136,6 +136,30 @@ def test_a_fresh_clone_of_many_jobs_is_read_ahead_and_restored_whole(
     assert why.code == 0 and "up-to-date" in why.out, why
 
 
+@pytest.mark.skipif(not LINUX, reason="the look-ahead process runs on Linux")
+def test_entries_the_look_ahead_found_recently_used_are_not_touched_again(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The LRU order is a manifest's mtime, touched on a hit unless touched within the hour: the
+    look-ahead passes on what its read of the manifest showed, so a restore it looked up does not
+    touch a recently used entry (a system call a job) and still touches one unused for longer."""
+    clone = _built_and_cloned(cli, tmp_path, 80, _python_job)
+    manifests = sorted((tmp_path / "cache").glob("**/entries/*/*.json"))
+    assert len(manifests) == 80
+    recently, long_ago = time.time() - 800, time.time() - 7200
+    for n, path in enumerate(manifests):
+        os.utime(path, (recently, recently) if n % 2 else (long_ago, long_ago))
+    result = _run(cli, clone)
+    assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 80
+    assert _first_pass(env)["ahead"], "the look-ahead looked entries up"
+    for n, path in enumerate(manifests):
+        mtime = path.stat().st_mtime
+        if n % 2:
+            assert abs(mtime - recently) < 1, f"{path.name}: used within the hour, not touched again"
+        else:
+            assert mtime > time.time() - 120, f"{path.name}: unused for two hours, touched by its restore"
+
+
 def test_inputs_modified_just_now_are_left_to_the_pass(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
     """A file modified within RACY_SECONDS is not read ahead (an edit in the same timestamp tick would
     look unchanged to the next run): those jobs' inputs are read by the pass, as ever."""

@@ -124,6 +124,16 @@ class LocalCache:
             raise
         self.written += len(data)
 
+    def recent(self, key: str) -> bool:
+        """Whether ``key``'s manifest, as read here, was touched within ``TOUCH_AFTER_SECONDS``."""
+        with self._lock:
+            return key in self._recent
+
+    def used_recently(self, key: str) -> None:
+        """``key``'s manifest was read recently touched (by another process, the look-ahead)."""
+        with self._lock:
+            self._recent.add(key)
+
     def touch(self, key: str) -> None:
         """Mark an entry used now (LRU), unless its manifest, as read, was touched within ``TOUCH_AFTER_SECONDS``."""
         with self._lock:

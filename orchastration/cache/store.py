@@ -59,8 +59,7 @@ class CacheStore:
 
     # -- ResultStore ---------------------------------------------------------------------------
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
-        """Keys of this run's units are computed from these."""
-        self.keys.open(table, inputs, cache)
+        self.keys.open(table, inputs, cache)  # (keys of this run's units are computed from these)
 
     def cacheable(self, unit: Unit) -> bool:
         """``cache = true|false`` on the job or task; by default: it has outputs and is not always_run."""
@@ -72,8 +71,7 @@ class CacheStore:
         ``local_only``: not the shared store (a miss then is not kept: see ``look_ahead``)."""
         if not self.cacheable(unit) or not self.read or unit.name in self.forced:
             return False
-        with self._remote_lock:
-            known = self._found.get(unit.name)
+        known = self._found.get(unit.name)  # (a dict's get is atomic)
         if known is not None and known[0] == inputs:  # looked up for these inputs already (``adopt``)
             return known[3] is not None
         key = self.keys.key(unit, inputs)
@@ -90,19 +88,22 @@ class CacheStore:
         return manifest is not None
 
     def found(self, unit: Unit) -> object:
-        """``find``'s lookup for the unit (inputs, key, source, entry), kept for its ``restore``."""
+        """``find``'s lookup for the unit (inputs, key, source, entry, ``LocalCache.recent``)."""
         with self._remote_lock:
-            return self._found.get(unit.name)
+            kept = self._found.get(unit.name)
+        return None if kept is None else (*kept, self.local.recent(kept[1]))
 
     def adopt(self, unit: Unit, found: object) -> None:
-        """A lookup ``find`` made in another process (``engine/lookahead.py``): its key is the unit's
-        key here too, and ``restore`` with the same inputs uses its entry (checked there as here)."""
-        if not isinstance(found, tuple) or len(found) != 4:
+        """A lookup ``find`` made in another process (``engine/lookahead.py``): its key, and its entry
+        for a ``restore`` with the same inputs (checked there as here)."""
+        if not isinstance(found, tuple) or len(found) != 5:
             return
-        inputs, key, source, manifest = found
+        inputs, key, source, manifest, recent = found
         if not isinstance(inputs, dict) or not isinstance(key, str) or not isinstance(manifest, (Manifest, type(None))):
             return
         self.keys.remember(unit.name, key)
+        if recent is True:  # (its manifest touched within the hour: no touch on its restore)
+            self.local.used_recently(key)
         with self._remote_lock:
             self._found[unit.name] = (inputs, key, str(source), manifest)
 
@@ -119,11 +120,10 @@ class CacheStore:
         return total > SLOW_SAVE_BYTES
 
     def look_ahead(self, unit: Unit, inputs: Mapping[str, str | None]) -> bool:
-        """``find`` ahead of the unit's ``restore`` (with the run's bookkeeping while a command runs, in
-        the look-ahead process, in the first pass with ``-j``), in the local store only: a shared
-        store's round trips would hold up the records, or the reading of a command's output when the
-        jobs' thread does that bookkeeping. With a shared store, a local miss is not kept: the unit's
-        own lookup asks the shared store then."""
+        """``find`` ahead of the unit's ``restore`` (with the bookkeeping while a command runs, in the
+        look-ahead process, in the ``-j`` first pass), in the local store only: a shared store's round
+        trips would hold up the records or a command's output. With a shared store, a local miss is
+        not kept: the unit's own lookup asks the shared store then."""
         return self.find(unit, inputs, local_only=True)
 
     def restore(self, unit: Unit, inputs: Mapping[str, str | None], launch: Launch) -> Restored | None:
