@@ -33,8 +33,12 @@ def get_logger(name: str = "") -> logging.Logger:
 
 
 def log(logger: logging.Logger, level: str, msg: str, **fields: Any) -> None:
-    """Log ``msg`` with structured ``fields``."""
-    logger.log(parse_level(level), msg, extra={"fields": fields})
+    """Log ``msg`` with structured ``fields``. (As ``logger.log`` does, without looking up the caller's
+    file and line, which no line shows: ~4 µs of ~18 an event.)"""
+    number = parse_level(level)
+    if logger.isEnabledFor(number):
+        record = logger.makeRecord(logger.name, number, "(unknown file)", 0, msg, (), None, extra={"fields": fields})
+        logger.handle(record)
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -51,14 +55,31 @@ def set_event_fields(**fields: Any) -> None:
     _EVENT_FIELDS.update(fields)
 
 
+_SECOND: list[tuple[int, str]] = [(-1, "")]  # the last second formatted, and its text
+
+
+def _utc_text(created: float) -> str:
+    """``created`` (seconds since the epoch) as RFC 3339 UTC with microseconds, as
+    ``datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` writes it (the
+    second's text made once a second)."""
+    whole = int(created)  # (split as datetime does: the fraction rounded half to even, alone)
+    second, micro = whole, round((created - whole) * 1_000_000)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    kept = _SECOND[0]
+    if kept[0] != second:
+        import time
+
+        kept = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _SECOND[0] = kept
+    return f"{kept[1]}.{micro:06d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, msg, then the event's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        # Here, not at the top: datetime costs ~1.5 ms of start-up and most commands log no line.
-        from datetime import UTC, datetime
-
-        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        when = _utc_text(record.created)
         line: dict[str, Any] = {"time": when, "level": record.levelname, "msg": record.getMessage()}
         for key, value in (*_fields(record).items(), *_EVENT_FIELDS.items()):
             line.setdefault(key, value)

@@ -137,3 +137,48 @@ def test_dumps_leaves_what_records_never_hold_to_json() -> None:
     cycle.append(cycle)
     with pytest.raises(ValueError, match="Circular reference"):
         state.dumps({"a": cycle})
+
+
+def test_a_units_records_share_no_list_and_follow_a_changed_unit(tmp_path: Path) -> None:
+    """A unit's unchanging record fields are made once (engine/records.py): each record still has
+    lists of its own, and a unit with the same name but another command gets its own fields."""
+    from dataclasses import replace
+
+    from orchastration.engine.records import build_record
+    from orchastration.engine.units import Unit
+    from orchastration.process import ProcessResult
+
+    unit = Unit("j", ("tool", "x"), False, tmp_path, {}, 0, ("a.txt",), ("out",), ("dep",), False, tmp_path / "r")
+    when = state.utc_now()
+    res = ProcessResult(0, "ok", 3, "")
+
+    def record(u: Unit, inputs: dict[str, str | None]) -> dict[str, object]:
+        return build_record(u, run_id="1", started=when, result=res, program=None, inputs=inputs,
+                            outputs={str(tmp_path / "out"): "o"}, reasons=["x"], algorithm="sha256")  # fmt: skip
+
+    first = record(unit, {str(tmp_path / "a.txt"): "h1"})
+    first["command"].append("mutated")
+    first["depends_on"].append("mutated")
+    second = record(unit, {str(tmp_path / "a.txt"): "h2", str(tmp_path / "sub" / "b.txt"): None})
+    assert second["command"] == ["tool", "x"] and second["depends_on"] == ["dep"]
+    assert second["inputs"] == {"a.txt": "h2", "sub/b.txt": None} and second["outputs"] == {"out": "o"}
+    assert (second["name"], second["doit_task"], second["working_dir"]) == ("j", "j", str(tmp_path))
+    changed = record(replace(unit, command=("tool", "y"), working_dir=tmp_path / "sub"), {})
+    assert changed["command"] == ["tool", "y"] and changed["working_dir"] == str(tmp_path / "sub")
+
+
+def test_log_lines_carry_the_time_as_datetime_writes_it() -> None:
+    """The JSON log line's time is made without datetime (a second's text once a second): the same
+    text, rounding included."""
+    import random
+    from datetime import UTC, datetime
+
+    from orchastration.logs import _utc_text
+
+    rng = random.Random(7)
+    times = [rng.uniform(0, 2e9) for _ in range(20_000)] + [
+        1796677565 + rng.randint(0, 10**6) / 1e6 for _ in range(20_000)
+    ]
+    times += [1796677565.9999995, 1796677565.0000005, 0.0, 1796677565.999999]
+    for t in times:
+        assert _utc_text(t) == datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), t
