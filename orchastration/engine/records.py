@@ -63,10 +63,11 @@ def build_record(
     """The record of one run that ended with ``result`` (at ``ended``, default now): the fields
     docs/jobs.md lists, with hashes, reasons and the doit task name (no env values)."""
     out_log, err_log = log_paths(unit, run_id)
-    static, shown = _unit_fields(unit)
+    command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
     record: dict[str, Any] = {
         "run_id": run_id,
-        **static,
+        "name": unit.name,
+        "doit_task": unit.name,
         "start_time": iso(started),
         "end_time": iso(ended or utc_now()),
         "duration_ms": result.duration_ms,
@@ -75,51 +76,22 @@ def build_record(
         "message": result.message,
         "stdout_path": str(out_log),
         "stderr_path": str(err_log),
-        "program": program,
-        "hash_algorithm": algorithm,
-        "inputs": {shown.get(p) or _shown(unit, shown, p): h for p, h in sorted(inputs.items())},
-        "outputs": {shown.get(p) or _shown(unit, shown, p): h for p, h in sorted(outputs.items())},
-        "reasons": list(reasons),
-    }
-    record["depends_on"] = list(static["depends_on"])  # (each record's own lists: never shared)
-    if not isinstance(unit.command, str):
-        record["command"] = list(static["command"])
-    record.update(result.record_fields)  # where it ran, from a remote executor (docs/distributed.md)
-    record.update(unit.extra_record)
-    return record
-
-
-# A unit's fields that are the same in each of its records, and its paths as records show them, made
-# once a unit (a record then takes ~12 µs to build, ~28 before): keyed by the unit's id, checked
-# to be that unit.
-_FIELDS: dict[int, tuple[Unit, dict[str, Any], dict[str, str]]] = {}
-
-
-def _unit_fields(unit: Unit) -> tuple[dict[str, Any], dict[str, str]]:
-    kept = _FIELDS.get(id(unit))
-    if kept is not None and kept[0] is unit:
-        return kept[1], kept[2]
-    if len(_FIELDS) > 100_000:  # (a long-lived process running many configs)
-        _FIELDS.clear()
-    static = {
-        "name": unit.name,
-        "doit_task": unit.name,
         **host_info(),
-        "command": unit.command if isinstance(unit.command, str) else list(unit.command),
+        "command": command,
         "shell": unit.shell,
+        "program": program,
         "working_dir": str(unit.working_dir),
         "timeout_seconds": unit.timeout_seconds,
         **env_summary(unit),
+        "hash_algorithm": algorithm,
+        "inputs": {display_path(unit, p): h for p, h in sorted(inputs.items())},
+        "outputs": {display_path(unit, p): h for p, h in sorted(outputs.items())},
         "depends_on": list(unit.depends_on),
+        "reasons": list(reasons),
     }
-    shown: dict[str, str] = {}
-    _FIELDS[id(unit)] = (unit, static, shown)
-    return static, shown
-
-
-def _shown(unit: Unit, shown: dict[str, str], path: str) -> str:
-    shown[path] = display_path(unit, path)
-    return shown[path]
+    record.update(result.record_fields)  # where it ran, from a remote executor (docs/distributed.md)
+    record.update(unit.extra_record)
+    return record
 
 
 GOOD = ("ran", "restored")  # a run whose result counts: it ran, or the output cache restored it
