@@ -32,7 +32,7 @@ BACKLOG = 64  # pieces of work queued at most before ``submit`` waits
 HOLD_SECONDS = 0.02  # a hold keeps the thread waiting at most this long (it never starves)
 BUDGET_SECONDS = 0.01  # the queue's work the jobs' thread does at most while a command runs
 GROUP = 32  # pieces' database rows committed in one transaction at most (``grouped``)
-GROUP_SECONDS = 0.05  # how long the first row of a group waits for its commit at most
+GROUP_SECONDS = 0.2  # how long the first row of a group waits for its commit (as a batch's sync)
 
 
 class Flusher:
@@ -193,7 +193,8 @@ class Flusher:
                             break
                         work = self._work.popleft()[0]
                     self._run_one(work)
-                if self._group and time.monotonic() >= self._group_due:
+                now = time.monotonic()
+                if self._group and now >= self._group_due and (until is None or now < until):
                     self._run_one(self._end_group)
         finally:
             self._idle()
@@ -258,8 +259,11 @@ class Flusher:
                 now = time.monotonic()
                 if self._dirty and (now >= self._due or (self._stop and not self._work)):
                     return None
-                if self._group and not self._busy and (now >= self._group_due or (self._stop and not self._work)):
-                    self._busy = True  # (held or not: the group's first row has waited long enough)
+                # A group due: the thread's once the jobs' thread is off the jobs' path (or held over
+                # HOLD_SECONDS past due: never starved), as a piece of work.
+                due = self._group_due + (HOLD_SECONDS if self._held and not self._stop else 0.0)
+                if self._group and not self._busy and (now >= due or (self._stop and not self._work)):
+                    self._busy = True
                     return self._end_group
                 if self._work and not self._busy:  # (busy: the jobs' thread runs the queue, ``run_queued``)
                     if not self._held or self._stop:
@@ -279,7 +283,7 @@ class Flusher:
                 # when the group is due, or again a while after, when the queue was busy then.
                 group = None
                 if self._group:
-                    group = max(self._group_due, now + HOLD_SECONDS) if self._busy else self._group_due
+                    group = max(due, now + HOLD_SECONDS) if self._busy else due
                 waits = [t - now for t in (self._due if self._dirty else None, overdue, hold, group) if t is not None]
                 self._cond.wait(min(waits) if waits else None)
 
