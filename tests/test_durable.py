@@ -346,3 +346,35 @@ def test_a_failed_group_commit_settles_nothing_and_is_raised(tmp_path: Path) -> 
         flusher.drain()
     flusher.close()
     assert settled == []
+
+
+def test_a_restored_jobs_row_waits_for_its_group_and_a_run_jobs_is_committed_at_once(tmp_path: Path) -> None:
+    """Restored jobs (a fresh clone: nothing to overlap their bookkeeping with) are committed in groups;
+    a job whose command ran is committed and settled on its own, while the next command runs."""
+    from types import SimpleNamespace
+
+    from orchastration.engine.runner import Landing, _Ending
+
+    events: list[str] = []
+
+    class Seen(Landing):
+        def _settle(self) -> None:
+            events.append(f"settle {self.ending.unit.name}")
+
+    def landing(name: str, restored: object) -> Seen:
+        ending = _Ending(None, SimpleNamespace(name=name), "20261207T000000.000000Z", tmp_path / name,  # type: ignore[arg-type]
+                         None, None, None, restored, {}, {}, ())  # type: ignore[arg-type]  # fmt: skip
+        ending.written = True
+        return Seen(ending, flusher)
+
+    flusher = Flusher(tmp_path, gated=True)
+    commit = lambda name, keep, now: events.append(f"row {name}" + (" committed" if now else ""))  # noqa: E731
+    staged = lambda: events.append("group committed")  # noqa: E731
+    landing("r1", object()).land(commit, staged)
+    landing("ran", None).land(commit, staged)
+    landing("r2", object()).land(commit, staged)
+    flusher.run_queued()
+    assert events == ["row r1", "row ran committed", "settle ran", "row r2"]
+    flusher.drain()
+    flusher.close()
+    assert events[4:] == ["group committed", "settle r1", "settle r2"]

@@ -310,7 +310,14 @@ class Landing:
             # up to date.
             commit(name, False, True)
             return
-        commit(name, True, False)
+        if ending.restored is None:
+            # A run's: done while the next command runs, spread one job at a time (a group's commit
+            # and settling at once made the jobs' thread late for the command's end: cold builds ~2 %
+            # slower for ~4 % less CPU).
+            commit(name, True, True)
+            self._settle()
+            return
+        commit(name, True, False)  # a restore's: committed with its group (Flusher.grouped)
         self.flusher.grouped(staged, self._settle)
 
     def _settle(self) -> None:
