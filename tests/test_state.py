@@ -140,8 +140,8 @@ def test_dumps_leaves_what_records_never_hold_to_json() -> None:
 
 
 def test_a_units_records_share_no_list_and_follow_a_changed_unit(tmp_path: Path) -> None:
-    """A unit's unchanging record fields are made once (engine/records.py): each record still has
-    lists of its own, and a unit with the same name but another command gets its own fields."""
+    """Each record of a unit has lists of its own (a change to one record's never reaches the next),
+    and a unit with the same name but another command and working dir gets its own fields."""
     from dataclasses import replace
 
     from orchastration.engine.records import build_record

@@ -209,8 +209,7 @@ class Flusher:
             self._cond.notify_all()
             while self._work or self._busy:
                 self._done.wait()
-            grouped = bool(self._group)
-            self._busy = self._busy or grouped
+            grouped = self._busy = bool(self._group)
         if grouped:  # a group still open: ended here (the queue is idle, and ours until ``_idle``)
             try:
                 self._run_one(self._end_group)

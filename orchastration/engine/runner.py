@@ -292,8 +292,8 @@ class Landing:
     """A good run's last step under a flusher, once doit saved its state: ``land(commit, staged)``
     queues the commit of that state (``commit(name, keep, now)``) and the record's settling behind
     the record's write; a run whose record could not be written is not kept (it runs again next
-    time). The state is committed with the other runs of its group (``Flusher.grouped``: one
-    transaction, ``staged()``), and the record settled once it is."""
+    time). A restore's state is committed with the other restores of its group (``Flusher.grouped``:
+    one transaction, ``staged()``) and its record settled once it is; a run's, at once."""
 
     def __init__(self, ending: _Ending, flusher: Flusher) -> None:
         self.ending, self.flusher = ending, flusher
