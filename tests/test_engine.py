@@ -237,6 +237,7 @@ def test_last_json_newest_wins_when_runs_finish_out_of_order(tmp_path: Path) -> 
     newer = write_record(d, "20261124T101500.000002Z", {"run_id": "20261124T101500.000002Z"}, update_last=False)
     older = write_record(d, "20261124T101500.000001Z", {"run_id": "20261124T101500.000001Z"}, update_last=False)
     update_last(d, "20261124T101500.000002Z", newer)
+    assert os.path.samefile(d / "last.json", newer)  # the first: the record's own link
     update_last(d, "20261124T101500.000001Z", older)  # finished later, started earlier
     assert json.loads((d / "last.json").read_text())["run_id"] == "20261124T101500.000002Z"
     assert not list(d.glob(".last.*.tmp"))

@@ -177,7 +177,13 @@ def update_last(directory: Path, run_id: str, record_path: Path, *, sync: bool =
 
 def _replace_last(directory: Path, run_id: str, record_path: Path, sync: bool) -> None:
     """Replace ``last.json`` by a hard link to the record (a copy where links are unsupported)."""
-    current = read_json(directory / "last.json")
+    last = directory / "last.json"
+    with contextlib.suppress(OSError):
+        # None yet (a unit's first run: a cold build, a fresh clone): the link itself, made whole
+        # in one step, is ``last.json`` (a rename less). One there already fails it: compared below.
+        os.link(record_path, last)
+        return
+    current = read_json(last)
     if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
         return
     # A hard link renamed over last.json: atomic, and no second copy of the data to write and
