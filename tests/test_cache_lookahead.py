@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -110,8 +111,13 @@ def test_a_fresh_clone_of_many_jobs_is_read_ahead_and_restored_whole(
     cli: Cli, env: dict[str, str], tmp_path: Path
 ) -> None:
     clone = _built_and_cloned(cli, tmp_path, 80, _python_job)
+    staging = clone.parent / "state-clone" / "engine" / ".staged"
+    staging.mkdir(parents=True)
+    (staging / ".7").write_text("staged by a run killed before it was taken\n")
     result = _run(cli, clone)
     assert set(statuses(result.out).values()) == {"restored"} and len(statuses(result.out)) == 80
+    assert not staging.exists(), "what a killed run staged, and what this one did, is gone"
+    assert not list(clone.glob("dist/*.restore"))
     assert not list(clone.glob("m-*")), "no command ran"
     # The first job is looked up by the pass itself (it decides whether a look-ahead pays), those
     # after it by the look-ahead, on Linux, unless the pass gets to one first; elsewhere the pass
@@ -364,6 +370,8 @@ def test_killed_at_any_point_of_a_read_ahead_restore_nothing_is_lost_or_left_run
             reasons = json.loads((state / "runs" / f"j{i}" / "last.json").read_text())["reasons"]
             assert reasons in (["never run"], ["last run interrupted"]), (when, i, reasons)
         assert set(found.values()) <= {"restored", "skipped"} and len(found) == 200, (when, rerun.out)
+        assert not (state / "engine" / ".staged").exists(), "the outputs staged before the kill are gone"
+        assert not list(root.glob("dist/*.restore"))
     assert partial, "at least one kill fell inside the restore"
 
 
@@ -479,3 +487,99 @@ def test_the_stop_signals_wait_while_the_look_ahead_is_forked(monkeypatch: pytes
     assert lookahead.Lookahead.start(names, {}, {}, HashCache("sha256"), NO_STORE) is None
     assert seen and set(STOP_SIGNALS) <= seen[0], seen
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+def test_outputs_staged_ahead_are_renamed_into_place_and_a_stale_or_vanished_one_is_written_instead(
+    tmp_path: Path,
+) -> None:
+    """``found(unit, stage_in)`` (the look-ahead's end, a store of its own) writes the entry's outputs
+    into the staging directory, checked and with their modes; the restore after ``adopt`` renames
+    them into place (the very files: no second write). A staged file gone since (the pass ended,
+    another file system) or naming another blob is not used: the restore writes the output itself."""
+    from orchastration.cache.entry import Blob, Manifest, dump
+    from orchastration.cache.key import Keys
+    from orchastration.cache.local import EMPTY_SHA256, LocalCache
+    from orchastration.cache.store import CacheStore
+    from orchastration.engine.runner import Launch
+    from orchastration.engine.units import Unit
+    from orchastration.engine.uptodate import HashCache
+
+    small, big = b"small output\n", os.urandom(64 * 1024)  # inline in the manifest / in the blob store
+    (tmp_path / "big.src").write_bytes(big)
+    local = LocalCache(tmp_path / "cache")
+    big_sha, big_size = local.put_file(tmp_path / "big.src")
+    job = Unit("j", ("tool",), False, tmp_path, {}, 0, ("a.txt",), ("out/s.txt", "out/b.bin"), (), False,
+               tmp_path / "r")  # fmt: skip
+    a = str(tmp_path / "a.txt")
+    (tmp_path / "out").mkdir()
+    staging = tmp_path / "staging"
+
+    def stores() -> tuple[CacheStore, CacheStore]:
+        pair = CacheStore(local, Keys(tmp_path, "sha256")), CacheStore(local, Keys(tmp_path, "sha256"))
+        for store in pair:
+            store.open({"j": job}, {"j": [a]}, HashCache("sha256"))
+        return pair
+
+    here, ahead = stores()
+    key = here.keys.key(job, {a: "h1"})
+    assert key is not None
+    empty = Blob(EMPTY_SHA256, 0o600, 0, b"")
+    outputs = {"out/s.txt": Blob(hashlib.sha256(small).hexdigest(), 0o640, len(small), small),
+               "out/b.bin": Blob(big_sha, 0o751, big_size)}  # fmt: skip
+    local.write_manifest(key, dump(Manifest(key, outputs, empty, empty, 5), b""))
+    staging.mkdir()
+    assert ahead.look_ahead(job, {a: "h1"})
+    found = ahead.found(job, str(staging))
+    staged = found[-1]  # type: ignore[index]
+    assert set(staged) == {"out/s.txt", "out/b.bin"}
+    files = {rel: Path(path) for rel, (path, _) in staged.items()}
+    assert files["out/s.txt"].read_bytes() == small and files["out/b.bin"].read_bytes() == big
+    assert (files["out/s.txt"].stat().st_mode & 0o777, files["out/b.bin"].stat().st_mode & 0o777) == (0o640, 0o751)
+    inodes = {rel: path.stat().st_ino for rel, path in files.items()}
+    here.adopt(job, found)
+    launch = Launch({}, tmp_path / "o.log", tmp_path / "e.log")
+    assert here.restore(job, {a: "h1"}, launch) is not None
+    for rel, content, mode in (("out/s.txt", small, 0o640), ("out/b.bin", big, 0o751)):
+        target = tmp_path / rel
+        assert target.read_bytes() == content and target.stat().st_mode & 0o777 == mode
+        assert target.stat().st_ino == inodes[rel], "the staged file itself was put in place"
+    assert not list(staging.iterdir()) and not list((tmp_path / "out").glob("*.restore"))
+
+    # Staged again, then one staged file vanishes and the other is said to hold another blob.
+    for rel in outputs:
+        (tmp_path / rel).unlink()
+    here, ahead = stores()
+    assert ahead.look_ahead(job, {a: "h1"})
+    found = ahead.found(job, str(staging))
+    staged = dict(found[-1])  # type: ignore[index]
+    Path(staged["out/s.txt"][0]).unlink()
+    staged["out/b.bin"] = (staged["out/b.bin"][0], "0" * 64)
+    here.adopt(job, (*found[:-1], staged))  # type: ignore[misc]
+    assert here.restore(job, {a: "h1"}, launch) is not None
+    assert (tmp_path / "out/s.txt").read_bytes() == small and (tmp_path / "out/b.bin").read_bytes() == big
+    assert [p.name for p in staging.iterdir()] == [Path(staged["out/b.bin"][0]).name], "not taken: left to discard"
+    assert not list((tmp_path / "out").glob("*.restore"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs a second file system (/dev/shm)")
+def test_outputs_are_not_staged_on_another_file_system(tmp_path: Path) -> None:
+    from orchastration.cache.entry import Blob, Manifest
+    from orchastration.cache.local import EMPTY_SHA256, LocalCache
+    from orchastration.cache.staging import Stager
+    from orchastration.engine.units import Unit
+
+    (tmp_path / "out").mkdir()
+    other = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        if os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("/dev/shm is on the same file system here")
+        job = Unit("j", ("tool",), False, tmp_path, {}, 0, (), ("out/s.txt",), (), False, tmp_path / "r")
+        empty = Blob(EMPTY_SHA256, 0o600, 0, b"")
+        data = b"x\n"
+        entry = Manifest("k", {"out/s.txt": Blob(hashlib.sha256(data).hexdigest(), 0o644, 2, data)}, empty, empty, 1)
+        local = LocalCache(tmp_path / "cache")
+        assert Stager(str(tmp_path / "out")).stage(job, entry, local, lambda p: True)  # the same one: staged
+        assert Stager(str(other)).stage(job, entry, local, lambda p: True) == {}
+        assert not list(other.iterdir())
+    finally:
+        shutil.rmtree(other)

@@ -14,7 +14,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
-from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache, copy_hashing
+from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache
+from orchastration.cache.staging import Staged, Stager, write_beside
 from orchastration.cache.stats import RunStats
 from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.fdio import write_all
@@ -56,6 +57,8 @@ class CacheStore:
         self._remote_lock = threading.Lock()
         # ``find``'s lookups (inputs, key, source, entry; None: nothing usable), for the ``restore`` after it
         self._found: dict[str, tuple[dict[str, str | None], str, str, Manifest | None]] = {}
+        self._staged: dict[str, Staged] = {}  # outputs the look-ahead wrote ahead of their restore
+        self._stager: Stager | None = None  # (in the look-ahead process)
 
     # -- ResultStore ---------------------------------------------------------------------------
     def open(self, table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]], cache: HashCache) -> None:
@@ -87,18 +90,28 @@ class CacheStore:
             self._found[unit.name] = (dict(inputs), key, source, manifest)
         return manifest is not None
 
-    def found(self, unit: Unit) -> object:
-        """``find``'s lookup for the unit (inputs, key, source, entry, ``LocalCache.recent``)."""
+    def found(self, unit: Unit, stage_in: str | None = None) -> object:
+        """``find``'s lookup for the unit (inputs, key, source, entry, ``LocalCache.recent``, and the
+        outputs of the entry written into ``stage_in``: ``cache/staging.py``)."""
         with self._remote_lock:
             kept = self._found.get(unit.name)
-        return None if kept is None else (*kept, self.local.recent(kept[1]))
+        if kept is None:
+            return None
+        staged: Staged = {}
+        if stage_in is not None and kept[3] is not None:
+            from orchastration.patterns import own_outputs
+
+            if self._stager is None or self._stager.directory != stage_in:
+                self._stager = Stager(stage_in)
+            staged = self._stager.stage(unit, kept[3], self.local, own_outputs(unit.abs_outputs, unit.output_globs))
+        return (*kept, self.local.recent(kept[1]), staged)
 
     def adopt(self, unit: Unit, found: object) -> None:
         """A lookup ``find`` made in another process (``engine/lookahead.py``): its key, and its entry
         for a ``restore`` with the same inputs (checked there as here)."""
-        if not isinstance(found, tuple) or len(found) != 5:
+        if not isinstance(found, tuple) or len(found) != 6:
             return
-        inputs, key, source, manifest, recent = found
+        inputs, key, source, manifest, recent, staged = found
         if not isinstance(inputs, dict) or not isinstance(key, str) or not isinstance(manifest, (Manifest, type(None))):
             return
         self.keys.remember(unit.name, key)
@@ -106,6 +119,8 @@ class CacheStore:
             self.local.used_recently(key)
         with self._remote_lock:
             self._found[unit.name] = (inputs, key, str(source), manifest)
+            if isinstance(staged, dict) and staged:
+                self._staged[unit.name] = staged
 
     def slow_save(self, unit: Unit, output_bytes: int, logs: Sequence[Path]) -> bool:
         """A shared store to push to, or over ``SLOW_SAVE_BYTES`` to copy (logs stat'ed only then)."""
@@ -234,6 +249,8 @@ class CacheStore:
         from orchastration.patterns import own_outputs
 
         own = own_outputs(unit.abs_outputs, unit.output_globs)
+        staged = self._staged.pop(unit.name, None) or {}
+        taken = {path for path, _ in staged.values()}
         temps: list[tuple[str, str, Blob]] = []
         try:
             missing = [b.sha256[:12] for b in manifest.blobs() if not self.local.has_blob(b.sha256)]
@@ -243,9 +260,16 @@ class CacheStore:
                 target = os.path.join(unit.working_dir, *rel.split("/"))
                 if not own(target):
                     raise BadEntry(f"names {rel}, not a declared output")
-                temps.append((self._write_temp(target, blob), target, blob))
-            for tmp, target, _ in temps:
-                os.replace(tmp, target)
+                path, sha = staged.get(rel, ("", ""))  # written ahead by the look-ahead (cache/staging.py)
+                temps.append((path if sha == blob.sha256 else write_beside(target, blob, self.local), target, blob))
+            for i, (tmp, target, blob) in enumerate(temps):
+                try:
+                    os.replace(tmp, target)
+                except OSError:
+                    if tmp not in taken:
+                        raise
+                    temps[i] = (write_beside(target, blob, self.local), target, blob)  # another file system
+                    os.replace(temps[i][0], target)
             if self.keys.cache is not None:  # checked while written: the run need not read them back
                 for _, target, blob in temps:
                     self.keys.cache.seed(target, blob.sha256, "sha256")
@@ -258,40 +282,6 @@ class CacheStore:
             for tmp, _, _ in temps:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-
-    def _write_temp(self, target: str, blob: Blob) -> str:
-        tmp = f"{target}.{os.getpid()}-{threading.get_ident()}.restore"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileNotFoundError:  # its directory is not there (yet)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:  # left by a killed run of this process id: never written through
-            os.unlink(tmp)
-            fd = os.open(tmp, flags, 0o600)
-        try:
-            if blob.data is not None:  # checked against its hash when the manifest was read
-                write_all(fd, blob.data)
-                sha = blob.sha256
-            else:
-                with os.fdopen(os.dup(fd), "wb") as dst, self.local.open_blob(blob.sha256) as src:
-                    sha, _ = copy_hashing(src, dst)
-            if sha != blob.sha256:
-                raise BlobMismatch(f"blob {blob.sha256[:12]} is corrupt")
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, blob.mode)
-            else:  # Windows: no fchmod (only the read-only bit means anything there)
-                os.chmod(tmp, blob.mode)
-            os.close(fd)
-            fd = -1
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return tmp
 
     def _replay(self, manifest: Manifest, launch: Launch) -> None:
         """The run's stdout and stderr: to the log files and, as the job wrote them, to the consoles."""

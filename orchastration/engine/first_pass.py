@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchastration.dataclass_code import dataclass, field
 from orchastration.engine.doit_adapter import action_result
-from orchastration.engine.lookahead import MIN_UNITS, Lookahead
+from orchastration.engine.lookahead import MIN_UNITS, STAGING, Lookahead, discard
 from orchastration.engine.result_store import NO_STORE
 from orchastration.engine.runner import run_unit
 from orchastration.engine.uptodate import hashes_of, never_run_reason, without_run_dir
@@ -78,7 +78,11 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
     fresh = without_run_dir(session.table[n] for n in names)  # before this pass (or its look-ahead) makes any
     store = session.runner.store
     lookup = store.look_ahead if restore_only else store.find  # (look_ahead: the local cache only)
-    ahead = _look_ahead(session, graph, names, lookup)
+    flusher = session.runner.flusher
+    staging = None if flusher is None else flusher.directory / STAGING  # (in the engine dir)
+    ahead = _look_ahead(session, graph, names, lookup, staging)
+    if ahead is None:
+        discard(staging)  # outputs a killed run's look-ahead staged
     try:
         _units(session, graph, names, out, fresh, ahead, lookup, leading=not restore_only)
     finally:
@@ -87,9 +91,12 @@ def _pass(session: Session, graph: UnitGraph, names: Sequence[str], out: FirstPa
             out.ahead = ahead.taken
 
 
-def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str], lookup: Lookup) -> Lookahead | None:
+def _look_ahead(
+    session: Session, graph: UnitGraph, names: Sequence[str], lookup: Lookup, staging: Path | None
+) -> Lookahead | None:
     """The look-ahead process (``engine/lookahead.py``) for the units of the pass with no dependency,
-    when the store holds the first of them (it is looked up here: the pass's own lookup of it)."""
+    when the store holds the first of them (it is looked up here: the pass's own lookup of it);
+    ``staging``: where it writes their outputs ahead."""
     runner, chosen = session.runner, set(names)
     store, cache = runner.store, runner.cache
     if store is NO_STORE:
@@ -101,7 +108,7 @@ def _look_ahead(session: Session, graph: UnitGraph, names: Sequence[str], lookup
     states = {p: cache.try_state(p) for p in session.inputs[first.name]}
     if any(s is None for s in states.values()) or not lookup(first, hashes_of(states)):
         return None  # a cold cache: the pass hashes each unit's inputs while the one before runs
-    return Lookahead.start(alone[1:], session.table, session.inputs, cache, store)
+    return Lookahead.start(alone[1:], session.table, session.inputs, cache, store, staging)
 
 
 def _units(

@@ -9,9 +9,12 @@ reached (a counter in shared memory), so a slow spell of either one costs the ot
 
 The process reads (input files, the local store's entries and blobs) and makes each unit's empty runs
 directory, as the bookkeeping thread makes the next job's ahead of its command (``Session.ahead_of``: an
-empty one says ``never run``). It writes nothing else, so whatever becomes of it (killed, crashed, cut
-short by the end of the pass) leaves nothing to repair; the pass does every unit the look-ahead did not
-(or could not: a missing, special or just-modified input) the way it always does. It dies with the CLI
+empty one says ``never run``). It writes nothing else but, into the staging directory of the state dir
+(``STAGING``), the outputs of the units it found, for their restore to rename into place
+(``cache/staging.py``): files nothing else reads, removed with the directory when the pass ends (after a
+kill, when the next look-ahead starts). So whatever becomes of it (killed, crashed, cut short by the end
+of the pass) leaves nothing to repair; the pass does every unit the look-ahead did not (or could not: a
+missing, special or just-modified input) the way it always does. It dies with the CLI
 (``PR_SET_PDEATHSIG``), is waited for at the end of the pass, and holds the state lock's file only as
 long as it lives (an ``flock`` is shared with a fork).
 
@@ -27,6 +30,7 @@ import contextlib
 import mmap
 import os
 import pickle
+import shutil
 import signal
 import struct
 import sys
@@ -41,11 +45,14 @@ from orchastration.interrupts import STOP_SIGNALS
 from orchastration.state import PRIVATE_DIR
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orchastration.engine.result_store import ResultStore
     from orchastration.engine.units import Unit
     from orchastration.engine.uptodate import HashCache
 
 MIN_UNITS = 64  # fewer units after the first: the fork and the pipe cost more than they save
+STAGING = ".staged"  # in the engine dir: restored outputs written ahead (dot-named: no reader parses it)
 States = dict[str, list[Any]]
 
 
@@ -54,8 +61,10 @@ class Lookahead:
     gets there. The pass never waits for it: a unit it has not reached yet the pass does itself, and
     tells it so (a shared counter of the units the pass has reached: it skips those)."""
 
-    def __init__(self, pid: int, fd: int, progress: mmap.mmap, names: Sequence[str]) -> None:
-        self.pid, self._fd, self._progress = pid, fd, progress
+    def __init__(
+        self, pid: int, fd: int, progress: mmap.mmap, names: Sequence[str], staging: Path | None = None
+    ) -> None:
+        self.pid, self._fd, self._progress, self._staging = pid, fd, progress, staging
         self._index = {name: i for i, name in enumerate(names)}  # the units it reads, in its order
         self.taken = 0  # units whose states and lookup the pass took from it
         self.made: set[str] = set()  # units whose runs directory it made
@@ -66,11 +75,12 @@ class Lookahead:
     @classmethod
     def start(
         cls, names: Sequence[str], table: Mapping[str, Unit], inputs: Mapping[str, Sequence[str]],
-        cache: HashCache, store: ResultStore,
+        cache: HashCache, store: ResultStore, staging: Path | None = None,
     ) -> Lookahead | None:  # fmt: skip
         """Fork the look-ahead for ``names`` (units with no dependency, in the pass's order), or
         None where it cannot help or be done safely: not Linux, too few units, or another thread
-        running (a fork copies only this one: a lock another thread holds would stay locked)."""
+        running (a fork copies only this one: a lock another thread holds would stay locked).
+        ``staging``: where it writes the outputs of the units it finds (``STAGING``; none: it does not)."""
         if len(names) < MIN_UNITS or not sys.platform.startswith("linux") or threading.active_count() != 1:
             return None
         parent = os.getpid()
@@ -79,6 +89,8 @@ class Lookahead:
             read_fd, write_fd = os.pipe()
         except OSError:  # out of file descriptors or memory: the pass reads alone
             return None
+        staging = staging if staging is not None and _emptied(staging) else None
+        stage_in = None if staging is None else str(staging)
         # The stop signals wait while it forks: one that came between the fork and the child's own
         # handling would run the CLI's handler in the child, in the middle of the interpreter's
         # after-fork work ("Exception ignored ... KeyboardInterrupt" on stderr, seen once in CI).
@@ -89,6 +101,7 @@ class Lookahead:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(read_fd)
             os.close(write_fd)
+            discard(staging)
             return None
         if pid == 0:  # the look-ahead: never returns, never runs the CLI's exit handlers
             code = 1
@@ -98,7 +111,7 @@ class Lookahead:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 os.close(read_fd)
                 _die_with(parent)
-                _look_ahead(write_fd, progress, names, table, inputs, cache, store)
+                _look_ahead(write_fd, progress, names, table, inputs, cache, store, stage_in)
                 code = 0
             except BaseException:  # the pass does what was not sent, its own way
                 pass
@@ -106,7 +119,7 @@ class Lookahead:
                 os._exit(code)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        ahead = cls(pid, read_fd, progress, names)
+        ahead = cls(pid, read_fd, progress, names, staging)
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one that came meanwhile is the CLI's now
         except BaseException:  # (its interrupt, raised here: the look-ahead is stopped with it)
@@ -169,16 +182,18 @@ class Lookahead:
             self._buffer += chunk
 
     def close(self) -> None:
-        """Stop the process (if still at work) and wait for it."""
+        """Stop the process (if still at work), wait for it and remove what it staged and the pass
+        did not take (a restore after this writes its outputs itself)."""
         if self._closed:
             return
         self._closed = True
         os.close(self._fd)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)  # it reads, or makes an empty dir: stopping it anywhere is safe
+            os.kill(self.pid, signal.SIGKILL)  # it reads, makes an empty dir or stages: stopping it anywhere is safe
         with contextlib.suppress(ChildProcessError):  # (reaped already: SIGCHLD ignored by an embedder)
             os.waitpid(self.pid, 0)
         self._progress.close()
+        discard(self._staging)
 
 
 _COUNTER = struct.Struct("q")  # the units of ``names`` the pass has reached
@@ -187,10 +202,11 @@ _LENGTH = struct.Struct("I")  # each message: its length, then its pickle
 
 def _look_ahead(
     fd: int, progress: mmap.mmap, names: Sequence[str], table: Mapping[str, Unit],
-    inputs: Mapping[str, Sequence[str]], cache: HashCache, store: ResultStore,
+    inputs: Mapping[str, Sequence[str]], cache: HashCache, store: ResultStore, stage_in: str | None,
 ) -> None:  # fmt: skip
     """In the process: for each unit the pass has not reached, its states and lookup (``None, None``
-    for one left to the pass) and whether it made the unit's runs directory."""
+    for one left to the pass; with its outputs staged in ``stage_in``) and whether it made the
+    unit's runs directory."""
     import logging
 
     # Silent: what it found is sent, and a lookup that found nothing usable (a corrupt entry, say) is
@@ -203,7 +219,7 @@ def _look_ahead(
         states = _read_states(inputs[name], cache, time.time())
         found = None  # (the local store only: a shared store's round trips would fill it)
         if states is not None and store.look_ahead(unit, hashes_of(states)):
-            found = store.found(unit)
+            found = store.found(unit, stage_in)
         made = True
         try:  # its runs directory, as the bookkeeping thread makes the next job's ahead of a command
             os.mkdir(unit.record_dir, PRIVATE_DIR)
@@ -211,6 +227,23 @@ def _look_ahead(
             made = False
         payload = pickle.dumps((name, states, found, made), protocol=pickle.HIGHEST_PROTOCOL)
         write_all(fd, _LENGTH.pack(len(payload)) + payload)
+
+
+def _emptied(staging: Path) -> bool:
+    """An empty staging directory (what a killed run left removed); False where none can be made."""
+    discard(staging)
+    try:
+        os.mkdir(staging, 0o700)
+    except OSError:
+        return False
+    return True
+
+
+def discard(staging: Path | None) -> None:
+    """Remove the staging directory and what is left in it (a run without a look-ahead removes what
+    a killed one left)."""
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _read_states(paths: Sequence[str], cache: HashCache, now: float) -> States | None:

@@ -43,8 +43,10 @@ class ResultStore(Protocol):
         further."""
         ...
 
-    def found(self, unit: Unit) -> object:
-        """What ``find`` found for the unit (picklable), for ``adopt`` in another process (None: nothing)."""
+    def found(self, unit: Unit, stage_in: str | None = None) -> object:
+        """What ``find`` found for the unit (picklable), for ``adopt`` in another process (None:
+        nothing). ``stage_in``: a directory to write what a restore of it would write into, ahead
+        of it (the look-ahead process: the restore after ``adopt`` renames them into place)."""
         ...
 
     def adopt(self, unit: Unit, found: object) -> None:
@@ -85,7 +87,7 @@ class NoStore:
         """Nothing to look up."""
         return False
 
-    def found(self, unit: Unit) -> object:
+    def found(self, unit: Unit, stage_in: str | None = None) -> object:
         """Nothing looked up."""
         return None
 
