@@ -112,18 +112,36 @@ def _glob_matcher(pattern: str) -> Callable[[str], bool]:
 
 def display_path(working_dir: Path | str, path: str) -> str:
     """A path as the user wrote it: relative to ``working_dir`` when inside it (``/`` separators),
-    else as it is. A record shows a dozen paths a run: an absolute, normal path under a normal
-    working dir (the common case) is cut at the prefix, what ``relpath`` would return without its
-    ~5 µs of splitting and joining."""
+    else as it is."""
+    return displayer(working_dir)(path)
+
+
+def displayer(working_dir: Path | str) -> Callable[[str], str]:
+    """``display_path`` for many paths under one working dir (a record shows a dozen), the dir checked
+    once: an absolute, normal path under a normal working dir (the common case) is cut at the prefix,
+    what ``relpath`` would return without its ~5 µs of splitting and joining. A path is taken as
+    normal, with no ``normpath``, when what follows the prefix has no empty, ``.`` or ``..`` segment
+    (nor any name starting with a dot: those ask ``normpath``) and no trailing separator."""
     base = str(working_dir)
-    if (
-        path.startswith(base)
-        and path[len(base) : len(base) + 1] == os.sep
-        and os.path.isabs(base)
-        and os.path.normpath(path) == path
-        and os.path.normpath(base) == base
-    ):
-        return path[len(base) + 1 :].replace(os.sep, "/")
+    if not os.path.isabs(base) or os.path.normpath(base) != base:
+        return lambda path: _relative_or_as_is(working_dir, path)
+    sep, prefix = os.sep, base.rstrip(os.sep) + os.sep  # (the root: no second separator)
+    cut, dot, double, alt = len(prefix), sep + ".", sep + sep, os.altsep or sep
+
+    def shown(path: str) -> str:
+        if path.startswith(prefix) and len(path) > cut:
+            tail = path[cut - 1 :]  # from the separator on
+            if (
+                (dot not in tail and double not in tail and (alt == sep or alt not in tail) and tail[-1] != sep)
+                or os.path.normpath(path) == path
+            ):  # fmt: skip
+                return path[cut:].replace(sep, "/")
+        return _relative_or_as_is(working_dir, path)
+
+    return shown
+
+
+def _relative_or_as_is(working_dir: Path | str, path: str) -> str:
     try:
         rel = os.path.relpath(path, working_dir)
     except ValueError:  # another drive on Windows

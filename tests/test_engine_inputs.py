@@ -74,8 +74,9 @@ def _relpath_display(working_dir: str, path: str) -> str:
 
 @pytest.mark.parametrize(
     "tail",
-    ["in/a.txt", "a", "deep/er/x.y", "a//b", "./a", "a/./b", "a/../b", "../x", "..", "..foo", "...", "", ".", "a/"],
-)
+    ["in/a.txt", "a", "deep/er/x.y", "a//b", "./a", "a/./b", "a/../b", "../x", "..", "..foo", "...", "", ".", "a/",
+     ".hid/a", "a/.b/c", "a/..b/c", "a/b/", "a/b/.", "a/b/..", "a//", "x/../../y"],
+)  # fmt: skip
 def test_display_path_is_relpath_inside_the_working_dir_and_the_path_outside(tmp_path: Path, tail: str) -> None:
     base = str(tmp_path / "wd")
     path = base + os.sep + tail.replace("/", os.sep) if tail else base
@@ -83,6 +84,17 @@ def test_display_path_is_relpath_inside_the_working_dir_and_the_path_outside(tmp
     assert display_path(Path(base), path) == _relpath_display(base, path)
     for odd_base in (base + os.sep, base + os.sep + "." + os.sep + "x" + os.sep + "..", base + "x"):
         assert display_path(odd_base, path) == _relpath_display(odd_base, path)
+
+
+def test_one_displayer_shows_many_paths_as_display_path_does(tmp_path: Path) -> None:
+    from orchastration.patterns import displayer
+
+    base = str(tmp_path / "wd")
+    tails = ["in/a.txt", "a//b", "a/./b", "a/../b", "../x", "..foo", ".hid/a", "a/b/", "", "q/.", "w"]
+    paths = [base + os.sep + t.replace("/", os.sep) if t else base for t in tails] + [str(tmp_path / "wdx" / "a")]
+    for working_dir in (base, Path(base), base + os.sep, os.sep):
+        shown = displayer(working_dir)
+        assert [shown(p) for p in paths] == [_relpath_display(str(working_dir), p) for p in paths], working_dir
 
 
 def test_display_path_keeps_a_name_that_starts_with_two_dots_relative(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
 from orchastration.empty_logs import link_empty, own_file, shared_empty
-from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, display_path, env_summary
+from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, env_summary
 from orchastration.fdio import write_all
+from orchastration.patterns import displayer
 from orchastration.state import (
     SCHEMA_VERSION,
     atomic_write_json,
@@ -64,6 +65,7 @@ def build_record(
     docs/jobs.md lists, with hashes, reasons and the doit task name (no env values)."""
     out_log, err_log = log_paths(unit, run_id)
     command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
+    shown = displayer(unit.working_dir)
     record: dict[str, Any] = {
         "run_id": run_id,
         "name": unit.name,
@@ -84,8 +86,8 @@ def build_record(
         "timeout_seconds": unit.timeout_seconds,
         **env_summary(unit),
         "hash_algorithm": algorithm,
-        "inputs": {display_path(unit, p): h for p, h in sorted(inputs.items())},
-        "outputs": {display_path(unit, p): h for p, h in sorted(outputs.items())},
+        "inputs": {shown(p): h for p, h in sorted(inputs.items())},
+        "outputs": {shown(p): h for p, h in sorted(outputs.items())},
         "depends_on": list(unit.depends_on),
         "reasons": list(reasons),
     }
