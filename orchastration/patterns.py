@@ -111,31 +111,26 @@ def _glob_matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def display_path(working_dir: Path | str, path: str) -> str:
-    """A path as the user wrote it: relative to ``working_dir`` when inside it (``/`` separators),
-    else as it is."""
+    """A path as the user wrote it: relative to ``working_dir`` when inside it (``/``), else as it is."""
     return displayer(working_dir)(path)
 
 
 def displayer(working_dir: Path | str) -> Callable[[str], str]:
-    """``display_path`` for many paths under one working dir (a record shows a dozen), the dir checked
-    once: an absolute, normal path under a normal working dir (the common case) is cut at the prefix,
-    what ``relpath`` would return without its ~5 µs of splitting and joining. A path is taken as
-    normal, with no ``normpath``, when what follows the prefix has no empty, ``.`` or ``..`` segment
-    (nor any name starting with a dot: those ask ``normpath``) and no trailing separator."""
+    """``display_path`` for one working dir, checked once: a normal path under it is cut at the prefix
+    (``relpath`` without its ~5 µs); normal, unasked, when no empty or ``.``-led segment, no end ``/``."""
     base = str(working_dir)
     if not os.path.isabs(base) or os.path.normpath(base) != base:
         return lambda path: _relative_or_as_is(working_dir, path)
-    sep, prefix = os.sep, base.rstrip(os.sep) + os.sep  # (the root: no second separator)
-    cut, dot, double, alt = len(prefix), sep + ".", sep + sep, os.altsep or sep
+    sep, prefix, alt = os.sep, base.rstrip(os.sep) + os.sep, os.altsep or os.sep  # (the root: one separator)
+    cut, dot, double = len(prefix), sep + ".", sep + sep
 
     def shown(path: str) -> str:
-        if path.startswith(prefix) and len(path) > cut:
-            tail = path[cut - 1 :]  # from the separator on
-            if (
-                (dot not in tail and double not in tail and (alt == sep or alt not in tail) and tail[-1] != sep)
-                or os.path.normpath(path) == path
-            ):  # fmt: skip
-                return path[cut:].replace(sep, "/")
+        tail = path[cut - 1 :] if path.startswith(prefix) and len(path) > cut else ""  # from the separator on
+        if tail and (
+            (dot not in tail and double not in tail and (alt == sep or alt not in tail) and tail[-1] != sep)
+            or os.path.normpath(path) == path
+        ):
+            return path[cut:].replace(sep, "/")
         return _relative_or_as_is(working_dir, path)
 
     return shown
@@ -145,7 +140,7 @@ def _relative_or_as_is(working_dir: Path | str, path: str) -> str:
     try:
         rel = os.path.relpath(path, working_dir)
     except ValueError:  # another drive on Windows
-        return path
+        rel = os.pardir
     return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel.replace(os.sep, "/")
 
 
