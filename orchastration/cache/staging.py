@@ -34,6 +34,11 @@ Staged = dict[str, tuple[str, str]]  # an output (as the entry names it) -> (sta
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
+def output_path(unit: Unit, rel: str) -> str:
+    """Where an entry's output ``rel`` (``/``-separated, relative to the working dir) is restored."""
+    return os.path.join(unit.working_dir, *rel.split("/"))
+
+
 def write_blob(path: str, blob: Blob, local: LocalCache) -> None:
     """A new file ``path`` (which must not exist) holding ``blob``, with its mode: checked against its
     hash while written (``BlobMismatch``), removed again if anything fails."""
@@ -89,7 +94,7 @@ class Stager:
         """The unit's outputs written ahead (those it can: the rest the pass writes itself)."""
         staged: Staged = {}
         for rel, blob in manifest.outputs.items():
-            target = os.path.join(unit.working_dir, *rel.split("/"))
+            target = output_path(unit, rel)
             if blob.size > STAGE_MAX or not own(target) or not self._same_device(os.path.dirname(target)):
                 continue
             path = f"{self.directory}{os.sep}.{next(self._names)}"

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 from orchastration.cache.entry import INLINE_MAX, BadEntry, Blob, Manifest, dump, load
 from orchastration.cache.key import Keys
 from orchastration.cache.local import EMPTY_SHA256, BlobMismatch, LocalCache
-from orchastration.cache.staging import Staged, Stager, write_beside
+from orchastration.cache.staging import Staged, Stager, output_path, write_beside
 from orchastration.cache.stats import RunStats
 from orchastration.empty_logs import link_empty, open_for_write
 from orchastration.fdio import write_all
@@ -257,7 +257,7 @@ class CacheStore:
             if missing:
                 raise BadEntry(f"partial entry (blob {missing[0]} missing)")
             for rel, blob in sorted(manifest.outputs.items()):
-                target = os.path.join(unit.working_dir, *rel.split("/"))
+                target = output_path(unit, rel)
                 if not own(target):
                     raise BadEntry(f"names {rel}, not a declared output")
                 path, sha = staged.get(rel, ("", ""))  # written ahead by the look-ahead (cache/staging.py)

@@ -193,11 +193,11 @@ def _replace_last(directory: Path, run_id: str, record_path: Path, sync: bool) -
     tmp = directory / f".last.{run_id}.tmp"
     try:
         os.link(record_path, tmp)
-        os.replace(tmp, directory / "last.json")
+        os.replace(tmp, last)
         return
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     record = read_json(record_path)
     if record is not None:
-        atomic_write_json(directory / "last.json", record, sync=sync)
+        atomic_write_json(last, record, sync=sync)
