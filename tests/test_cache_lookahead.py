@@ -142,6 +142,56 @@ def test_a_fresh_clone_of_many_jobs_is_read_ahead_and_restored_whole(
     assert why.code == 0 and "up-to-date" in why.out, why
 
 
+def _run_counting_shutil(env: dict[str, str], root: Path) -> bool:
+    """Run ``root``'s jobs through the CLI's ``main`` in a new interpreter: whether ``shutil`` was imported."""
+    state = str(root.parent / f"state-{root.name}")
+    code = (
+        "import io, sys\n"
+        "from orchastration.cli import main\n"
+        f"rc = main(['--state-dir', {state!r}, 'run'], stdout=io.StringIO(), stderr=io.StringIO())\n"
+        "print(rc, 'shutil' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split()[0] == "0", (proc.stdout, proc.stderr)
+    return proc.stdout.split()[1] == "True"
+
+
+def test_runs_of_shell_jobs_with_or_without_a_look_ahead_do_not_import_shutil(
+    cli: Cli, env: dict[str, str], tmp_path: Path
+) -> None:
+    # shutil and the compression modules it loads cost ~2 ms of every run (process.py imports it for
+    # argv commands only); the look-ahead's staging directory (flat) is removed without it.
+    clone = _built_and_cloned(cli, tmp_path, 80, _shell_job)
+    assert not _run_counting_shutil(env, clone)  # a fresh clone: restored with a look-ahead
+    staging = clone.parent / "state-clone" / "engine" / ".staged"
+    assert not staging.exists()
+    counts = _first_pass(env)
+    assert counts["restored"] == 80 and (counts["ahead"] > 0 if LINUX else counts["ahead"] == 0), counts
+    (clone / "src" / "3_0.txt").write_text("edited\n")
+    assert not _run_counting_shutil(env, clone)  # one job runs, no look-ahead
+    assert (clone / "dist" / "3.txt").read_text().startswith("edited\n")
+    staging.mkdir()
+    (staging / ".7").write_text("left by a killed run\n")
+    (clone / "src" / "4_0.txt").write_text("edited\n")  # (a run, not the no-op answer, which stages nothing)
+    assert not _run_counting_shutil(env, clone)
+    assert not staging.exists(), "what a killed run staged is removed"
+
+
+def test_a_staging_directory_with_a_subdirectory_is_removed_whole(tmp_path: Path) -> None:
+    from orchastration.engine.lookahead import discard
+
+    staging = tmp_path / ".staged"
+    (staging / "odd" / "deeper").mkdir(parents=True)
+    (staging / "odd" / "deeper" / "f").write_text("x")
+    (staging / ".1").write_text("y")
+    discard(staging)
+    assert not staging.exists()
+    discard(staging)  # none: nothing to do
+    staging.write_text("a file where the directory goes")
+    discard(staging)  # not a directory: left for _emptied to refuse (no staging then)
+    assert staging.read_text() == "a file where the directory goes"
+
+
 @pytest.mark.skipif(not LINUX, reason="the look-ahead process runs on Linux")
 def test_entries_the_look_ahead_found_recently_used_are_not_touched_again(
     cli: Cli, env: dict[str, str], tmp_path: Path

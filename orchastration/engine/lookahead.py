@@ -30,7 +30,6 @@ import contextlib
 import mmap
 import os
 import pickle
-import shutil
 import signal
 import struct
 import sys
@@ -241,8 +240,21 @@ def _emptied(staging: Path) -> bool:
 
 def discard(staging: Path | None) -> None:
     """Remove the staging directory and what is left in it (a run without a look-ahead removes what
-    a killed one left)."""
-    if staging is not None:
+    a killed one left). Its files are flat (``Stager``): removed one by one, without ``shutil`` (~2 ms
+    a run with the compression modules it loads), which only an unexpected subdirectory needs."""
+    if staging is None:
+        return
+    try:
+        with os.scandir(staging) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+        os.rmdir(staging)
+    except FileNotFoundError:
+        return
+    except OSError:  # a subdirectory (not ours), or not a directory at all
+        import shutil
+
         shutil.rmtree(staging, ignore_errors=True)
 
 
