@@ -51,18 +51,43 @@ def merged_env(overrides: Mapping[str, str] | None, base: Mapping[str, str]) -> 
 
 def resolve_program(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:
     """The executable ``program`` names: a path (relative to ``cwd``) or a lookup on ``env``'s PATH."""
-    import shutil  # here: with its compression modules, ~2 ms a run with only shell commands need not import
-
     if os.sep in program or (os.altsep and os.altsep in program):
         candidate = Path(program)
         if not candidate.is_absolute():
             candidate = cwd / candidate
         # shutil.which also applies PATHEXT on Windows to an explicit path.
-        return shutil.which(str(candidate)) or (str(candidate) if candidate.is_file() else None)
+        return which(str(candidate), None) or (str(candidate) if candidate.is_file() else None)
     path = env.get("PATH", os.defpath)
     if os.name == "nt":
         path = env.get("Path", path)
-    return shutil.which(program, path=path)
+    return which(program, path)
+
+
+def which(program: str, path: str | None) -> str | None:
+    """``shutil.which(program, path=path)`` (``path`` None: ``program`` names a file). On POSIX the same
+    lookup without importing ``shutil`` (~2 ms with the compression modules it loads, on the way to
+    the first command of every run of argv commands); on Windows shutil's own (PATHEXT, the current
+    directory first)."""
+    if os.name == "nt":
+        import shutil
+
+        return shutil.which(program, path=path)
+    if os.path.dirname(program):
+        return program if _executable(program) else None
+    if not path:  # (an empty PATH finds nothing; ":" is the current directory, as for shutil)
+        return None
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep):
+        if directory not in seen:
+            seen.add(directory)
+            name = os.path.join(directory, program)
+            if _executable(name):
+                return name
+    return None
+
+
+def _executable(path: str) -> bool:
+    return os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)
 
 
 def command_text(command: Sequence[str] | str) -> str:

@@ -90,6 +90,45 @@ def test_env_overrides_and_path_lookup(tmp_path: Path) -> None:
     assert (tmp_path / "o.log").read_text().strip() == "from-env"
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows uses shutil.which itself (PATHEXT)")
+def test_program_lookup_is_shutil_which_without_importing_shutil(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import subprocess
+
+    from orchastration.process import which
+
+    a, b, c = (tmp_path / n for n in ("a", "b", "c"))
+    for d in (a, b, c):
+        d.mkdir()
+    for where, mode in ((a, 0o644), (b, 0o755), (c, 0o755)):
+        (where / "tool").write_text("#!/bin/sh\n")
+        (where / "tool").chmod(mode)  # a: not executable
+    (a / "only-dir").mkdir()  # a directory is never the program
+    (c / "only-c").write_text("#!/bin/sh\n")
+    (c / "only-c").chmod(0o700)
+    monkeypatch.chdir(c)  # an empty PATH entry (or ".") is the current directory
+    paths = [f"{a}:{b}:{c}", f"{a}:{a}:{c}", f"{c}:{b}", f"{a}", "", ":", f"{a}::{b}", f".:{a}", str(tmp_path / "none")]
+    programs = ["tool", "only-c", "only-dir", "absent", str(b / "tool"), str(a / "tool"), "./tool", str(a)]
+    for path in paths:
+        for program in programs:
+            assert which(program, path) == shutil.which(program, path=path), (program, path)
+    for program in programs[4:]:
+        assert which(program, None) == shutil.which(program), program
+    # A run of argv commands (program looked up for the spawn and for the record) loads no shutil.
+    (tmp_path / "orchastration.toml").write_text('[jobs.a]\ncommand = ["true"]\n')
+    code = (
+        "import io, sys\n"
+        "from orchastration.cli import main\n"
+        f"rc = main(['--state-dir', {str(tmp_path / 'state')!r}, 'run'], stdout=io.StringIO(), stderr=io.StringIO())\n"
+        "print(rc, 'shutil' in sys.modules)\n"
+    )
+    env = {**ENV, "XDG_CACHE_HOME": str(tmp_path / "xdg"), "ORCHASTRATION_NO_CACHE": "1"}
+    proc = subprocess.run([PY, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["0", "False"], (proc.stdout, proc.stderr)
+
+
 def test_stdin_data(tmp_path: Path) -> None:
     res = run_process(
         [PY, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
