@@ -23,12 +23,21 @@ _WRITE = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
+_SHARED: dict[str, Path] = {}  # runs directory -> its shared empty file (a run asks once a unit)
+
+
 def shared_empty(record_dir: Path) -> Path:
     """The shared empty file for the runs kept in ``record_dir`` (``runs/<name>``)."""
-    return record_dir.parent / EMPTY_LOG
+    runs = os.path.dirname(record_dir)
+    found = _SHARED.get(runs)
+    if found is None:
+        if len(_SHARED) >= 64:  # (a long-lived embedder with many state dirs)
+            _SHARED.clear()
+        found = _SHARED[runs] = Path(runs, EMPTY_LOG)
+    return found
 
 
-def link_empty(path: Path, empty: Path, exist_ok: bool = False) -> None:
+def link_empty(path: Path | str, empty: Path, exist_ok: bool = False) -> None:
     """Make ``path``, which must not exist, an empty file: a link to ``empty`` (made if missing,
     renewed when it has too many links), else a file of its own. FileExistsError if ``path``
     exists (a reserved name: a run slot), unless ``exist_ok`` (it is left as it is); FileNotFoundError

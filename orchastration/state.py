@@ -236,7 +236,7 @@ def claim_run_slot(directory: Path, when: datetime | None = None, empty: Path | 
             if empty is not None:
                 from orchastration.empty_logs import link_empty
 
-                link_empty(directory / f"{name}.stdout.log", empty)
+                link_empty(f"{directory}{os.sep}{name}.stdout.log", empty)  # (a Path join costs ~2 µs)
                 return name, moment
             fd = os.open(directory / f"{name}.stdout.log", os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
         except FileExistsError:

@@ -189,7 +189,7 @@ def test_a_run_whose_record_write_was_cut_short_is_not_kept(tmp_path: Path) -> N
 
     mark = tmp_path / "u" / ".incomplete"
     ending = _Ending(None, SimpleNamespace(name="u"), "20261207T000000.000000Z", mark,  # type: ignore[arg-type]
-                     None, None, None, None, {}, {}, ())  # type: ignore[arg-type]  # fmt: skip
+                     None, None, None, None, {}, {}, (), (mark, mark))  # type: ignore[arg-type]  # fmt: skip
     flusher = Flusher(tmp_path)
     commits: list[tuple[str, bool]] = []
     Landing(ending, flusher).land(lambda name, keep, now: commits.append((name, keep)), lambda: None)
@@ -363,7 +363,7 @@ def test_a_restored_jobs_row_waits_for_its_group_and_a_run_jobs_is_committed_at_
 
     def landing(name: str, restored: object) -> Seen:
         ending = _Ending(None, SimpleNamespace(name=name), "20261207T000000.000000Z", tmp_path / name,  # type: ignore[arg-type]
-                         None, None, None, restored, {}, {}, ())  # type: ignore[arg-type]  # fmt: skip
+                         None, None, None, restored, {}, {}, (), (tmp_path, tmp_path))  # type: ignore[arg-type]  # fmt: skip
         ending.written = True
         return Seen(ending, flusher)
 

@@ -253,3 +253,12 @@ def test_a_silent_run_links_only_its_stderr_log_at_the_end(tmp_path: Path, monke
     assert result.exit_code == 0, result
     assert linked == [str(err)]
     assert os.path.samefile(out, shared) and os.path.samefile(err, shared)
+
+
+def test_the_shared_empty_file_is_the_runs_directorys_whatever_the_unit(tmp_path: Path) -> None:
+    from orchastration.empty_logs import shared_empty
+
+    runs = tmp_path / "state" / "runs"
+    assert shared_empty(runs / "a") == runs / EMPTY_LOG == shared_empty(runs / "b.c")
+    assert shared_empty(runs / "a") is shared_empty(runs / "b")  # made once a runs directory
+    assert shared_empty(tmp_path / "other" / "a") == tmp_path / "other" / EMPTY_LOG

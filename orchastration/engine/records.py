@@ -39,8 +39,14 @@ def start_run(unit: Unit, empty: Path | None = None) -> tuple[str, datetime]:
     # The logs are links to the shared empty file until written (empty_logs.py): a log with output
     # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay). So is the mark:
     # no inode is made on the jobs' path; ``finish_run`` writes the record into a file of its own.
-    link_empty(unit.record_dir / INCOMPLETE, empty, exist_ok=True)  # kept: the mark of a run that did not finish
+    link_empty(_mark(unit), empty, exist_ok=True)  # kept: the mark of a run that did not finish
     return run_id, started
+
+
+def _mark(unit: Unit) -> str:
+    """The unit's incomplete mark (a string: the run's files are named for system calls only, several
+    a unit of a run of 1,000, and a ``Path`` join costs ~2 µs where this costs ~0.1)."""
+    return f"{unit.record_dir}{os.sep}{INCOMPLETE}"
 
 
 def log_paths(unit: Unit, run_id: str) -> tuple[Path, Path]:
@@ -60,10 +66,12 @@ def build_record(
     reasons: Sequence[str],
     algorithm: str,
     ended: datetime | None = None,
+    logs: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
     """The record of one run that ended with ``result`` (at ``ended``, default now): the fields
-    docs/jobs.md lists, with hashes, reasons and the doit task name (no env values)."""
-    out_log, err_log = log_paths(unit, run_id)
+    docs/jobs.md lists, with hashes, reasons and the doit task name (no env values). ``logs``: the
+    run's ``log_paths``, if the caller has them at hand."""
+    out_log, err_log = logs or log_paths(unit, run_id)
     command: Any = unit.command if isinstance(unit.command, str) else list(unit.command)
     shown = displayer(unit.working_dir)
     record: dict[str, Any] = {
@@ -100,7 +108,14 @@ GOOD = ("ran", "restored")  # a run whose result counts: it ran, or the output c
 
 
 def finish_run(
-    unit: Unit, run_id: str, record: dict[str, Any], *, sync: bool = True, settle: bool = True, locked: bool = False
+    unit: Unit,
+    run_id: str,
+    record: dict[str, Any],
+    *,
+    sync: bool = True,
+    settle: bool = True,
+    locked: bool = False,
+    path: Path | None = None,
 ) -> Path:
     """Write the record and, if it is the newest, ``last.json``; a good run clears the incomplete mark.
     Returns the record's path.
@@ -110,8 +125,8 @@ def finish_run(
     ``settle_run`` renames it into place once the engine's state says the unit is up to date, so no
     record claims a finished run the engine would forget after a crash (docs/reliability.md).
     ``locked``: the caller holds the state lock (no other process writes ``last.json`` here, none
-    runs this unit, so the mark is this run's own)."""
-    path = unit.record_dir / f"{run_id}.json"
+    runs this unit, so the mark is this run's own). ``path``: the record's, if the caller has it at hand."""
+    path = path or unit.record_dir / f"{run_id}.json"
     good = record.get("status") in GOOD
     if not locked:  # a ``dodo.py`` run: a record of its own, written atomically
         write_record(unit.record_dir, run_id, record, update_last=False, sync=sync)
@@ -122,7 +137,7 @@ def finish_run(
     # mark in one step (one file per run). The mark is replaced, never written through: it is a link
     # to the shared empty file (or what a killed run of this unit left).
     data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
-    fd = own_file(unit.record_dir / INCOMPLETE)
+    fd = own_file(_mark(unit))
     try:
         write_all(fd, data)
     finally:
@@ -150,20 +165,22 @@ def settle_run(
     finished run and renames into place (``uptodate.settled_mark``). The other order left, after a
     crash between the two, a record in place and a ``last.json`` nothing would ever update."""
     if pending:
-        mark = unit.record_dir / INCOMPLETE
+        mark = _mark(unit)
         update_last(unit.record_dir, run_id, mark, sync=sync, locked=locked)
         os.replace(mark, path)
         return
     update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
     if ran:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(unit.record_dir / INCOMPLETE)
+            os.unlink(_mark(unit))
 
 
 _LAST = threading.Lock()  # last.json writers of this process (the state lock keeps other processes out)
 
 
-def update_last(directory: Path, run_id: str, record_path: Path, *, sync: bool = True, locked: bool = False) -> None:
+def update_last(
+    directory: Path, run_id: str, record_path: Path | str, *, sync: bool = True, locked: bool = False
+) -> None:
     """Copy a record to ``last.json`` unless a newer run already did (runs may finish out of order).
     ``locked``: the caller holds the project's state lock, so a lock of this process is enough;
     otherwise (a ``dodo.py`` run by doit's process pool) a file lock."""
@@ -177,20 +194,20 @@ def update_last(directory: Path, run_id: str, record_path: Path, *, sync: bool =
         _replace_last(directory, run_id, record_path, sync)
 
 
-def _replace_last(directory: Path, run_id: str, record_path: Path, sync: bool) -> None:
+def _replace_last(directory: Path, run_id: str, record_path: Path | str, sync: bool) -> None:
     """Replace ``last.json`` by a hard link to the record (a copy where links are unsupported)."""
-    last = directory / "last.json"
+    last = f"{directory}{os.sep}last.json"
     with contextlib.suppress(OSError):
         # None yet (a unit's first run: a cold build, a fresh clone): the link itself, made whole
         # in one step, is ``last.json`` (a rename less). One there already fails it: compared below.
         os.link(record_path, last)
         return
-    current = read_json(last)
+    current = read_json(Path(last))
     if isinstance(current, dict) and str(current.get("run_id", "")) > run_id:
         return
     # A hard link renamed over last.json: atomic, and no second copy of the data to write and
     # fsync (the record itself is made durable by its writer). Copy where links are unsupported.
-    tmp = directory / f".last.{run_id}.tmp"
+    tmp = f"{directory}{os.sep}.last.{run_id}.tmp"
     try:
         os.link(record_path, tmp)
         os.replace(tmp, last)
@@ -198,6 +215,6 @@ def _replace_last(directory: Path, run_id: str, record_path: Path, sync: bool) -
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-    record = read_json(record_path)
+    record = read_json(Path(record_path))
     if record is not None:
-        atomic_write_json(last, record, sync=sync)
+        atomic_write_json(Path(last), record, sync=sync)

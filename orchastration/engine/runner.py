@@ -194,7 +194,8 @@ def _run_unit(
     made = {p: runner.cache.try_state(p) for p in files}
     outputs = hashes_of(made)
     outputs.update(dict.fromkeys(missing))
-    ending = _Ending(runner, unit, run_id, path, started, ended, res, restored, hashes, outputs, tuple(reasons))
+    ending = _Ending(runner, unit, run_id, path, started, ended, res, restored, hashes, outputs, tuple(reasons),
+                     (out_log, err_log))  # fmt: skip
     good = status in (UnitStatus.RAN, UnitStatus.RESTORED)
     if good and runner.flusher is not None:
         # A good run under a flusher: its log line, record and cache entry are written while the
@@ -250,6 +251,7 @@ class _Ending:
     inputs: dict[str, str | None]
     outputs: dict[str, str | None]
     reasons: tuple[str, ...]
+    logs: tuple[Path, Path]  # the run's log_paths
     # The record is in its mark. Else (it could not be written: logged; or its write was cut short)
     # the run is not kept.
     written: bool = False
@@ -269,12 +271,12 @@ class _Ending:
         record = build_record(
             unit, run_id=self.run_id, started=self.started, result=res, program=_program(runner, unit),
             inputs=self.inputs, outputs=self.outputs, reasons=self.reasons, algorithm=runner.algorithm,
-            ended=self.ended,
+            ended=self.ended, logs=self.logs,
         )  # fmt: skip
         if self.restored is not None:
             record.update(status=status, cache=dict(self.restored.cache))
         try:
-            _write_record(runner, unit, self.run_id, record)
+            _write_record(runner, unit, self.run_id, record, path)
         except OSError as exc:
             if runner.flusher is None or status not in GOOD:
                 raise
@@ -330,15 +332,15 @@ class Landing:
         self.flusher.dirty(ending.path)
 
 
-def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str, Any]) -> Path:
-    """Write the run's record: synced and settled at once, or (under a flusher) durable with the
-    next batch, a good run's put in place once doit's state holds it (``Landing``)."""
+def _write_record(runner: UnitRunner, unit: Unit, run_id: str, record: dict[str, Any], path: Path) -> None:
+    """Write the run's record (at ``path``): synced and settled at once, or (under a flusher) durable
+    with the next batch, a good run's put in place once doit's state holds it (``Landing``)."""
     if runner.flusher is None:
-        return finish_run(unit, run_id, record)
-    path = finish_run(unit, run_id, record, sync=False, settle=False, locked=True)
+        finish_run(unit, run_id, record, path=path)
+        return
+    finish_run(unit, run_id, record, sync=False, settle=False, locked=True, path=path)
     if record.get("status") not in GOOD:
         runner.flusher.dirty(path)
-    return path
 
 
 def _program(runner: UnitRunner, unit: Unit) -> str | None:
