@@ -268,6 +268,24 @@ def test_sizes() -> None:
         parse_size("-3")
 
 
+def test_manifests_are_one_line_of_json_and_indented_ones_still_load() -> None:
+    import hashlib
+    import json
+
+    from orchastration.cache.entry import Blob, Manifest, dump, load
+
+    data = b"hello\n"
+    empty = Blob(hashlib.sha256(b"").hexdigest(), 0o600, 0, b"")
+    blob = Blob(hashlib.sha256(data).hexdigest(), 0o644, len(data), data)
+    manifest = Manifest("k" * 64, {"dist/a.txt": blob}, empty, empty, 7)
+    for secret in (b"", b"s3cret"):
+        raw = dump(manifest, secret)
+        assert raw.count(b"\n") == 1 and raw.endswith(b"\n")
+        assert load(raw, "k" * 64, secret) == manifest
+        indented = json.dumps(json.loads(raw), sort_keys=True, indent=1).encode("ascii") + b"\n"
+        assert load(indented, "k" * 64, secret) == manifest  # as entries were written before
+
+
 def test_keys_hold_no_absolute_path_nor_env_value(tmp_path: Path) -> None:
     from orchastration.cache.key import unit_key
     from orchastration.engine.units import Unit

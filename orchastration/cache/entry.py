@@ -80,11 +80,13 @@ def signature(data: Mapping[str, Any], secret: bytes) -> str:
 
 
 def dump(manifest: Manifest, secret: bytes) -> bytes:
-    """The manifest file's bytes: signed when there is a secret."""
+    """The manifest file's bytes: signed when there is a secret. One line of JSON: with ``indent`` the
+    json module encodes in pure Python (~32 µs a small entry against ~18; a cold build stores one a
+    job, on its bookkeeping path). ``load`` reads any JSON layout (entries written indented too)."""
     data = manifest.to_json()
     if secret:
         data["signature"] = signature(data, secret)
-    return json.dumps(data, sort_keys=True, indent=1).encode("ascii") + b"\n"
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def load(raw: bytes, key: str, secret: bytes) -> Manifest:
