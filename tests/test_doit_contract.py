@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchastration.engine import doit_adapter
@@ -72,3 +74,33 @@ def test_doit_runner_loads_without_the_process_runner_modules() -> None:
     done = subprocess.run([sys.executable, "-c", LIGHT_RUNNER], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "True", "True", "True", "True"], done.stdout
+
+
+@pytest.mark.parametrize("with_states", [True, False])
+def test_a_unit_saved_without_a_doit_task_is_saved_as_with_one(tmp_path: Path, with_states: bool) -> None:
+    # UnitGraph.save stands in for doit's Task (for_units._Done) until doit's tasks are made: doit's
+    # Dependency.save_success must store exactly what it stores from the Task itself.
+    from orchastration.engine.doit_adapter import FILE_STATES_KEY, UnitGraph, UnitTask
+    from orchastration.engine.uptodate import HashCache, checker_class
+
+    inputs = []
+    for i in range(3):
+        (tmp_path / f"in{i}").write_text(f"{i}\n")
+        inputs.append(str(tmp_path / f"in{i}"))
+    cache = HashCache("sha256")
+    states = {p: cache.state(p) for p in inputs}
+    values = {"run": "20261208T000000.000000Z", "sig": {"a": 1}, "outputs": {}, "deps": {}}
+    if with_states:
+        values[FILE_STATES_KEY] = dict(states)
+
+    def saved(made_first: bool) -> dict[str, object]:
+        spec = UnitTask("u", lambda: None, inputs, [str(tmp_path / "out")], [], lambda v: True)
+        graph = UnitGraph([spec], tmp_path / f"db-{made_first}.sqlite3", checker_class(cache), lambda *a: [])
+        if made_first:
+            assert "u" in graph.tasks  # doit's Task made before the save
+        graph.save("u", dict(values))
+        got = dict(graph.dep.backend._cache["u"])
+        graph.dep.close()
+        return got
+
+    assert saved(False) == saved(True)

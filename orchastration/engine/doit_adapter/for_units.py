@@ -160,6 +160,18 @@ class _ThreadRunner(MThreadRunner):  # type: ignore[misc]
         return super().finish()
 
 
+class _Done:
+    """What doit's ``Dependency.save_success`` reads of a task (its name, values, result and file_dep,
+    a set as doit's ``Task`` holds it): a unit done without doit's runner is saved through this."""
+
+    __slots__ = ("file_dep", "name", "result", "values")
+
+    def __init__(self, name: str, file_dep: set[str]) -> None:
+        self.name, self.file_dep = name, file_dep
+        self.values: dict[str, Any] = {}
+        self.result: Any = None
+
+
 class UnitGraph:
     """The doit side of one run of units: their tasks, dependency manager and reasons."""
 
@@ -174,10 +186,19 @@ class UnitGraph:
         read_only: bool = False,
         only: Sequence[str] = (),
     ) -> None:
-        self.tasks = {t.name: t for t in _doit_tasks(tasks)}
+        self._specs = {t.name: t for t in tasks}
+        self._tasks: dict[str, Any] | None = None
         self.start = start
         self.control = control(list(self.tasks.values()), start) if read_only else None  # run: at `run()`
         self.dep = dependency(db_path, checker, explain, read_only=read_only, only=only)
+
+    @property
+    def tasks(self) -> dict[str, Any]:
+        """doit's tasks of the units, made on first use (~10 µs a task): the units the first pass does
+        are saved without one (``save``), so a first build or a fresh clone it does whole makes none."""
+        if self._tasks is None:
+            self._tasks = {t.name: t for t in _doit_tasks(list(self._specs.values()))}
+        return self._tasks
 
     def never_run(self, name: str) -> bool:
         """No state saved for ``name``: it never ran (or its state was dropped)."""
@@ -186,14 +207,18 @@ class UnitGraph:
     def save(self, name: str, values: Mapping[str, Any]) -> None:
         """Save what ``name``'s action returned as doit does after a success (in memory until
         ``commit``), for a unit done without doit's runner."""
-        task = self.tasks[name]
+        task: Any = self._tasks.get(name) if self._tasks is not None else None
+        if task is None:  # (no doit task made yet: what its dependency manager reads of one)
+            task = _Done(name, set(self._specs[name].file_dep))
         task.values = dict(values)
         self.dep.save_success(task)
 
     def narrow(self, names: Sequence[str], start: Sequence[str]) -> None:
         """doit runs ``names`` only (from ``start``), the others being done already."""
         keep = set(names)
-        self.tasks = {n: t for n, t in self.tasks.items() if n in keep}
+        self._specs = {n: t for n, t in self._specs.items() if n in keep}
+        if self._tasks is not None:
+            self._tasks = {n: t for n, t in self._tasks.items() if n in keep}
         self.start, self.control = start, None
 
     def reasons(self, name: str) -> list[str]:
