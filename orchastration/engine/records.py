@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from orchastration.process import ProcessResult
 
 from orchastration.empty_logs import link_empty, own_file, shared_empty
-from orchastration.engine.units import INCOMPLETE, STATUS_OF_PROCESS, Unit, env_summary
+from orchastration.engine.units import STATUS_OF_PROCESS, Unit, env_summary, incomplete_mark
 from orchastration.fdio import write_all
 from orchastration.patterns import displayer
 from orchastration.state import (
@@ -39,14 +39,8 @@ def start_run(unit: Unit, empty: Path | None = None) -> tuple[str, datetime]:
     # The logs are links to the shared empty file until written (empty_logs.py): a log with output
     # is made 0600 by whoever writes it (pipes.LogFiles, the output cache's replay). So is the mark:
     # no inode is made on the jobs' path; ``finish_run`` writes the record into a file of its own.
-    link_empty(_mark(unit), empty, exist_ok=True)  # kept: the mark of a run that did not finish
+    link_empty(incomplete_mark(unit), empty, exist_ok=True)  # kept: the mark of a run that did not finish
     return run_id, started
-
-
-def _mark(unit: Unit) -> str:
-    """The unit's incomplete mark (a string: the run's files are named for system calls only, several
-    a unit of a run of 1,000, and a ``Path`` join costs ~2 µs where this costs ~0.1)."""
-    return f"{unit.record_dir}{os.sep}{INCOMPLETE}"
 
 
 def log_paths(unit: Unit, run_id: str) -> tuple[Path, Path]:
@@ -137,7 +131,7 @@ def finish_run(
     # mark in one step (one file per run). The mark is replaced, never written through: it is a link
     # to the shared empty file (or what a killed run of this unit left).
     data = dumps({"schema": SCHEMA_VERSION, **record}).encode("utf-8")
-    fd = own_file(_mark(unit))
+    fd = own_file(incomplete_mark(unit))
     try:
         write_all(fd, data)
     finally:
@@ -165,14 +159,14 @@ def settle_run(
     finished run and renames into place (``uptodate.settled_mark``). The other order left, after a
     crash between the two, a record in place and a ``last.json`` nothing would ever update."""
     if pending:
-        mark = _mark(unit)
+        mark = incomplete_mark(unit)
         update_last(unit.record_dir, run_id, mark, sync=sync, locked=locked)
         os.replace(mark, path)
         return
     update_last(unit.record_dir, run_id, path, sync=sync, locked=locked)
     if ran:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(_mark(unit))
+            os.unlink(incomplete_mark(unit))
 
 
 _LAST = threading.Lock()  # last.json writers of this process (the state lock keeps other processes out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -213,6 +214,12 @@ def output_files(unit: Unit) -> tuple[list[str], list[str]]:
     """The files the unit's outputs name now, and the declared outputs naming nothing
     (``patterns.output_files``)."""
     return patterns.output_files(unit.abs_outputs, unit.output_globs)
+
+
+def incomplete_mark(unit: Unit) -> str:
+    """The unit's incomplete mark (``INCOMPLETE`` in its record dir). A string: only system calls see
+    it, several times a unit of a run, and a ``Path`` join costs ~2 µs where this costs ~0.1."""
+    return f"{unit.record_dir}{os.sep}{INCOMPLETE}"
 
 
 def display_path(unit: Unit, path: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from orchastration.engine.fastpath import RACY_SECONDS
-from orchastration.engine.units import INCOMPLETE, Unit, display_path, output_files
+from orchastration.engine.units import INCOMPLETE, Unit, display_path, incomplete_mark, output_files
 from orchastration.hashing import hash_file
 from orchastration.patterns import NotRegularFile
 from orchastration.state import read_json
@@ -159,9 +159,7 @@ class UnitCheck:
             reasons.append("always_run")
         if not values or "run" not in values:
             reasons.append(never_run_reason(unit))
-        elif os.path.exists(f"{unit.record_dir}{os.sep}{INCOMPLETE}") and not settled_mark(
-            unit, values["run"], self.settle
-        ):  # str, not pathlib: hot for many units
+        elif os.path.exists(incomplete_mark(unit)) and not settled_mark(unit, values["run"], self.settle):
             reasons.append(never_run_reason(unit))  # a run that did not finish: "last run interrupted"
         else:
             saved_sig = values.get("sig", {})
@@ -241,10 +239,10 @@ def never_run_reason(unit: Unit) -> str:
         status = last["status"]
         if status != "ran":
             return f"last run {status}"
-        if (unit.record_dir / INCOMPLETE).exists():
+        if os.path.exists(incomplete_mark(unit)):
             return "last run interrupted"
         return "state forgotten"
-    if (unit.record_dir / INCOMPLETE).exists():
+    if os.path.exists(incomplete_mark(unit)):
         return "last run interrupted"  # the first run was killed before it wrote a record
     return "never run"
 
